@@ -1,0 +1,5 @@
+import sys
+
+from localgene.cli import main
+
+sys.exit(main())

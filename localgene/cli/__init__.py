@@ -1,0 +1,57 @@
+"""The ``localgene`` command line: thin argument parsing over plain library functions.
+
+Each sub-command lives in its own module under :mod:`localgene.cli` with a
+``register(subparsers)`` function that adds its parser and sets ``func``; the logic it calls
+lives in the library modules (the ``do_*`` style of CNVkit's ``commands.py``). Errors from the
+:mod:`localgene.errors` tree are printed as one line and exit non-zero; no traceback reaches
+a user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from localgene import __version__
+from localgene.errors import LocalgeneError
+
+# Sub-command modules, in the order --help lists them.
+COMMAND_MODULES = [
+    "localgene.cli.run",
+    "localgene.cli.check",
+    "localgene.cli.demo_data",
+]
+
+EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="localgene",
+        description="Run gene-service CNVkit jobs locally with Snakemake and the real CNVkit.",
+    )
+    parser.add_argument("--version", action="version", version=f"localgene {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except LocalgeneError as exc:
+        print(f"localgene {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT if getattr(exc, "http_status", 500) < 500 else EXIT_FAILED
+    except KeyboardInterrupt:
+        print(f"localgene {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
