@@ -1,0 +1,1 @@
+# localgene CNVkit workflow (being written)
