@@ -1,0 +1,49 @@
+# Shared by every rule file: the checked job plan, the folder layout, and how a step runs.
+
+import re
+
+from localgene import plan as lg_plan
+
+PLAN = lg_plan.build_plan(config, cores=workflow.cores)
+lg_plan.check_environment(PLAN)
+lg_plan.check_local_files(PLAN)
+
+EXPERIMENTAL = list(PLAN.experimental)
+CONTROLS = list(PLAN.controls)
+SAMPLES = CONTROLS + EXPERIMENTAL
+
+wildcard_constraints:
+    sample="|".join(map(re.escape, SAMPLES)) if SAMPLES else "NONE",
+    kind="target|antitarget",
+
+# Layout of a job folder (the working directory).
+FASTA = "inputs/reference.fa"
+FAI = "inputs/reference.fa.fai"
+BAM = "inputs/bam/{sample}.bam"
+BAI = "inputs/bam/{sample}.bam.bai"
+ANNOTATION = "inputs/annotation.txt"
+CHECKED = "inputs/checked.json"
+ACCESS = "results/regions/access.bed"
+TARGETS = "results/regions/targets.target.bed"
+ANTITARGETS = "results/regions/targets.antitarget.bed"
+COVERAGE = "results/coverage/{sample}.{kind}coverage.cnn"
+REFERENCE = "results/reference.cnn"
+CNR = "results/samples/{sample}.cnr"
+CNS = "results/samples/{sample}.cns"
+CALL = "results/samples/{sample}.call.cns"
+GENEMETRICS = "results/samples/{sample}.genemetrics.tsv"
+SEX = "results/sex.tsv"
+SCATTER = "results/plots/{sample}-scatter.png"
+DIAGRAM_PDF = "results/plots/{sample}-diagram.pdf"
+DIAGRAM = "results/plots/{sample}-diagram.png"
+SUMMARY = "results/job.json"
+DELIVERED = "logs/delivered.json"
+
+CNVKIT_SCRIPT = "scripts/run_cnvkit.py"
+CNVKIT_ENV = "../envs/cnvkit.yaml"
+
+localrules: reference_fasta, sample_bam, check_inputs, annotation, summary, deliver
+
+
+def step_threads(step):
+    return PLAN.threads(step, workflow.cores)

@@ -1,0 +1,38 @@
+# Plots: a scatter plot and a chromosome diagram (PNG; the diagram also as PDF) per experimental
+# sample, drawn by CNVkit from its copy ratios and segments.
+
+
+rule scatter:
+    input:
+        cnr=CNR,
+        cns=CNS,
+    output:
+        SCATTER,
+    log:
+        "logs/plots/{sample}.scatter.log",
+    params:
+        argv=lambda wc, input, output: ["scatter", input.cnr, "-s", input.cns, "-o", output[0]],
+    conda:
+        CNVKIT_ENV
+    script:
+        CNVKIT_SCRIPT
+
+
+rule diagram:
+    input:
+        cnr=CNR,
+        cns=CNS,
+    output:
+        pdf=DIAGRAM_PDF,
+        png=DIAGRAM,
+    log:
+        "logs/plots/{sample}.diagram.log",
+    params:
+        argv=lambda wc, input, output: ["diagram", input.cnr, "-s", input.cns]
+        + (["-y"] if PLAN.options.male_reference else [])
+        + ["-o", output.pdf],
+        png=lambda wc, output: output.png,
+    conda:
+        CNVKIT_ENV
+    script:
+        CNVKIT_SCRIPT
