@@ -67,6 +67,30 @@ class Plan:
         p = values.get("processes", 1)
         return max(1, min(cores, cores if p is None else int(p)))
 
+    def field_of(self, sample: str) -> str:
+        """The job field that names a sample's BAM, e.g. ``control_inputs[1]``."""
+        for fld, group in (("experimental_inputs", self.experimental), ("control_inputs", self.controls)):
+            if sample in group:
+                return f"{fld}[{list(group).index(sample)}]"
+        raise KeyError(sample)
+
+    def summary(self, config: dict[str, Any]) -> dict[str, Any]:
+        """What a finished job records beside its results (``results/job.json``)."""
+        from importlib.metadata import version
+
+        import localgene
+
+        return {
+            "instance_id": self.instance_id,
+            "request": {k: v for k, v in config.items() if k != "instance_id"},
+            **self.to_json(),
+            "versions": {
+                "localgene": localgene.__version__,
+                "cnvkit": version("cnvkit"),
+                "snakemake": version("snakemake"),
+            },
+        }
+
     def to_json(self) -> dict[str, Any]:
         return {
             "experimental": self.experimental,

@@ -5,8 +5,10 @@ import re
 from localgene import plan as lg_plan
 
 PLAN = lg_plan.build_plan(config, cores=workflow.cores)
-lg_plan.check_environment(PLAN)
-lg_plan.check_local_files(PLAN)
+if workflow.is_main_process:
+    # Once per run, not again in every job a cluster executor starts.
+    lg_plan.check_environment(PLAN)
+    lg_plan.check_local_files(PLAN)
 
 EXPERIMENTAL = list(PLAN.experimental)
 CONTROLS = list(PLAN.controls)
@@ -40,9 +42,16 @@ SUMMARY = "results/job.json"
 DELIVERED = "logs/delivered.json"
 
 CNVKIT_SCRIPT = "scripts/run_cnvkit.py"
+LOCALGENE_SCRIPT = "scripts/localgene_step.py"
 CNVKIT_ENV = "../envs/cnvkit.yaml"
 
-localrules: reference_fasta, sample_bam, check_inputs, annotation, summary, deliver
+localrules:
+    reference_fasta,
+    sample_bam,
+    check_inputs,
+    annotation,
+    summary,
+    deliver,
 
 
 def step_threads(step):

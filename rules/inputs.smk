@@ -2,19 +2,17 @@
 # indexes CNVkit needs (built here when missing, never next to the user's files), then checked
 # against each other before any CNVkit step runs.
 
-from localgene import annotation as lg_annotation
-from localgene import inputs as lg_inputs
-
 
 rule reference_fasta:
     output:
         fasta=FASTA,
         fai=FAI,
+    params:
+        src=lg_plan.local_path(PLAN.ref),
     log:
         "logs/inputs/reference.log",
-    run:
-        with lg_inputs.logged_problems(log[0]):
-            lg_inputs.link_fasta(lg_plan.local_path(PLAN.ref), output.fasta)
+    script:
+        LOCALGENE_SCRIPT
 
 
 rule sample_bam:
@@ -23,11 +21,11 @@ rule sample_bam:
         bai=BAI,
     params:
         src=lambda wc: lg_plan.local_path(PLAN.samples[wc.sample]),
+        field=lambda wc: PLAN.field_of(wc.sample),
     log:
         "logs/inputs/{sample}.log",
-    run:
-        with lg_inputs.logged_problems(log[0]):
-            lg_inputs.link_bam(params.src, output.bam, field=f"BAM of sample {wildcards.sample}")
+    script:
+        LOCALGENE_SCRIPT
 
 
 rule check_inputs:
@@ -37,24 +35,21 @@ rule check_inputs:
         bais=expand(BAI, sample=SAMPLES),
     output:
         CHECKED,
+    params:
+        samples=SAMPLES,
+        bed=lg_plan.local_path(PLAN.bed),
     log:
         "logs/inputs/check.log",
-    run:
-        with lg_inputs.logged_problems(log[0]):
-            summary = lg_inputs.check_inputs(
-                input.fai,
-                {s: BAM.format(sample=s) for s in SAMPLES},
-                lg_plan.local_path(PLAN.bed),
-            )
-            lg_inputs.write_json(output[0], summary)
+    script:
+        LOCALGENE_SCRIPT
 
 
 rule annotation:
     output:
         ANNOTATION,
+    params:
+        src=lg_plan.local_path(PLAN.annotation or ""),
     log:
         "logs/inputs/annotation.log",
-    run:
-        with lg_inputs.logged_problems(log[0]):
-            fmt = lg_annotation.prepare_annotation(lg_plan.local_path(PLAN.annotation), output[0])
-            Path(log[0]).write_text(f"annotation format: {fmt}\n")
+    script:
+        LOCALGENE_SCRIPT

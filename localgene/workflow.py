@@ -1,0 +1,237 @@
+"""Running the CNVkit Snakemake workflow for one job, in its own folder, as a child process.
+
+Snakemake runs as ``python -m snakemake`` in a separate process (it changes the working
+directory and installs signal handlers, so it never runs inside a server thread). Its output
+goes to ``<job folder>/logs/snakemake.log``; the ``k of n steps`` lines are read as they come
+to report progress, and when a step fails its own log is read to say which step failed and
+why, without a Python traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from localgene.errors import InvalidRequest, LocalgeneError, WorkflowFailed
+from localgene.plan import Plan, build_plan, check_environment, check_local_files, local_path
+
+PATH_FIELDS = ("ref", "bed", "annotation_file", "output_dir")
+LIST_PATH_FIELDS = ("experimental_inputs", "control_inputs")
+
+_PROGRESS = re.compile(r"^(\d+) of (\d+) steps \(")
+_TOTAL = re.compile(r"^total\s+(\d+)")
+_ERROR_RULE = re.compile(r"^Error in rule (\S+?):")
+_LOG_LINE = re.compile(r"^\s+log: (.+?)(?: \(check log file\(s\) for error details\))?$")
+_WILDCARDS = re.compile(r"^\s+wildcards: (.+)$")
+
+ProgressCallback = Callable[[int, int], None]
+
+
+class WorkflowCancelled(LocalgeneError):
+    """The workflow stopped because it was interrupted (cancel or Ctrl-C)."""
+
+    code = "DLI.0409"
+    http_status = 409
+
+
+def workflow_dir() -> Path:
+    """The folder holding ``Snakefile``, ``rules/``, ``config/`` and ``envs/``."""
+    override = os.environ.get("LOCALGENE_WORKFLOW_DIR")
+    candidates = [Path(override)] if override else []
+    candidates.append(Path(__file__).resolve().parent.parent)
+    for folder in candidates:
+        if (folder / "Snakefile").is_file():
+            return folder
+    raise LocalgeneError(
+        "cannot find the localgene Snakefile; install localgene from its checkout "
+        "(pip install -e .) or set LOCALGENE_WORKFLOW_DIR"
+    )
+
+
+def absolute_paths(body: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Plain relative paths in a body made absolute against ``base`` (URLs left as they are)."""
+
+    def fix(value: str) -> str:
+        if "://" in value or Path(value).is_absolute():
+            return value
+        return str((base / value).resolve())
+
+    out = dict(body)
+    for field in PATH_FIELDS:
+        if isinstance(out.get(field), str) and out[field]:
+            out[field] = fix(out[field])
+    for field in LIST_PATH_FIELDS:
+        if isinstance(out.get(field), list):
+            out[field] = [fix(v) if isinstance(v, str) else v for v in out[field]]
+    return out
+
+
+def load_body(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a job body (JSON) from a file, with a clear error for unreadable or bad JSON."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise InvalidRequest(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequest(f"{path} is not valid JSON: {exc.msg} (line {exc.lineno})") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest(f"{path} must hold a JSON object (the job body)")
+    return body
+
+
+def prepare_job(
+    body: dict[str, Any], job_dir: str | os.PathLike, *, instance_id: str | None, cores: int
+) -> Plan:
+    """Check a job completely and write ``config.json`` into its folder; nothing runs yet.
+
+    Raises a :class:`~localgene.errors.LocalgeneError` naming the field for any problem.
+    """
+    from localgene.schema import parse_cnvkit_body
+
+    parse_cnvkit_body(body)
+    config = dict(body)
+    if instance_id:
+        config["instance_id"] = instance_id
+    plan = build_plan(config, cores=cores)
+    check_environment(plan)
+    check_local_files(plan)
+    job_dir = Path(job_dir)
+    (job_dir / "logs").mkdir(parents=True, exist_ok=True)
+    tmp = job_dir / "config.json.tmp"
+    tmp.write_text(json.dumps(config, indent=2) + "\n")
+    tmp.replace(job_dir / "config.json")
+    return plan
+
+
+@dataclass
+class RunResult:
+    done: int
+    total: int
+    log: Path
+
+
+def snakemake_argv(job_dir: Path, cores: int, extra: Sequence[str] = ()) -> list[str]:
+    wf = workflow_dir()
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(wf / "Snakefile"),
+        "--directory",
+        str(job_dir),
+        "--configfile",
+        str(job_dir / "config.json"),
+        "--cores",
+        str(cores),
+        "--rerun-incomplete",
+        *extra,
+    ]
+
+
+def run_workflow(
+    job_dir: str | os.PathLike,
+    *,
+    cores: int,
+    on_progress: ProgressCallback | None = None,
+    extra_args: Sequence[str] = (),
+) -> RunResult:
+    """Run the prepared job in ``job_dir`` to the end; raise WorkflowFailed naming the step."""
+    job_dir = Path(job_dir).resolve()
+    log_path = job_dir / "logs" / "snakemake.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
+    done = total = 0
+    interrupted = False
+    with open(log_path, "a") as log:
+        proc = subprocess.Popen(
+            snakemake_argv(job_dir, cores, extra_args),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+            cwd=job_dir,
+            env=env,
+        )
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                log.write(line)
+                log.flush()
+                if m := _TOTAL.match(line.strip()):
+                    total = max(total, int(m.group(1)))
+                    if on_progress and done == 0:
+                        on_progress(done, total)
+                elif m := _PROGRESS.match(line.strip()):
+                    done, total = int(m.group(1)), int(m.group(2))
+                    if on_progress:
+                        on_progress(done, total)
+            code = proc.wait()
+        except KeyboardInterrupt:
+            interrupted = True
+            proc.send_signal(signal.SIGINT)
+            code = proc.wait()
+    if interrupted or code in (-signal.SIGINT, -signal.SIGTERM, 130):
+        raise WorkflowCancelled(f"the workflow was interrupted after {done}/{total} steps")
+    if code != 0:
+        raise WorkflowFailed(failure_message(log_path, job_dir))
+    return RunResult(done=done, total=total, log=log_path)
+
+
+def _tail(path: Path, lines: int = 4) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    rows = [r.rstrip() for r in text.splitlines() if r.strip()]
+    errors = [r for r in rows if r.startswith("error: ")]
+    if errors:
+        return errors[-1][len("error: ") :]
+    if any(r.startswith("Traceback (most recent call last)") for r in rows):
+        # Keep only the exception line(s) after the last traceback frame.
+        last = max(i for i, r in enumerate(rows) if r.startswith("Traceback"))
+        after = [r for r in rows[last + 1 :] if not r.startswith(" ")]
+        return " ".join(after[-2:]) if after else rows[-1]
+    return " | ".join(r for r in rows[-lines:] if not r.startswith("$ "))
+
+
+def failure_message(snakemake_log: Path, job_dir: Path) -> str:
+    """Which step failed and why, from Snakemake's log and the step's own log."""
+    rows = snakemake_log.read_text(errors="replace").splitlines()
+    rule = wildcards = None
+    step_logs: list[str] = []
+    for i, row in enumerate(rows):
+        if m := _ERROR_RULE.match(row):
+            rule, wildcards, step_logs = m.group(1), None, []
+            for follow in rows[i + 1 : i + 15]:
+                if w := _WILDCARDS.match(follow):
+                    wildcards = w.group(1)
+                if lg := _LOG_LINE.match(follow):
+                    step_logs = [p.strip() for p in lg.group(1).split(",")]
+    if rule is None:
+        # Snakemake itself stopped (e.g. the config was refused while parsing the workflow).
+        meaningful = [r.strip() for r in rows if r.strip() and not r.startswith(("  File", "    "))]
+        reason = next(
+            (r for r in reversed(meaningful) if "Error" in r or "error" in r), meaningful[-1] if meaningful else ""
+        )
+        return f"the workflow could not start: {reason}"
+    where = f"step '{rule}'" + (f" ({wildcards})" if wildcards else "")
+    reason = ""
+    for step_log in step_logs:
+        reason = _tail(job_dir / step_log)
+        if reason:
+            break
+    return f"{where} failed: {reason or 'no log output'}" + (
+        f" [log: {step_logs[0]}]" if step_logs else ""
+    )

@@ -1,0 +1,58 @@
+"""localgene's own (non-CNVkit) steps, run by Snakemake's script directive.
+
+One entry per rule name: exposing inputs with their indexes, checking them, preparing the
+annotation, writing the job summary and delivering results. A refused input is written to the
+rule's log as one ``error: …`` line (which localgene shows as the job's failure reason) and the
+step exits non-zero, without a traceback.
+"""
+
+import sys
+
+from localgene import annotation, delivery, inputs
+from localgene.errors import LocalgeneError
+
+snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
+p, inp, out = snakemake.params, snakemake.input, snakemake.output
+
+
+def reference_fasta():
+    inputs.link_fasta(p.src, out.fasta)
+
+
+def sample_bam():
+    inputs.link_bam(p.src, out.bam, field=p.field)
+
+
+def check_inputs():
+    inputs.write_json(out[0], inputs.check_inputs(inp.fai, dict(zip(p.samples, inp.bams)), p.bed))
+
+
+def annotation_file():
+    fmt = annotation.prepare_annotation(p.src, out[0])
+    print(f"annotation format: {fmt}")
+
+
+def summary():
+    inputs.write_json(out[0], p.summary)
+
+
+def deliver():
+    files = delivery.deliver_results(p.results, p.output_dir, p.instance_id)
+    inputs.write_json(out[0], {"destination": delivery.destination(p.output_dir, p.instance_id), "files": files})
+
+
+STEPS = {
+    "reference_fasta": reference_fasta,
+    "sample_bam": sample_bam,
+    "check_inputs": check_inputs,
+    "annotation": annotation_file,
+    "summary": summary,
+    "deliver": deliver,
+}
+
+with open(snakemake.log[0], "w") as log:
+    try:
+        STEPS[snakemake.rule]()
+    except LocalgeneError as exc:
+        log.write(f"error: {exc}\n")
+        sys.exit(1)
