@@ -1,0 +1,103 @@
+"""Core settings of localgene, read from the environment when asked (never at import time).
+
+``LOCALGENE_HOME``
+    The folder that holds everything localgene keeps: the job database, one folder per job and a
+    cache. Default ``~/.local/share/localgene``. ``~`` is expanded and the path made absolute.
+``LOCALGENE_SLOTS``
+    How many jobs may run at once on this machine. Default ``max(1, cores // 2)``, where
+    ``cores`` is the number of CPUs this process may use (its affinity mask, not the whole
+    machine). Each CNVkit step is a separate ~200 MB process, and Snakemake inside a job can use
+    more than one core, so half the cores is a conservative default.
+
+Usage::
+
+    from localgene import settings
+    cfg = settings.load()          # reads os.environ now
+    cfg.db_path, cfg.jobs_dir, cfg.cache_dir, cfg.slots
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from localgene.errors import InvalidRequest
+
+ENV_HOME = "LOCALGENE_HOME"
+ENV_SLOTS = "LOCALGENE_SLOTS"
+DEFAULT_HOME = "~/.local/share/localgene"
+DB_FILENAME = "localgene.db"
+#: An upper bound for LOCALGENE_SLOTS, only to catch typos such as 40000 for 4.
+MAX_SLOTS = 1024
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on (affinity-aware), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def default_slots(cores: int | None = None) -> int:
+    """The default number of concurrent jobs: ``max(1, cores // 2)``."""
+    return max(1, (cpu_count() if cores is None else cores) // 2)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings. Paths are absolute; nothing is created until :meth:`ensure_dirs`."""
+
+    home: Path
+    slots: int
+
+    @property
+    def db_path(self) -> Path:
+        """The SQLite job database."""
+        return self.home / DB_FILENAME
+
+    @property
+    def jobs_dir(self) -> Path:
+        """Parent of the per-job folders ``jobs/<instance_id>/``."""
+        return self.home / "jobs"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Downloaded inputs and other re-creatable files."""
+        return self.home / "cache"
+
+    def job_dir(self, instance_id: str) -> Path:
+        """The folder of one job (config, logs, outputs)."""
+        return self.jobs_dir / instance_id
+
+    def ensure_dirs(self) -> "Settings":
+        """Create home, jobs and cache folders if missing; returns ``self``."""
+        for path in (self.home, self.jobs_dir, self.cache_dir):
+            path.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+def _parse_slots(raw: str) -> int:
+    text = raw.strip()
+    if not text.isascii() or not text.isdigit():
+        raise InvalidRequest(f"must be a whole number from 1 to {MAX_SLOTS}, got {raw!r}", field=ENV_SLOTS)
+    value = int(text)
+    if not 1 <= value <= MAX_SLOTS:
+        raise InvalidRequest(f"must be a whole number from 1 to {MAX_SLOTS}, got {raw!r}", field=ENV_SLOTS)
+    return value
+
+
+def load(env: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings from ``env`` (default: ``os.environ`` at call time).
+
+    An empty variable counts as unset. A bad ``LOCALGENE_SLOTS`` raises
+    :class:`~localgene.errors.InvalidRequest` naming the variable.
+    """
+    env = os.environ if env is None else env
+    home_raw = env.get(ENV_HOME) or DEFAULT_HOME
+    home = Path(os.path.expanduser(home_raw)).absolute()
+    slots_raw = env.get(ENV_SLOTS, "")
+    slots = _parse_slots(slots_raw) if slots_raw.strip() else default_slots()
+    return Settings(home=home, slots=slots)
