@@ -94,3 +94,18 @@ class WorkflowFailed(LocalgeneError):
 
     code = "DLI.0999"
     http_status = 500
+
+
+class StorageError(LocalgeneError):
+    """The object store could not be reached, or a transfer or the local cache failed.
+
+    The message names the path and the cause (endpoint unreachable, connection lost, bad TLS,
+    checksum mismatch, disk full). Not the caller's fault, so not a 4xx.
+    """
+
+    code = "DLI.0502"
+    http_status = 502
+
+
+class DeliveryError(StorageError):
+    """Results could not be delivered to ``output_dir``; names the destination and the cause."""

@@ -1,0 +1,162 @@
+"""Delivering a finished job's results to ``output_dir/<instance_id>/...``."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from localgene.errors import DeliveryError, InvalidRequest, LocalgeneError
+
+from . import _faults
+from .client import S3Config, endpoint_of, make_client
+from .paths import Location, parse_location
+
+_INSTANCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def result_files(results_dir: str | os.PathLike) -> list[Path]:
+    """Every regular file below ``results_dir`` (symlinks to files followed), sorted."""
+    root = Path(results_dir)
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in filenames:
+            out.append(Path(dirpath, name))
+    return sorted(out, key=lambda p: p.relative_to(root).as_posix())
+
+
+def deliver_results(
+    results_dir: str | os.PathLike,
+    output_dir: str,
+    instance_id: str,
+    config: S3Config | None = None,
+    *,
+    client=None,
+) -> list[str]:
+    """Upload (S3) or copy (local) every file under ``results_dir`` to ``output_dir/<instance_id>/``.
+
+    Returns the destination of every file (``s3a://bucket/prefix/<instance_id>/<relative path>``
+    in the scheme ``output_dir`` used, or absolute local paths), in the order of the relative
+    paths. Uploads are multipart for large files, retried on transient errors (botocore's
+    standard retries per request, plus ``config.delivery_attempts`` whole-file attempts with
+    exponential backoff) and verified by a HEAD (size). Local copies go to a temporary name and
+    are renamed when complete. Any failure raises :class:`DeliveryError` naming the destination
+    and the cause. ``results_dir`` is only read, never changed.
+    """
+    config = config or S3Config.from_env()
+    dest = parse_location(output_dir, "output_dir", require_key=False)
+    if not isinstance(instance_id, str) or not _INSTANCE_ID.match(instance_id):
+        raise InvalidRequest(f"{instance_id!r} cannot name a result folder", field="instance_id")
+    root = Path(results_dir)
+    if not root.is_dir():
+        raise DeliveryError(f"cannot deliver results: {root} is not a folder")
+    files = result_files(root)
+    base = dest.child(instance_id)
+    plan = [(f, base.child(f.relative_to(root).as_posix())) for f in files]
+    if dest.is_s3:
+        if client is None:
+            client = make_client(config)
+        uploader = _Uploader(client, config)
+        try:
+            _run_all(uploader.upload, plan, config.file_workers)
+        finally:
+            uploader.close()
+    else:
+        _run_all(_copy, plan, config.file_workers)
+    return [d.uri if d.is_s3 else d.path for _, d in plan]
+
+
+def _run_all(func, plan, workers: int) -> None:
+    if not plan:
+        return
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = [pool.submit(func, src, dst) for src, dst in plan]
+        errors = [f.exception() for f in futures if f.exception() is not None]
+    if errors:
+        raise errors[0]
+
+
+def _copy(src: Path, dst: Location) -> None:
+    target = Path(dst.path)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, tmp)
+        shutil.copystat(src, tmp)
+        if tmp.stat().st_size != src.stat().st_size:
+            raise OSError(f"copy of {src} is incomplete")
+        os.replace(tmp, target)
+    except OSError as exc:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        why = exc.strerror or str(exc)
+        raise DeliveryError(f"cannot copy {src} to {target}: {why}") from None
+
+
+class _Uploader:
+    def __init__(self, client, config: S3Config) -> None:
+        from boto3.s3.transfer import TransferConfig, create_transfer_manager
+
+        self.client = client
+        self.config = config
+        self.endpoint = endpoint_of(client)
+        self.manager = create_transfer_manager(
+            client,
+            TransferConfig(
+                multipart_threshold=config.multipart_threshold,
+                multipart_chunksize=config.multipart_chunksize,
+                max_concurrency=config.max_concurrency,
+                use_threads=True,
+                preferred_transfer_client="classic",
+            ),
+        )
+
+    def close(self) -> None:
+        self.manager.shutdown()
+
+    def upload(self, src: Path, dst: Location) -> None:
+        attempts = max(1, self.config.delivery_attempts)
+        delay = self.config.delivery_backoff
+        for attempt in range(1, attempts + 1):
+            try:
+                size = src.stat().st_size
+                self.manager.upload(str(src), dst.bucket, dst.key).result()
+                head = self.client.head_object(Bucket=dst.bucket, Key=dst.key)
+                if int(head["ContentLength"]) != size:
+                    raise _SizeMismatch(int(head["ContentLength"]), size)
+                return
+            except LocalgeneError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                transient = isinstance(exc, _SizeMismatch) or _faults.is_transient(exc)
+                if transient and attempt < attempts:
+                    time.sleep(delay)
+                    delay *= 2
+                    continue
+                raise DeliveryError(
+                    f"cannot deliver {src.name} to {dst.uri}: {self._why(exc, dst)}"
+                    + (f" (after {attempt} attempts)" if attempt > 1 else "")
+                ) from None
+
+    def _why(self, exc: BaseException, dst: Location) -> str:
+        if isinstance(exc, _SizeMismatch):
+            return str(exc)
+        if isinstance(exc, FileNotFoundError):
+            return f"the local result file is missing ({exc.filename})"
+        inner = _faults.unwrap(exc)
+        code = _faults.error_code(inner)
+        if code == "NoSuchBucket":
+            return f"bucket {dst.bucket!r} does not exist at {self.endpoint}"
+        return _faults.describe(inner, self.endpoint)
+
+
+class _SizeMismatch(Exception):
+    def __init__(self, remote: int, local: int) -> None:
+        super().__init__(f"the uploaded object has {remote} bytes, the local file {local}")
