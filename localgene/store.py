@@ -766,6 +766,22 @@ class Store:
             )
             return _record(self._row(conn, row[0]))
 
+    def claim(self, instance_id: str, worker: str | None = None, *, pid: int | None = None,
+              host: str | None = None) -> bool:
+        """Claim one given LAUNCHING job (a foreground run is its own runner); False if it is
+        not LAUNCHING or another worker holds it."""
+        pid = os.getpid() if pid is None else pid
+        host = host or this_host()
+        now = self.clock()
+        with self._write() as conn:
+            cur = conn.execute(
+                """UPDATE jobs SET claimed_by = ?, claimed_at = ?, claims = claims + 1,
+                       runner_pid = ?, runner_host = ?, runner_boot = ?, heartbeat = ?, updated_at = ?
+                   WHERE instance_id = ? AND status = 'LAUNCHING' AND claimed_by IS NULL""",
+                (worker or f"{host}:{pid}", now, pid, host, boot_id(), now, now, instance_id),
+            )
+            return cur.rowcount == 1
+
     def release_claim(self, instance_id: str) -> bool:
         """Give a claimed, still LAUNCHING job back to the queue (e.g. a worker shutting down)."""
         with self._write() as conn:

@@ -19,6 +19,8 @@ from localgene.errors import LocalgeneError
 # Sub-command modules, in the order --help lists them.
 COMMAND_MODULES = [
     "localgene.cli.run",
+    "localgene.cli.jobs",
+    "localgene.cli.worker",
     "localgene.cli.check",
     "localgene.cli.demo_data",
 ]

@@ -5,12 +5,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import uuid
 from pathlib import Path
 
+from localgene import jobs as service
+from localgene import runner
+from localgene import settings as settings_mod
 from localgene import workflow
-from localgene.delivery import destination
+from localgene.cli.identity import add_identity
 from localgene.cli.progress import ProgressBar
+from localgene.delivery import destination
+from localgene.errors import WorkflowFailed
+from localgene.plan import sample_name
+from localgene.status import Status
+from localgene.store import Store
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,42 +25,50 @@ def register(sub: argparse._SubParsersAction) -> None:
         "run",
         help="run one CNVkit job in the foreground",
         description="Run one CNVkit job (a JSON body in the gene service's format) in the "
-        "foreground: check it, run the workflow with live progress, deliver the results to "
-        "output_dir/<instance_id>/. Relative paths in the body are taken from the current folder.",
+        "foreground: check it, record it in the job store, run the workflow with live progress "
+        "and deliver the results to output_dir/<instance_id>/. Relative paths in the body are "
+        "taken from the current folder. Ctrl-C cancels the job.",
     )
     p.add_argument("job", help="job body (JSON file, or - for standard input)")
     p.add_argument("--cores", type=int, default=os.cpu_count() or 1, help="cores Snakemake may use (default: all)")
-    p.add_argument("--job-dir", help="job folder (default: $LOCALGENE_HOME/jobs/<instance_id>)")
     p.add_argument("--snakemake-arg", action="append", default=[], metavar="ARG",
                    help="extra argument passed to Snakemake (repeatable), e.g. --use-conda")
+    add_identity(p)
     p.set_defaults(func=_cmd_run)
-
-
-def _jobs_home() -> Path:
-    from localgene.settings import load
-
-    return load().jobs_dir
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     body = workflow.load_body("/dev/stdin" if args.job == "-" else args.job)
     body = workflow.absolute_paths(body, Path.cwd())
-    instance_id = str(uuid.uuid4())
-    job_dir = Path(args.job_dir) if args.job_dir else _jobs_home() / instance_id
-    plan = workflow.prepare_job(body, job_dir, instance_id=instance_id, cores=args.cores)
+    cfg = settings_mod.load().ensure_dirs()
+    store = Store.open(cfg)
+    record = service.submit_cnvkit(store, body, project_id=args.project, owner=args.owner)
+    instance_id = record.instance_id
+    store.claim(instance_id)  # this process runs it: no worker may take it
     print(f"instance_id: {instance_id}")
-    print(f"job folder:  {job_dir}")
-    for warning in plan.warnings:
+    print(f"job folder:  {cfg.job_dir(instance_id)}")
+    for warning in record.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     bar = ProgressBar(sys.stderr)
     try:
-        result = workflow.run_workflow(job_dir, cores=args.cores, on_progress=bar.update,
-                                       extra_args=args.snakemake_arg)
+        status = runner.execute_job(store, instance_id, cfg=cfg, cores=args.cores, on_progress=bar.update,
+                                    extra_args=tuple(args.snakemake_arg))
+    except KeyboardInterrupt:
+        status = Status.CANCELING
     finally:
         bar.close()
-    print(f"finished: {result.done}/{result.total} steps")
-    print(f"results:  {job_dir / 'results'}")
-    print(f"delivered to: {destination(plan.output_dir, instance_id)}")
-    for sample in plan.experimental:
+    if not status.is_final:  # interrupted: every process of the job has exited by now
+        if status is not Status.CANCELING:
+            service.cancel(store, instance_id, project_id=args.project, owner=None)
+        store.transition(instance_id, Status.CANCELLED, message="cancelled from the terminal")
+        print(f"cancelled: {instance_id}", file=sys.stderr)
+        return 130
+    record = store.find(instance_id)
+    if status is Status.FAILED:
+        raise WorkflowFailed(record.message)
+    print(f"finished: {record.progress} steps")
+    print(f"results:  {cfg.job_dir(instance_id) / 'results'}")
+    print(f"delivered to: {destination(body['output_dir'], instance_id)}")
+    for sample in map(sample_name, body["experimental_inputs"]):
         print(f"  {sample}: samples/{sample}.call.cns, plots/{sample}-scatter.png, plots/{sample}-diagram.png")
     return 0

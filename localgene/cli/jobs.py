@@ -1,0 +1,142 @@
+"""Job commands on the local store: submit, list, show, cancel, logs, stats."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from localgene import jobs as service
+from localgene import settings as settings_mod
+from localgene import workflow
+from localgene.cli.identity import add_identity
+from localgene.schema import PIPELINE_KINDS, cnvkit_instance_item
+from localgene.store import Store, parse_paging, parse_time_range
+
+
+def _store() -> tuple[Store, settings_mod.Settings]:
+    cfg = settings_mod.load().ensure_dirs()
+    return Store.open(cfg), cfg
+
+
+def _print_json(data) -> None:
+    json.dump(data, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def _paging_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--limit", default=None, help="records per page, 1..100 (default 10)")
+    p.add_argument("--offset", default=None, help="records to skip (default 0)")
+    p.add_argument("--start", default=None, help="only jobs started at or after this time (epoch ms)")
+    p.add_argument("--end", default=None, help="only jobs started at or before this time (epoch ms)")
+
+
+def _query(args: argparse.Namespace, names=("limit", "offset", "start", "end")) -> dict[str, str]:
+    return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("submit", help="record CNVkit jobs for a worker to run; prints their instance_ids",
+                       description="Check and record one or more CNVkit job bodies (JSON files). Each "
+                       "accepted job is LAUNCHING until `localgene worker` runs it. Relative paths in a "
+                       "body are taken from the current folder.")
+    p.add_argument("jobs", nargs="+", help="job body files (JSON)")
+    add_identity(p)
+    p.set_defaults(func=_cmd_submit)
+
+    p = sub.add_parser("list", help="list jobs (the API's listing JSON, or a table)",
+                       description="List the project's CNVkit jobs as GET .../gene/tools/cnvkit returns "
+                       "them, newest first; with --job-type, pipeline jobs as GET .../gene/jobs.")
+    p.add_argument("--instance-id", help="only this job")
+    p.add_argument("--job-type", choices=PIPELINE_KINDS, help="list pipeline jobs of this type")
+    _paging_args(p)
+    p.add_argument("--table", action="store_true", help="a human-readable table instead of JSON")
+    add_identity(p)
+    p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("show", help="one job: status, progress, message, warnings, folder")
+    p.add_argument("instance_id")
+    add_identity(p)
+    p.set_defaults(func=_cmd_show)
+
+    p = sub.add_parser("cancel", help="cancel a LAUNCHING or RUNNING job")
+    p.add_argument("instance_id")
+    add_identity(p)
+    p.set_defaults(func=_cmd_cancel)
+
+    p = sub.add_parser("logs", help="a job's Snakemake log, or one step's log")
+    p.add_argument("instance_id")
+    p.add_argument("--step", metavar="LOG", help="a step's log under logs/, e.g. segment/T1.log")
+    p.add_argument("--tail", type=int, help="only the last N lines")
+    add_identity(p)
+    p.set_defaults(func=_cmd_logs)
+
+    p = sub.add_parser("stats", help="per-state totals and per-user figures (the API's statistics)")
+    p.add_argument("--start", default=None, help="only jobs started at or after this time (epoch ms)")
+    p.add_argument("--end", default=None, help="only jobs started at or before this time (epoch ms)")
+    add_identity(p)
+    p.set_defaults(func=_cmd_stats)
+
+
+def _cmd_submit(args: argparse.Namespace) -> int:
+    store, _ = _store()
+    bodies = [workflow.absolute_paths(workflow.load_body(path), Path.cwd()) for path in args.jobs]
+    for path, body in zip(args.jobs, bodies):
+        record = service.submit_cnvkit(store, body, project_id=args.project, owner=args.owner)
+        for warning in record.warnings:
+            print(f"warning: {path}: {warning}", file=sys.stderr)
+        print(record.instance_id)
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    store, _ = _store()
+    paging = parse_paging(_query(args))
+    if not args.table:
+        if args.job_type:
+            listing = service.list_pipeline(store, project_id=args.project, owner=None, paging=paging,
+                                            job_type=args.job_type)
+        else:
+            listing = service.list_cnvkit(store, project_id=args.project, owner=None, paging=paging,
+                                          instance_id=args.instance_id)
+        _print_json(listing)
+        return 0
+    total, records = store.list_jobs(args.project, kinds=args.job_type or "cnvkit",
+                                     instance_id=args.instance_id, **paging.kwargs())
+    print(f"{'INSTANCE_ID':36}  {'STATUS':10}  {'PROGRESS':>8}  {'DURATION':>9}  OWNER")
+    for r in records:
+        print(f"{r.instance_id:36}  {r.status.value:10}  {r.progress:>8}  {r.duration:>8}s  {r.owner}")
+    print(f"({len(records)} of {total})")
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    store, cfg = _store()
+    record = store.get(args.project, args.instance_id)
+    item = cnvkit_instance_item(record)
+    item.update(progress=record.progress, warnings=record.warnings, input_size=record.input_size,
+                job_dir=str(cfg.job_dir(record.instance_id)))
+    _print_json(item)
+    return 0
+
+
+def _cmd_cancel(args: argparse.Namespace) -> int:
+    store, _ = _store()
+    record = service.cancel(store, args.instance_id, project_id=args.project, owner=None)
+    print(f"{record.instance_id}: {record.status}")
+    return 0
+
+
+def _cmd_logs(args: argparse.Namespace) -> int:
+    store, cfg = _store()
+    record = store.get(args.project, args.instance_id)
+    sys.stdout.write(service.log_text(cfg.job_dir(record.instance_id), args.step, args.tail))
+    return 0
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    store, _ = _store()
+    start, end = parse_time_range(_query(args, ("start", "end")))
+    _print_json(store.statistics(args.project, start=start, end=end))
+    return 0

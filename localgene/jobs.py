@@ -1,0 +1,110 @@
+"""The job service: what the CLI and the HTTP API both call.
+
+Each function takes the caller's identity (``project_id``, ``owner``) and a :class:`Store`, checks
+everything before recording anything, and raises the :mod:`localgene.errors` tree. A CNVkit job
+is accepted only when its body, its option strings, this machine and its inputs are all fine:
+a refused job is never recorded and never starts.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from localgene import plan as job_plan
+from localgene.errors import UnsupportedOption
+from localgene.schema import (
+    CNVKIT_KIND,
+    PIPELINE_KINDS,
+    JobRecord,
+    cnvkit_listing,
+    new_record,
+    parse_cnvkit_body,
+    parse_pipeline_body,
+    pipeline_listing,
+)
+from localgene.store import Paging, Store
+
+
+def _input_locations(plan: job_plan.Plan) -> list[tuple[str, str]]:
+    fields = [("ref", plan.ref), ("bed", plan.bed)]
+    if plan.annotation:
+        fields.append(("annotation_file", plan.annotation))
+    for fld, group in (("experimental_inputs", plan.experimental), ("control_inputs", plan.controls)):
+        fields.extend((f"{fld}[{i}]", loc) for i, loc in enumerate(group.values()))
+    return fields
+
+
+def check_cnvkit(body: Any, *, cores: int | None = None) -> tuple[dict[str, Any], job_plan.Plan, int]:
+    """Check a CNVkit body completely; returns (request as sent, plan, input size in bytes)."""
+    parsed = parse_cnvkit_body(body)
+    request = dict(body)
+    plan = job_plan.build_plan(parsed.model_dump(), cores=cores)
+    job_plan.check_environment(plan)
+    job_plan.check_local_files(plan)
+    size = input_size(_input_locations(plan))
+    return request, plan, size
+
+
+def input_size(locations: list[tuple[str, str]]) -> int:
+    """Summed size in bytes of a job's input files (BAMs, reference, BED, annotation)."""
+    return sum(Path(job_plan.local_path(loc)).stat().st_size for _, loc in locations)
+
+
+def submit_cnvkit(store: Store, body: Any, *, project_id: str, owner: str) -> JobRecord:
+    """Record a checked CNVkit job as LAUNCHING; a worker runs it. Returns the record."""
+    request, plan, size = check_cnvkit(body)
+    record = new_record(project_id, owner, CNVKIT_KIND, request, input_size=size, warnings=plan.warnings)
+    return store.submit(record)
+
+
+def submit_pipeline(store: Store, body: Any, *, project_id: str, owner: str) -> JobRecord:
+    """Pipeline bodies are checked in full, then refused: no pipeline runs in localgene yet."""
+    parsed = parse_pipeline_body(body)
+    raise UnsupportedOption(
+        f"the {parsed.job_type} pipeline is not available in localgene; only CNVkit jobs "
+        f"(POST /v2.0/{{project_id}}/gene/tools/cnvkit) run here",
+        field="job_type",
+    )
+
+
+def list_cnvkit(store: Store, *, project_id: str, owner: str | None, paging: Paging,
+                instance_id: str | None = None) -> dict[str, Any]:
+    count, records = store.list_jobs(project_id, kinds=CNVKIT_KIND, owner=owner, instance_id=instance_id,
+                                     **paging.kwargs())
+    return cnvkit_listing(count, records)
+
+
+def list_pipeline(store: Store, *, project_id: str, owner: str | None, paging: Paging,
+                  job_type: str | None = None) -> dict[str, Any]:
+    kinds = job_type or PIPELINE_KINDS
+    count, records = store.list_jobs(project_id, kinds=kinds, owner=owner, **paging.kwargs())
+    return pipeline_listing(count, records)
+
+
+def cancel(store: Store, instance_id: str, *, project_id: str, owner: str | None,
+           kinds: str | tuple[str, ...] | None = None) -> JobRecord:
+    """Ask for a job to stop: LAUNCHING/RUNNING → CANCELING (→ CANCELLED by its runner)."""
+    return store.request_cancel(project_id, instance_id, owner, kinds=kinds, message="cancelled by the user")
+
+
+def job_dir_of(home: Path, instance_id: str) -> Path:
+    return home / "jobs" / instance_id
+
+
+def log_text(job_dir: Path, step_log: str | None = None, tail: int | None = None) -> str:
+    """A job's Snakemake log, or one step's log (a path under ``logs/``), optionally its tail."""
+    logs = (job_dir / "logs").resolve()
+    path = (logs / step_log).resolve() if step_log else logs / "snakemake.log"
+    if logs not in path.parents and path != logs / "snakemake.log":
+        raise UnsupportedOption("a log path must stay inside the job's logs/ folder", field="log")
+    if not path.is_file():
+        return ""
+    lines = path.read_text(errors="replace").splitlines()
+    return "\n".join(lines[-tail:] if tail else lines) + ("\n" if lines else "")
+
+
+def default_cores(slots: int) -> int:
+    """Cores each job may use when ``slots`` jobs run at once."""
+    return max(1, (os.cpu_count() or 1) // max(1, slots))

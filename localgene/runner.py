@@ -1,0 +1,209 @@
+"""Running recorded jobs: a worker that supervises, and one OS process per job.
+
+* :func:`execute_job` runs one job to its end inside the current process: it prepares the job
+  folder ``$LOCALGENE_HOME/jobs/<instance_id>/``, moves the job LAUNCHING → RUNNING, runs the
+  Snakemake workflow as a child process while writing progress ``k/n`` and a heartbeat to the
+  store, and records FINISHED or FAILED with the failing step's reason.
+* :class:`Worker` takes queued jobs first come first served while it has free slots, starts
+  each as ``python -m localgene.runner <instance_id>`` in its own session (so the job's whole
+  process tree is one process group), and on every tick: ends the jobs whose runner is gone
+  (crash recovery, :meth:`Store.recover_orphans`), and stops CANCELING jobs by sending SIGINT
+  to their process group (Snakemake then stops its running steps), escalating to SIGTERM and
+  SIGKILL if they do not stop. A job becomes CANCELLED only when no process of its group is
+  left.
+
+Job processes do not depend on the worker: a worker that dies leaves its jobs running, and the
+next worker adopts them (cancel still works; a job whose process is gone is marked FAILED).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from localgene import settings as settings_mod
+from localgene import workflow
+from localgene.errors import LocalgeneError, StateConflict
+from localgene.status import Status
+from localgene.store import Store, pid_alive, this_host
+
+log = logging.getLogger("localgene.runner")
+
+HEARTBEAT_SECONDS = 5.0
+CANCEL_ESCALATION = ((0.0, signal.SIGINT), (30.0, signal.SIGTERM), (60.0, signal.SIGKILL))
+
+
+def _finish(store: Store, instance_id: str, status: Status, message: str | None = None) -> None:
+    try:
+        store.transition(instance_id, status, message=message)
+    except StateConflict:
+        # Cancelled meanwhile (CANCELING): the worker finishes the cancel once we are gone.
+        log.info("job %s: not moved to %s (%s)", instance_id, status, store.find(instance_id).status)
+
+
+def execute_job(store: Store, instance_id: str, *, cfg: settings_mod.Settings, cores: int,
+                on_progress: Callable[[int, int], None] | None = None,
+                extra_args: tuple[str, ...] = ()) -> Status:
+    """Run one recorded job in this process; returns its final (or CANCELING) status."""
+    record = store.find(instance_id)
+    if record is None:
+        raise LocalgeneError(f"no job {instance_id}")
+    store.set_runner(instance_id, os.getpid(), this_host())
+    job_dir = cfg.job_dir(instance_id)
+    job_dir.mkdir(parents=True, exist_ok=True)
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_SECONDS):
+            store.heartbeat(instance_id)
+
+    threading.Thread(target=beat, daemon=True).start()
+    try:
+        workflow.prepare_job(record.request, job_dir, instance_id=instance_id, cores=cores)
+        store.transition(instance_id, Status.RUNNING, expected=Status.LAUNCHING)
+
+        def progress(done: int, total: int) -> None:
+            store.set_progress(instance_id, done, total)
+            if on_progress:
+                on_progress(done, total)
+
+        workflow.run_workflow(job_dir, cores=cores, on_progress=progress, extra_args=extra_args)
+        _finish(store, instance_id, Status.FINISHED, "")
+    except workflow.WorkflowCancelled:
+        pass  # the job is CANCELING; CANCELLED once every process of it has exited
+    except StateConflict:
+        pass  # cancelled before it started running
+    except LocalgeneError as exc:
+        _finish(store, instance_id, Status.FAILED, str(exc))
+    except Exception as exc:  # a bug of ours: keep the traceback in the job folder, not the message
+        (job_dir / "logs").mkdir(parents=True, exist_ok=True)
+        (job_dir / "logs" / "runner.log").write_text(traceback.format_exc())
+        _finish(store, instance_id, Status.FAILED, f"internal error ({type(exc).__name__}); see logs/runner.log")
+    finally:
+        stop.set()
+    return store.find(instance_id).status
+
+
+@dataclass
+class Worker:
+    """Runs queued jobs, ``slots`` at a time, and supervises cancel and crash recovery."""
+
+    store: Store
+    cfg: settings_mod.Settings
+    slots: int
+    cores: int
+    tick: float = 0.5
+    extra_args: tuple[str, ...] = ()
+    children: dict[int, str] = field(default_factory=dict)  # pid -> instance_id
+    cancel_seen: dict[str, float] = field(default_factory=dict)
+    stopping: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"{this_host()}:{os.getpid()}"
+
+    def spawn(self, instance_id: str) -> int:
+        import subprocess
+
+        log_path = self.cfg.job_dir(instance_id) / "logs" / "runner.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "ab") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "localgene.runner", instance_id, "--cores", str(self.cores),
+                 *[f"--snakemake-arg={a}" for a in self.extra_args]],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True, env=dict(os.environ, LOCALGENE_HOME=str(self.cfg.home)),
+            )
+        self.children[proc.pid] = instance_id
+        return proc.pid
+
+    def reap(self) -> None:
+        for pid in list(self.children):
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done, status = pid, 0
+            if done:
+                instance_id = self.children.pop(pid)
+                # Anything left of its process group is stray: stop it.
+                try:
+                    os.killpg(pid, signal.SIGTERM)
+                except (ProcessLookupError, PermissionError):
+                    pass
+                log.info("job %s: runner exited (%s)", instance_id, os.waitstatus_to_exitcode(status))
+
+    def stop_cancelled(self) -> None:
+        canceling = [j for j in self.store.active_jobs() if j.status == Status.CANCELING]
+        now = time.monotonic()
+        for job in canceling:
+            pid = job.runner_pid
+            if pid is None or (job.runner_host and job.runner_host != this_host()):
+                continue
+            first = self.cancel_seen.setdefault(job.instance_id, now)
+            for after, sig in CANCEL_ESCALATION:
+                key = f"{job.instance_id}:{sig}"
+                if now - first >= after and key not in self.cancel_seen:
+                    self.cancel_seen[key] = now
+                    try:
+                        os.killpg(pid, sig)
+                        log.info("job %s: sent %s to its processes", job.instance_id, signal.Signals(sig).name)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+
+    def launch(self) -> None:
+        while not self.stopping:
+            job = self.store.claim_next_launching(self.name, slots=self.slots)
+            if job is None:
+                return
+            pid = self.spawn(job.instance_id)
+            self.store.set_runner(job.instance_id, pid, this_host())
+            log.info("job %s: started (pid %d)", job.instance_id, pid)
+
+    def step(self) -> None:
+        self.reap()
+        for job in self.store.recover_orphans(pid_alive):
+            log.info("job %s: %s (%s)", job.instance_id, job.status, job.message)
+        self.stop_cancelled()
+        self.launch()
+
+    def run(self, *, until_idle: bool = False) -> None:
+        def stop(signum, frame):  # noqa: ARG001
+            self.stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        self.cfg.ensure_dirs()
+        while not self.stopping:
+            self.step()
+            if until_idle and not self.children and not self.store.active_jobs():
+                break
+            time.sleep(self.tick)
+        # Jobs keep running in their own sessions; the next worker adopts them.
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m localgene.runner INSTANCE_ID``: one job process (started by a worker)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m localgene.runner")
+    ap.add_argument("instance_id")
+    ap.add_argument("--cores", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--snakemake-arg", action="append", default=[])
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    cfg = settings_mod.load()
+    store = Store.open(cfg)
+    status = execute_job(store, args.instance_id, cfg=cfg, cores=args.cores, extra_args=tuple(args.snakemake_arg))
+    return 0 if status is Status.FINISHED else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
