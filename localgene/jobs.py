@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from localgene import plan as job_plan
+from localgene import storage
 from localgene.errors import UnsupportedOption
 from localgene.schema import (
     CNVKIT_KIND,
@@ -27,29 +28,18 @@ from localgene.schema import (
 from localgene.store import Paging, Store
 
 
-def _input_locations(plan: job_plan.Plan) -> list[tuple[str, str]]:
-    fields = [("ref", plan.ref), ("bed", plan.bed)]
-    if plan.annotation:
-        fields.append(("annotation_file", plan.annotation))
-    for fld, group in (("experimental_inputs", plan.experimental), ("control_inputs", plan.controls)):
-        fields.extend((f"{fld}[{i}]", loc) for i, loc in enumerate(group.values()))
-    return fields
-
-
 def check_cnvkit(body: Any, *, cores: int | None = None) -> tuple[dict[str, Any], job_plan.Plan, int]:
-    """Check a CNVkit body completely; returns (request as sent, plan, input size in bytes)."""
+    """Check a CNVkit body completely; returns (request as sent, plan, input size in bytes).
+
+    Every input is checked to exist where it lives (a HEAD for objects, never a download; a
+    stat for local files); its summed size is the job's ``input_size``.
+    """
     parsed = parse_cnvkit_body(body)
     request = dict(body)
     plan = job_plan.build_plan(parsed.model_dump(), cores=cores)
     job_plan.check_environment(plan)
-    job_plan.check_local_files(plan)
-    size = input_size(_input_locations(plan))
-    return request, plan, size
-
-
-def input_size(locations: list[tuple[str, str]]) -> int:
-    """Summed size in bytes of a job's input files (BAMs, reference, BED, annotation)."""
-    return sum(Path(job_plan.local_path(loc)).stat().st_size for _, loc in locations)
+    report = storage.check_inputs(storage.cnvkit_input_fields(request), storage.S3Config.from_env())
+    return request, plan, report.input_size
 
 
 def submit_cnvkit(store: Store, body: Any, *, project_id: str, owner: str) -> JobRecord:

@@ -67,6 +67,10 @@ class Plan:
         p = values.get("processes", 1)
         return max(1, min(cores, cores if p is None else int(p)))
 
+    def destination(self, run_id: str) -> str:
+        """Where results are delivered: ``output_dir/<run_id>/``."""
+        return f"{self.output_dir.rstrip('/')}/{run_id}"
+
     def field_of(self, sample: str) -> str:
         """The job field that names a sample's BAM, e.g. ``control_inputs[1]``."""
         for fld, group in (("experimental_inputs", self.experimental), ("control_inputs", self.controls)):
@@ -100,6 +104,12 @@ class Plan:
             "segment_method": self.options.segment_method,
             "warnings": self.warnings,
         }
+
+
+def run_id_for(folder: Path) -> str:
+    """A result-folder name for a run without an instance_id: its working directory's name."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", folder.resolve().name).lstrip("._-")
+    return name or "run"
 
 
 def _name_samples(body: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from localgene import settings as settings_mod
-from localgene import workflow
+from localgene import storage, workflow
 from localgene.errors import LocalgeneError, StateConflict
 from localgene.status import Status
 from localgene.store import Store, pid_alive, this_host
@@ -66,8 +66,10 @@ def execute_job(store: Store, instance_id: str, *, cfg: settings_mod.Settings, c
             store.heartbeat(instance_id)
 
     threading.Thread(target=beat, daemon=True).start()
+    cache = open_cache(cfg)
     try:
-        workflow.prepare_job(record.request, job_dir, instance_id=instance_id, cores=cores)
+        body = stage(store, record, cache, job_dir)
+        workflow.prepare_job(body, job_dir, instance_id=instance_id, cores=cores)
         store.transition(instance_id, Status.RUNNING, expected=Status.LAUNCHING)
 
         def progress(done: int, total: int) -> None:
@@ -89,7 +91,33 @@ def execute_job(store: Store, instance_id: str, *, cfg: settings_mod.Settings, c
         _finish(store, instance_id, Status.FAILED, f"internal error ({type(exc).__name__}); see logs/runner.log")
     finally:
         stop.set()
+        cache.release(instance_id)
     return store.find(instance_id).status
+
+
+def open_cache(cfg: settings_mod.Settings) -> storage.Cache:
+    """The shared input cache; ``LOCALGENE_CACHE_MAX_GB`` bounds its size (default: no bound)."""
+    max_gb = os.environ.get("LOCALGENE_CACHE_MAX_GB")
+    max_bytes = int(float(max_gb) * (1 << 30)) if max_gb else None
+    return storage.Cache(cfg.cache_dir, max_bytes=max_bytes)
+
+
+def stage(store: Store, record, cache: storage.Cache, job_dir: Path) -> dict:
+    """The job body with every input replaced by a local path (objects fetched into the cache).
+
+    While staging, the job stays LAUNCHING and its progress is the percentage of input bytes
+    staged (``k/100``); a cancel stops the transfer.
+    """
+    instance_id = record.instance_id
+
+    def progress(done: int, total: int) -> None:
+        store.set_progress(instance_id, done * 100 // total if total else 100, 100)
+        if store.find(instance_id).status is Status.CANCELING:
+            raise workflow.WorkflowCancelled("cancelled while staging inputs")
+
+    local = storage.stage_inputs(storage.cnvkit_input_fields(record.request), storage.S3Config.from_env(),
+                                 cache, job_dir, on_progress=progress, job_id=instance_id)
+    return {**record.request, **local}
 
 
 @dataclass
@@ -171,6 +199,8 @@ class Worker:
         self.reap()
         for job in self.store.recover_orphans(pid_alive):
             log.info("job %s: %s (%s)", job.instance_id, job.status, job.message)
+            if job.status.is_final:
+                open_cache(self.cfg).release(job.instance_id)
         self.stop_cancelled()
         self.launch()
 

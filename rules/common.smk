@@ -10,6 +10,9 @@ if workflow.is_main_process:
     lg_plan.check_environment(PLAN)
     lg_plan.check_local_files(PLAN)
 
+# Results are delivered to output_dir/<RUN_ID>/.
+RUN_ID = PLAN.instance_id or lg_plan.run_id_for(Path.cwd())
+
 EXPERIMENTAL = list(PLAN.experimental)
 CONTROLS = list(PLAN.controls)
 SAMPLES = CONTROLS + EXPERIMENTAL

@@ -1,6 +1,7 @@
 # Summary and delivery: a record of what ran (options per step, warnings, tool versions) next
-# to the results, then every result copied to output_dir (output_dir/<instance_id>/ when the
-# job has an instance_id).
+# to the results, then every result uploaded (s3a://, s3://) or copied (local paths) to
+# output_dir/<run id>/, where the run id is the job's instance_id (or, for a plain Snakemake run
+# without one, the name of the working directory).
 
 RESULTS = (
     expand(
@@ -33,7 +34,8 @@ rule deliver:
     params:
         results="results",
         output_dir=PLAN.output_dir,
-        instance_id=PLAN.instance_id,
+        run_id=RUN_ID,
+        destination=PLAN.destination(RUN_ID),
     log:
         "logs/deliver.log",
     script:

@@ -13,7 +13,6 @@ from localgene import settings as settings_mod
 from localgene import workflow
 from localgene.cli.identity import add_identity
 from localgene.cli.progress import ProgressBar
-from localgene.delivery import destination
 from localgene.errors import WorkflowFailed
 from localgene.plan import sample_name
 from localgene.status import Status
@@ -68,7 +67,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise WorkflowFailed(record.message)
     print(f"finished: {record.progress} steps")
     print(f"results:  {cfg.job_dir(instance_id) / 'results'}")
-    print(f"delivered to: {destination(body['output_dir'], instance_id)}")
+    print(f"delivered to: {body['output_dir'].rstrip('/')}/{instance_id}")
     for sample in map(sample_name, body["experimental_inputs"]):
         print(f"  {sample}: samples/{sample}.call.cns, plots/{sample}-scatter.png, plots/{sample}-diagram.png")
     return 0

@@ -8,7 +8,7 @@ step exits non-zero, without a traceback.
 
 import sys
 
-from localgene import annotation, delivery, inputs
+from localgene import annotation, inputs, storage
 from localgene.errors import LocalgeneError
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
@@ -37,8 +37,8 @@ def summary():
 
 
 def deliver():
-    files = delivery.deliver_results(p.results, p.output_dir, p.instance_id)
-    inputs.write_json(out[0], {"destination": delivery.destination(p.output_dir, p.instance_id), "files": files})
+    files = storage.deliver_results(p.results, p.output_dir, p.run_id)
+    inputs.write_json(out[0], {"destination": p.destination, "files": files})
 
 
 STEPS = {
