@@ -99,7 +99,7 @@ class Plan:
         return {
             "experimental": self.experimental,
             "controls": self.controls,
-            "argv": {step: self.argv(step) for step in self.options.steps},
+            "steps": {step: self.argv(step) for step in self.options.steps},
             "male_reference": self.options.male_reference,
             "segment_method": self.options.segment_method,
             "warnings": self.warnings,

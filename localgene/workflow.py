@@ -31,6 +31,7 @@ _TOTAL = re.compile(r"^total\s+(\d+)")
 _ERROR_RULE = re.compile(r"^Error in rule (\S+?):")
 _LOG_LINE = re.compile(r"^\s+log: (.+?)(?: \(check log file\(s\) for error details\))?$")
 _WILDCARDS = re.compile(r"^\s+wildcards: (.+)$")
+_JOBID = re.compile(r"^\s+jobid: (\d+)$")
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -211,10 +212,19 @@ def failure_message(snakemake_log: Path, job_dir: Path) -> str:
     rows = snakemake_log.read_text(errors="replace").splitlines()
     rule = wildcards = None
     step_logs: list[str] = []
+    job_wildcards: dict[str, str] = {}  # jobid -> wildcards, from the blocks that start jobs
+    jobid = None
+    for row in rows:
+        if m := _JOBID.match(row):
+            jobid = m.group(1)
+        elif (w := _WILDCARDS.match(row)) and jobid is not None:
+            job_wildcards.setdefault(jobid, w.group(1))
     for i, row in enumerate(rows):
         if m := _ERROR_RULE.match(row):
             rule, wildcards, step_logs = m.group(1), None, []
             for follow in rows[i + 1 : i + 15]:
+                if j := _JOBID.match(follow):
+                    wildcards = job_wildcards.get(j.group(1))
                 if w := _WILDCARDS.match(follow):
                     wildcards = w.group(1)
                 if lg := _LOG_LINE.match(follow):

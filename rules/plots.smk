@@ -1,5 +1,6 @@
-# Plots: a scatter plot and a chromosome diagram (PNG; the diagram also as PDF) per experimental
-# sample, drawn by CNVkit from its copy ratios and segments.
+# Plots: a genome-wide scatter plot (14x6 in PNG) and a chromosome diagram (PNG rendered from
+# CNVkit's PDF, kept too) per experimental sample, drawn by CNVkit from its copy ratios and
+# segments.
 
 
 rule scatter:
@@ -11,7 +12,7 @@ rule scatter:
     log:
         "logs/plots/{sample}.scatter.log",
     params:
-        argv=lambda wc, input, output: ["scatter", input.cnr, "-s", input.cns, "-o", output[0]],
+        argv=lambda wc, input, output: ["scatter", input.cnr, "-s", input.cns, "--fig-size", "14", "6", "-o", output[0]],
     conda:
         CNVKIT_ENV
     script:

@@ -81,7 +81,7 @@ def test_scatter_and_diagram_are_pictures(demo_run, truth):
     for sample in truth["experimental"]:
         for kind in ("scatter", "diagram"):
             width, height = png_size(demo_run.results / "plots" / f"{sample}-{kind}.png")
-            assert width >= 600 and height >= 400
+            assert width >= 1000 and height >= 500, (kind, width, height)
         assert (demo_run.results / "plots" / f"{sample}-diagram.pdf").read_bytes()[:5] == b"%PDF-"
 
 
