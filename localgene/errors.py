@@ -50,6 +50,12 @@ class LimitExceeded(InvalidRequest):
     code = "DLI.0009"
 
 
+class BodyTooLarge(LimitExceeded):
+    """The request body is larger than the server takes (HTTP 413, the limit's code)."""
+
+    http_status = 413
+
+
 class InputPermissionDenied(InvalidRequest):
     """No permission on a file or bucket."""
 

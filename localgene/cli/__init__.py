@@ -23,6 +23,8 @@ COMMAND_MODULES = [
     "localgene.cli.worker",
     "localgene.cli.check",
     "localgene.cli.demo_data",
+    "localgene.cli.serve",
+    "localgene.cli.users",
 ]
 
 EXIT_BAD_INPUT = 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from localgene import jobs as service
 from localgene import settings as settings_mod
 from localgene import workflow
 from localgene.cli.identity import add_identity
+from localgene.client import ENV_SERVER, ENV_TOKEN
 from localgene.schema import PIPELINE_KINDS, cnvkit_instance_item
 from localgene.store import Store, parse_paging, parse_time_range
 
@@ -43,6 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "body are taken from the current folder.")
     p.add_argument("jobs", nargs="+", help="job body files (JSON)")
     add_identity(p)
+    _server_args(p)
     p.set_defaults(func=_cmd_submit)
 
     p = sub.add_parser("list", help="list jobs (the API's listing JSON, or a table)",
@@ -53,16 +56,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     _paging_args(p)
     p.add_argument("--table", action="store_true", help="a human-readable table instead of JSON")
     add_identity(p)
+    _server_args(p)
     p.set_defaults(func=_cmd_list)
 
     p = sub.add_parser("show", help="one job: status, progress, message, warnings, folder")
     p.add_argument("instance_id")
     add_identity(p)
+    _server_args(p)
     p.set_defaults(func=_cmd_show)
 
     p = sub.add_parser("cancel", help="cancel a LAUNCHING or RUNNING job")
     p.add_argument("instance_id")
     add_identity(p)
+    _server_args(p)
     p.set_defaults(func=_cmd_cancel)
 
     p = sub.add_parser("logs", help="a job's Snakemake log, or one step's log")
@@ -70,16 +76,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--step", metavar="LOG", help="a step's log under logs/, e.g. segment/T1.log")
     p.add_argument("--tail", type=int, help="only the last N lines")
     add_identity(p)
+    _server_args(p)
     p.set_defaults(func=_cmd_logs)
 
     p = sub.add_parser("stats", help="per-state totals and per-user figures (the API's statistics)")
     p.add_argument("--start", default=None, help="only jobs started at or after this time (epoch ms)")
     p.add_argument("--end", default=None, help="only jobs started at or before this time (epoch ms)")
     add_identity(p)
+    _server_args(p)
     p.set_defaults(func=_cmd_stats)
 
 
 def _cmd_submit(args: argparse.Namespace) -> int:
+    if args.server:
+        return _remote_submit(args)
     store, _ = _store()
     bodies = [workflow.absolute_paths(workflow.load_body(path), Path.cwd()) for path in args.jobs]
     for path, body in zip(args.jobs, bodies):
@@ -91,6 +101,8 @@ def _cmd_submit(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
+    if args.server:
+        return _remote_list(args)
     store, _ = _store()
     paging = parse_paging(_query(args))
     if not args.table:
@@ -112,6 +124,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
+    if args.server:
+        return _remote_show(args)
     store, cfg = _store()
     record = store.get(args.project, args.instance_id)
     item = cnvkit_instance_item(record)
@@ -122,6 +136,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_cancel(args: argparse.Namespace) -> int:
+    if args.server:
+        return _remote_cancel(args)
     store, _ = _store()
     record = service.cancel(store, args.instance_id, project_id=args.project, owner=None)
     print(f"{record.instance_id}: {record.status}")
@@ -129,6 +145,8 @@ def _cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def _cmd_logs(args: argparse.Namespace) -> int:
+    if args.server:
+        return _remote_logs(args)
     store, cfg = _store()
     record = store.get(args.project, args.instance_id)
     sys.stdout.write(service.log_text(cfg.job_dir(record.instance_id), args.step, args.tail))
@@ -136,7 +154,84 @@ def _cmd_logs(args: argparse.Namespace) -> int:
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:
+    if args.server:
+        return _remote_stats(args)
     store, _ = _store()
     start, end = parse_time_range(_query(args, ("start", "end")))
     _print_json(store.statistics(args.project, start=start, end=end))
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# The same commands through a running server (`localgene serve`), with --server URL --token T
+
+
+def _server_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--server", default=os.environ.get(ENV_SERVER) or None, metavar="URL",
+                   help=f"talk to this server's API instead of the local store (env {ENV_SERVER}); "
+                   "the token then decides the owner, not --owner")
+    p.add_argument("--token", default=os.environ.get(ENV_TOKEN) or None,
+                   help=f"X-Auth-Token for --server (env {ENV_TOKEN})")
+
+
+def _client(args: argparse.Namespace):
+    from localgene.client import Client
+
+    return Client(args.server, args.token, project_id=args.project)
+
+
+def _remote_submit(args: argparse.Namespace) -> int:
+    bodies = [workflow.absolute_paths(workflow.load_body(path), Path.cwd()) for path in args.jobs]
+    with _client(args) as api:
+        for path, body in zip(args.jobs, bodies):
+            instance_id = api.submit_cnvkit(body)
+            for warning in api.get_cnvkit(instance_id).get("warnings", []):
+                print(f"warning: {path}: {warning}", file=sys.stderr)
+            print(instance_id)
+    return 0
+
+
+def _remote_list(args: argparse.Namespace) -> int:
+    paging = _query(args)
+    with _client(args) as api:
+        if args.job_type:
+            listing = api.list_pipeline(job_type=args.job_type, **paging)
+            items, total, key = listing["jobs"], listing["job_count"], "job_id"
+        else:
+            listing = api.list_cnvkit(instance_id=args.instance_id, **paging)
+            items, total, key = listing["instances"], listing["count"], "instance_id"
+    if not args.table:
+        _print_json(listing)
+        return 0
+    print(f"{'INSTANCE_ID':36}  {'STATUS':10}  {'PROGRESS':>8}  {'DURATION':>9}  OWNER")
+    for item in items:
+        print(f"{item[key]:36}  {item['status']:10}  {item.get('progress', '-'):>8}  "
+              f"{item['duration']:>8}s  {item['owner']}")
+    print(f"({len(items)} of {total})")
+    return 0
+
+
+def _remote_show(args: argparse.Namespace) -> int:
+    with _client(args) as api:
+        _print_json(api.get_cnvkit(args.instance_id))
+    return 0
+
+
+def _remote_cancel(args: argparse.Namespace) -> int:
+    with _client(args) as api:
+        api.cancel_cnvkit(args.instance_id)
+        status = api.get_cnvkit(args.instance_id)["status"]
+    print(f"{args.instance_id}: {status}")
+    return 0
+
+
+def _remote_logs(args: argparse.Namespace) -> int:
+    with _client(args) as api:
+        sys.stdout.write(api.log_cnvkit(args.instance_id, step=args.step, tail=args.tail)["log"])
+    return 0
+
+
+def _remote_stats(args: argparse.Namespace) -> int:
+    with _client(args) as api:
+        _print_json(api.statistics(**_query(args, ("start", "end"))))
     return 0

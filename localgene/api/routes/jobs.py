@@ -1,0 +1,104 @@
+"""Pipeline jobs (DNA_GERMLINE, DNA_SOMATIC, RNA_DIFF_EXPR): submit, list, one job, cancel.
+
+No pipeline runs in localgene yet: a submitted body is checked in full (so a client learns what
+is wrong with it), then refused with 400 DLI.0007 naming the pipeline. Listing, reading and
+cancelling work on whatever pipeline jobs the store holds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from localgene import jobs as service
+from localgene import schema
+from localgene.api import deps
+from localgene.api.deps import PAGING, PAGING_PARAMETERS, TIME_PARAMETERS, ProjectScope, get_scope
+from localgene.api.models import Empty, PipelineJob, PipelineListing, PipelineSubmitted
+from localgene.api.routes import errors
+from localgene.errors import InvalidRequest
+from localgene.store import parse_paging
+
+router = APIRouter(tags=["Pipeline jobs"])
+
+BASE = "/v2.0/{project_id}/gene/jobs"
+
+_PIPELINE_SCHEMA = {
+    "oneOf": [{"$ref": f"#/components/schemas/{model.__name__}"} for model in schema.PIPELINE_MODELS.values()],
+    "discriminator": {
+        "propertyName": "job_type",
+        "mapping": {kind: f"#/components/schemas/{model.__name__}" for kind, model in schema.PIPELINE_MODELS.items()},
+    },
+}
+_JOB_TYPE_PARAM = {
+    "name": "job_type", "in": "query", "required": False,
+    "description": "only jobs of this pipeline (absent: all three)",
+    "schema": {"type": "string", "enum": list(schema.PIPELINE_KINDS)},
+}
+
+
+@router.post(
+    BASE,
+    status_code=201,
+    summary="Submit a pipeline job (checked, then refused: no pipeline runs in localgene yet)",
+    description="The body is validated in full against its `job_type`'s rules; a valid body is then "
+    "refused with 400 DLI.0007 saying that the pipeline is not available. No job is recorded.",
+    response_model=PipelineSubmitted,
+    responses=errors(400, 401, 403, 413),
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _PIPELINE_SCHEMA}}}},
+)
+def submit(scope: ProjectScope = Depends(get_scope), body: Any = Depends(deps.json_body)) -> JSONResponse:
+    record = service.submit_pipeline(scope.store, body, project_id=scope.project_id, owner=scope.caller.name)
+    return JSONResponse({"job_id": record.instance_id}, status_code=201)  # pragma: no cover - refused today
+
+
+@router.get(
+    BASE,
+    summary="List pipeline jobs",
+    description="Newest first; `job_count` is every job matching the filters; `request` is the submitted "
+    "body as a JSON string. A tenant administrator sees every user's jobs; an ordinary user their own.",
+    response_model=PipelineListing,
+    responses=errors(400, 401, 403),
+    openapi_extra={"parameters": [_JOB_TYPE_PARAM, *PAGING_PARAMETERS, *TIME_PARAMETERS]},
+)
+def list_jobs(request: Request, scope: ProjectScope = Depends(get_scope)) -> JSONResponse:
+    q = deps.query(request, ("job_type", *PAGING))
+    paging = parse_paging(q)
+    job_type = deps.single(q, "job_type")
+    if job_type is not None and job_type not in schema.PIPELINE_KINDS:
+        raise InvalidRequest(f"must be one of {', '.join(schema.PIPELINE_KINDS)}, got {deps._show(job_type)}",
+                             field="job_type")
+    listing = service.list_pipeline(scope.store, project_id=scope.project_id, owner=scope.owner_filter,
+                                    paging=paging, job_type=job_type)
+    return JSONResponse(listing)
+
+
+@router.get(
+    BASE + "/{job_id}",
+    summary="One pipeline job (localgene extension)",
+    description="The listing's item for this job.",
+    response_model=PipelineJob,
+    responses=errors(400, 401, 403, 404),
+)
+def get_job(job_id: str, request: Request, scope: ProjectScope = Depends(get_scope)) -> JSONResponse:
+    deps.query(request, ())
+    record = scope.store.get(scope.project_id, deps.job_id(job_id, scope.project_id), scope.owner_filter,
+                             kinds=schema.PIPELINE_KINDS)
+    return JSONResponse(schema.pipeline_job_item(record))
+
+
+@router.delete(
+    BASE + "/{job_id}",
+    summary="Cancel a pipeline job",
+    description="A LAUNCHING or RUNNING job moves to CANCELING, then CANCELLED. A FINISHED, FAILED, "
+    "CANCELING or CANCELLED job cannot be cancelled: 409.",
+    response_model=Empty,
+    responses=errors(400, 401, 403, 404, 409),
+)
+def cancel(job_id: str, request: Request, scope: ProjectScope = Depends(get_scope)) -> JSONResponse:
+    deps.query(request, ())
+    service.cancel(scope.store, deps.job_id(job_id, scope.project_id), project_id=scope.project_id,
+                   owner=scope.owner_filter, kinds=schema.PIPELINE_KINDS)
+    return JSONResponse({})
