@@ -120,14 +120,16 @@ def submit_phase(base: str, token: str, body: dict, clients: int, seconds: float
     times: list[float] = []
     lock = threading.Lock()
     stop = 0.0
+    issued = [0]
     failures: list[str] = []
 
     def work() -> None:
         with httpx.Client(headers={"X-Auth-Token": token}, timeout=60) as client:
             while time.monotonic() < stop:
                 with lock:
-                    if len(times) >= count:
+                    if issued[0] >= count:
                         return
+                    issued[0] += 1
                 t0 = time.perf_counter()
                 reply = client.post(f"{base}/v2.0/{PROJECT}/gene/tools/cnvkit", json=body)
                 elapsed = (time.perf_counter() - t0) * 1000

@@ -240,3 +240,24 @@ def test_a_broken_users_file_stops_the_server_with_its_reason(env, text, needle)
     env.users_path.write_text(text)
     with pytest.raises(InvalidRequest, match=needle.replace("[", r"\[")):
         create_app(ApiSettings(env.cfg, users_path=env.users_path))
+
+
+def test_allow_path_keeps_job_bodies_inside_the_given_folders(env, tmp_path):
+    app = create_app(ApiSettings(env.cfg, users_path=env.users_path, allowed_paths=(env.inputs,)))
+    outside = tmp_path / "secret.fa"
+    outside.write_text(">x\nACGT\n")
+    (env.inputs / "link.fa").symlink_to(outside)
+    with TestClient(app) as client:
+        h = env.headers("alice")
+        assert client.post(CNVKIT.format(p="p1"), json=env.body(), headers=h).status_code == 201
+        before = env.snapshot()
+        for fields, name in (({"ref": str(outside)}, "ref"), ({"ref": str(env.inputs / "link.fa")}, "ref"),
+                             ({"output_dir": str(tmp_path / "elsewhere")}, "output_dir"),
+                             ({"bed": str(env.inputs / ".." / "secret.fa")}, "bed"),
+                             ({"control_inputs": [str(env.inputs / "N1.bam"), "file://" + str(outside)]},
+                              "control_inputs[1]")):
+            reply = client.post(CNVKIT.format(p="p1"), json=env.body(**fields), headers=h)
+            check_error(reply, 400, "DLI.0011", f"{name}: ", "outside the folders this server may use")
+        assert env.snapshot() == before
+    with pytest.raises(InvalidRequest, match="not a folder"):
+        create_app(ApiSettings(env.cfg, users_path=env.users_path, allowed_paths=(tmp_path / "missing",)))

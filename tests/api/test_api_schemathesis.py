@@ -23,7 +23,7 @@ from localgene.api.app import ApiSettings, create_app
 from localgene.schema import new_record
 
 #: Examples per operation, generation mode and project choice.
-EXAMPLES = 10
+EXAMPLES = 25
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
