@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 
 from api_helpers import INPUT_SIZE, free_port
@@ -132,3 +133,33 @@ def test_cli_without_server_still_uses_the_local_store(env, monkeypatch, capsys,
     assert cli.main(["submit", str(job), "--project", "p9", "--owner", "zed"]) == 0
     instance_id = capsys.readouterr().out.strip()
     assert env.store().find(instance_id).owner == "zed"
+
+
+def test_a_streamed_body_is_cut_at_the_limit_over_real_http(live, env):
+    """No Content-Length (chunked): the size is counted as the bytes arrive."""
+    sent = []
+
+    def chunks():
+        yield b'{"call_conf": "'
+        for _ in range(40):
+            sent.append(1)
+            yield b" " * 65536
+        yield b'"}'
+
+    headers = {"X-Auth-Token": env.tokens["alice"], "Content-Type": "application/json"}
+    before = env.snapshot()
+    reply = httpx.post(f"{live.url}/v2.0/p1/gene/tools/cnvkit", content=chunks(), headers=headers, timeout=30)
+    assert "content-length" not in reply.request.headers
+    assert reply.status_code == 413 and reply.json()["error_code"] == "DLI.0009"
+    assert env.snapshot() == before
+
+
+def test_a_bug_over_real_http_is_the_500_body(live, env, monkeypatch):
+    from localgene import jobs as service
+
+    monkeypatch.setattr(service, "list_pipeline", lambda *a, **k: 1 / 0)
+    reply = httpx.get(f"{live.url}/v2.0/p1/gene/jobs", headers={"X-Auth-Token": env.tokens["alice"]})
+    assert reply.status_code == 500
+    assert reply.json() == {"error_code": "DLI.0999", "error_msg": reply.json()["error_msg"]}
+    assert reply.headers["x-request-id"] in reply.json()["error_msg"]
+    assert "ZeroDivision" not in reply.text
