@@ -526,6 +526,7 @@ class Store:
         instance_id: str | None,
         start: int | None,
         end: int | None,
+        instance_ids: Iterable[str] | None = None,
     ) -> tuple[str, str, list[Any]]:
         """(``INDEXED BY`` clause or "", WHERE text, parameters)."""
         clauses = ["project_id = ?"]
@@ -556,6 +557,11 @@ class Store:
             clauses.append("instance_id = ?")
             params.append(instance_id)
             index = ""
+        if instance_ids is not None:
+            # One JSON parameter, so a batch of any size stays one statement.
+            clauses.append("instance_id IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(list(instance_ids)))
+            index = ""
         return (f" INDEXED BY {index}" if index else ""), " AND ".join(clauses), params
 
     def list_jobs(
@@ -568,12 +574,15 @@ class Store:
         offset: int = 0,
         start: int | None = None,
         end: int | None = None,
+        instance_ids: Iterable[str] | None = None,
     ) -> tuple[int, list[JobRecord]]:
         """``(count, page)``: ``count`` is every matching job, ``page`` the ``limit`` newest
         after skipping ``offset`` (newest ``start_time`` first, then latest submitted).
-        ``start``/``end`` are inclusive bounds on ``start_time`` (epoch ms)."""
+        ``start``/``end`` are inclusive bounds on ``start_time`` (epoch ms). ``instance_ids``
+        keeps only those jobs (e.g. a batch that ``submit`` printed)."""
         check_paging(limit, offset, start, end)
-        indexed, where, params = self._where(project_id, _kinds(kinds), owner, instance_id, start, end)
+        indexed, where, params = self._where(project_id, _kinds(kinds), owner, instance_id, start, end,
+                                             instance_ids)
         with self._read() as conn:
             count = conn.execute(f"SELECT count(*) FROM jobs{indexed} WHERE {where}", params).fetchone()[0]
             rows = conn.execute(self._page_sql(indexed, where), [*params, limit, offset]).fetchall()

@@ -9,11 +9,13 @@ import sys
 from pathlib import Path
 
 from localgene import jobs as service
+from localgene import samplesheet
 from localgene import settings as settings_mod
 from localgene import workflow
 from localgene.cli.identity import add_identity
 from localgene.client import ENV_SERVER, ENV_TOKEN
-from localgene.schema import PIPELINE_KINDS, cnvkit_instance_item
+from localgene.errors import InvalidRequest
+from localgene.schema import CNVKIT_KIND, PIPELINE_KINDS, cnvkit_instance_item, cnvkit_listing, pipeline_listing
 from localgene.store import Store, parse_paging, parse_time_range
 
 
@@ -43,7 +45,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Check and record one or more CNVkit job bodies (JSON files). Each "
                        "accepted job is LAUNCHING until `localgene worker` runs it. Relative paths in a "
                        "body are taken from the current folder.")
-    p.add_argument("jobs", nargs="+", help="job body files (JSON)")
+    p.add_argument("jobs", nargs="*", help="job body files (JSON)")
+    p.add_argument("--sample-sheet", metavar="TSV",
+                   help="one job per row of this TSV (columns: experimental_input, optional "
+                   "output_dir); everything else from --base; see docs/batches.md")
+    p.add_argument("--base", metavar="JSON",
+                   help="with --sample-sheet: the job body whose controls, reference, BED, "
+                   "annotation, options and output_dir every row shares")
     add_identity(p)
     _server_args(p)
     p.set_defaults(func=_cmd_submit)
@@ -52,6 +60,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="List the project's CNVkit jobs as GET .../gene/tools/cnvkit returns "
                        "them, newest first; with --job-type, pipeline jobs as GET .../gene/jobs.")
     p.add_argument("--instance-id", help="only this job")
+    p.add_argument("--ids", metavar="FILE",
+                   help="only the jobs whose instance_ids this file lists, one per line (- for "
+                   "standard input), e.g. what `localgene submit` printed for a batch")
     p.add_argument("--job-type", choices=PIPELINE_KINDS, help="list pipeline jobs of this type")
     _paging_args(p)
     p.add_argument("--table", action="store_true", help="a human-readable table instead of JSON")
@@ -87,17 +98,55 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_stats)
 
 
+def _batch(args: argparse.Namespace) -> list[samplesheet.BatchItem]:
+    """The jobs to submit: one per job file, or one per sample-sheet row (paths made absolute)."""
+    if args.sample_sheet:
+        if args.jobs:
+            raise InvalidRequest("give either job files or --sample-sheet, not both")
+        if not args.base:
+            raise InvalidRequest("--sample-sheet needs --base JOB.json (the controls, reference, "
+                                 "BED and options every row shares)")
+        base = workflow.load_body(args.base)
+        if base.get("experimental_inputs"):
+            print(f"note: {args.base}: experimental_inputs replaced by the rows of {args.sample_sheet}",
+                  file=sys.stderr)
+        items = samplesheet.expand_sheet(args.sample_sheet, base)
+    else:
+        if args.base:
+            raise InvalidRequest("--base is used only with --sample-sheet")
+        if not args.jobs:
+            raise InvalidRequest("give one or more job files, or --sample-sheet TSV --base JOB.json")
+        items = [samplesheet.BatchItem(body=workflow.load_body(path), origin=path, columns={})
+                 for path in args.jobs]
+    for item in items:
+        item.body = workflow.absolute_paths(item.body, Path.cwd())
+    return items
+
+
 def _cmd_submit(args: argparse.Namespace) -> int:
     if args.server:
         return _remote_submit(args)
     store, _ = _store()
-    bodies = [workflow.absolute_paths(workflow.load_body(path), Path.cwd()) for path in args.jobs]
-    for path, body in zip(args.jobs, bodies):
-        record = service.submit_cnvkit(store, body, project_id=args.project, owner=args.owner)
+    items = _batch(args)
+    # All or nothing: every job is checked before any is recorded (one transaction).
+    records = samplesheet.submit_batch(store, items, project_id=args.project, owner=args.owner,
+                                       base_name=args.base)
+    for item, record in zip(items, records):
         for warning in record.warnings:
-            print(f"warning: {path}: {warning}", file=sys.stderr)
+            print(f"warning: {item.origin}: {warning}", file=sys.stderr)
         print(record.instance_id)
     return 0
+
+
+def _read_ids(path: str) -> list[str]:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    except OSError as exc:
+        raise InvalidRequest(f"cannot read {path}: {exc.strerror}", field="--ids") from None
+    ids = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if not ids:
+        raise InvalidRequest(f"{path} lists no instance_id", field="--ids")
+    return ids
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -105,6 +154,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
         return _remote_list(args)
     store, _ = _store()
     paging = parse_paging(_query(args))
+    ids = _read_ids(args.ids) if args.ids else None
+    if ids is not None and not args.table:
+        total, records = store.list_jobs(args.project, kinds=args.job_type or CNVKIT_KIND,
+                                         instance_id=args.instance_id, instance_ids=ids, **paging.kwargs())
+        _print_json((pipeline_listing if args.job_type else cnvkit_listing)(total, records))
+        return 0
     if not args.table:
         if args.job_type:
             listing = service.list_pipeline(store, project_id=args.project, owner=None, paging=paging,
@@ -115,7 +170,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         _print_json(listing)
         return 0
     total, records = store.list_jobs(args.project, kinds=args.job_type or "cnvkit",
-                                     instance_id=args.instance_id, **paging.kwargs())
+                                     instance_id=args.instance_id, instance_ids=ids, **paging.kwargs())
     print(f"{'INSTANCE_ID':36}  {'STATUS':10}  {'PROGRESS':>8}  {'DURATION':>9}  OWNER")
     for r in records:
         print(f"{r.instance_id:36}  {r.status.value:10}  {r.progress:>8}  {r.duration:>8}s  {r.owner}")
@@ -181,9 +236,12 @@ def _client(args: argparse.Namespace):
 
 
 def _remote_submit(args: argparse.Namespace) -> int:
-    bodies = [workflow.absolute_paths(workflow.load_body(path), Path.cwd()) for path in args.jobs]
+    # The API takes one job per request: the server checks each; a refusal stops the batch
+    # but does not withdraw the jobs already accepted (those ids are printed first).
+    items = _batch(args)
     with _client(args) as api:
-        for path, body in zip(args.jobs, bodies):
+        for item in items:
+            path, body = item.origin, item.body
             instance_id = api.submit_cnvkit(body)
             for warning in api.get_cnvkit(instance_id).get("warnings", []):
                 print(f"warning: {path}: {warning}", file=sys.stderr)
@@ -193,6 +251,8 @@ def _remote_submit(args: argparse.Namespace) -> int:
 
 def _remote_list(args: argparse.Namespace) -> int:
     paging = _query(args)
+    if args.ids:
+        return _remote_list_ids(args, _read_ids(args.ids))
     with _client(args) as api:
         if args.job_type:
             listing = api.list_pipeline(job_type=args.job_type, **paging)
@@ -208,6 +268,25 @@ def _remote_list(args: argparse.Namespace) -> int:
         print(f"{item[key]:36}  {item['status']:10}  {item.get('progress', '-'):>8}  "
               f"{item['duration']:>8}s  {item['owner']}")
     print(f"({len(items)} of {total})")
+    return 0
+
+
+def _remote_list_ids(args: argparse.Namespace, ids: list[str]) -> int:
+    """--ids through the API: one listing request per id (the API filters on one id)."""
+    if args.job_type:
+        raise InvalidRequest("--ids with --server lists CNVkit jobs only", field="--job-type")
+    items = []
+    with _client(args) as api:
+        for instance_id in ids:
+            items += api.list_cnvkit(instance_id=instance_id)["instances"]
+    if not args.table:
+        _print_json({"count": len(items), "instances": items})
+        return 0
+    print(f"{'INSTANCE_ID':36}  {'STATUS':10}  {'PROGRESS':>8}  {'DURATION':>9}  OWNER")
+    for item in items:
+        print(f"{item['instance_id']:36}  {item['status']:10}  {item.get('progress', '-'):>8}  "
+              f"{item['duration']:>8}s  {item['owner']}")
+    print(f"({len(items)} of {len(items)})")
     return 0
 
 
