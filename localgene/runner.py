@@ -32,6 +32,8 @@ from pathlib import Path
 from localgene import settings as settings_mod
 from localgene import storage, workflow
 from localgene.errors import LocalgeneError, StateConflict
+from localgene.execution import Execution
+from localgene.execution import resolve as resolve_execution
 from localgene.status import Status
 from localgene.store import Store, pid_alive, this_host
 
@@ -51,8 +53,11 @@ def _finish(store: Store, instance_id: str, status: Status, message: str | None 
 
 def execute_job(store: Store, instance_id: str, *, cfg: settings_mod.Settings, cores: int,
                 on_progress: Callable[[int, int], None] | None = None,
-                extra_args: tuple[str, ...] = ()) -> Status:
-    """Run one recorded job in this process; returns its final (or CANCELING) status."""
+                extra_args: tuple[str, ...] = (), execution: Execution | None = None) -> Status:
+    """Run one recorded job in this process; returns its final (or CANCELING) status.
+
+    ``execution`` says where the steps run (default: this machine; see localgene.execution).
+    """
     record = store.find(instance_id)
     if record is None:
         raise LocalgeneError(f"no job {instance_id}")
@@ -77,7 +82,8 @@ def execute_job(store: Store, instance_id: str, *, cfg: settings_mod.Settings, c
             if on_progress:
                 on_progress(done, total)
 
-        workflow.run_workflow(job_dir, cores=cores, on_progress=progress, extra_args=extra_args)
+        workflow.run_workflow(job_dir, cores=cores, on_progress=progress, extra_args=extra_args,
+                              execution=execution)
         _finish(store, instance_id, Status.FINISHED, "")
     except workflow.WorkflowCancelled:
         pass  # the job is CANCELING; CANCELLED once every process of it has exited
@@ -130,6 +136,7 @@ class Worker:
     cores: int
     tick: float = 0.5
     extra_args: tuple[str, ...] = ()
+    execution: Execution = field(default_factory=Execution)
     children: dict[int, str] = field(default_factory=dict)  # pid -> instance_id
     cancel_seen: dict[str, float] = field(default_factory=dict)
     stopping: bool = False
@@ -146,7 +153,7 @@ class Worker:
         with open(log_path, "ab") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "localgene.runner", instance_id, "--cores", str(self.cores),
-                 *[f"--snakemake-arg={a}" for a in self.extra_args]],
+                 *self.execution.env_args(), *[f"--snakemake-arg={a}" for a in self.extra_args]],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True, env=dict(os.environ, LOCALGENE_HOME=str(self.cfg.home)),
             )
@@ -227,11 +234,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("instance_id")
     ap.add_argument("--cores", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--snakemake-arg", action="append", default=[])
+    ap.add_argument("--executor", default=None)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     cfg = settings_mod.load()
     store = Store.open(cfg)
-    status = execute_job(store, args.instance_id, cfg=cfg, cores=args.cores, extra_args=tuple(args.snakemake_arg))
+    status = execute_job(store, args.instance_id, cfg=cfg, cores=args.cores, extra_args=tuple(args.snakemake_arg),
+                         execution=resolve_execution(args.executor))
     return 0 if status is Status.FINISHED else 1
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from localgene.errors import InvalidRequest, LocalgeneError, WorkflowFailed
+from localgene.execution import Execution
 from localgene.plan import Plan, build_plan, check_environment, check_local_files, local_path
 
 PATH_FIELDS = ("ref", "bed", "annotation_file", "output_dir")
@@ -32,6 +33,12 @@ _ERROR_RULE = re.compile(r"^Error in rule (\S+?):")
 _LOG_LINE = re.compile(r"^\s+log: (.+?)(?: \(check log file\(s\) for error details\))?$")
 _WILDCARDS = re.compile(r"^\s+wildcards: (.+)$")
 _JOBID = re.compile(r"^\s+jobid: (\d+)$")
+# A step run as a SLURM job (snakemake-executor-plugin-slurm) that did not complete.
+_SLURM_FAILED = re.compile(r"^\s+message: SLURM-job '(\d+)' failed, SLURM status is: '(\w+)'")
+# What slurmstepd writes into the job's SLURM log when it kills a step.
+_SLURM_MEMORY = re.compile(r"exceeded memory limit \((\d+) > (\d+)\)")
+_SLURM_OOM = re.compile(r"oom[_-]kill|out of memory|Exceeded job memory limit", re.I)
+_SLURM_TIME = re.compile(r"DUE TO TIME LIMIT")
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -103,6 +110,8 @@ def prepare_job(
     config = dict(body)
     if instance_id:
         config["instance_id"] = instance_id
+    from localgene.coverage_cache import config_entry  # shared control coverage: docs/batches.md
+    config.update(config_entry())
     plan = build_plan(config, cores=cores)
     check_environment(plan)
     check_local_files(plan)
@@ -121,7 +130,9 @@ class RunResult:
     log: Path
 
 
-def snakemake_argv(job_dir: Path, cores: int, extra: Sequence[str] = ()) -> list[str]:
+def snakemake_argv(job_dir: Path, cores: int, extra: Sequence[str] = (),
+                   execution: Execution | None = None) -> list[str]:
+    """Snakemake's argv for a job; ``execution`` (default: local) decides where steps run."""
     wf = workflow_dir()
     return [
         sys.executable,
@@ -133,8 +144,7 @@ def snakemake_argv(job_dir: Path, cores: int, extra: Sequence[str] = ()) -> list
         str(job_dir),
         "--configfile",
         str(job_dir / "config.json"),
-        "--cores",
-        str(cores),
+        *(execution or Execution()).snakemake_args(job_dir, cores),
         "--rerun-incomplete",
         *extra,
     ]
@@ -146,6 +156,7 @@ def run_workflow(
     cores: int,
     on_progress: ProgressCallback | None = None,
     extra_args: Sequence[str] = (),
+    execution: Execution | None = None,
 ) -> RunResult:
     """Run the prepared job in ``job_dir`` to the end; raise WorkflowFailed naming the step."""
     job_dir = Path(job_dir).resolve()
@@ -156,7 +167,7 @@ def run_workflow(
     interrupted = False
     with open(log_path, "a") as log:
         proc = subprocess.Popen(
-            snakemake_argv(job_dir, cores, extra_args),
+            snakemake_argv(job_dir, cores, extra_args, execution),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -210,7 +221,7 @@ def _tail(path: Path, lines: int = 4) -> str:
 def failure_message(snakemake_log: Path, job_dir: Path) -> str:
     """Which step failed and why, from Snakemake's log and the step's own log."""
     rows = snakemake_log.read_text(errors="replace").splitlines()
-    rule = wildcards = None
+    rule = wildcards = slurm = None
     step_logs: list[str] = []
     job_wildcards: dict[str, str] = {}  # jobid -> wildcards, from the blocks that start jobs
     jobid = None
@@ -221,8 +232,12 @@ def failure_message(snakemake_log: Path, job_dir: Path) -> str:
             job_wildcards.setdefault(jobid, w.group(1))
     for i, row in enumerate(rows):
         if m := _ERROR_RULE.match(row):
-            rule, wildcards, step_logs = m.group(1), None, []
+            rule, wildcards, step_logs, slurm = m.group(1), None, [], None
             for follow in rows[i + 1 : i + 15]:
+                if follow.startswith("Error in rule "):
+                    break
+                if sf := _SLURM_FAILED.match(follow):
+                    slurm = (sf.group(1), sf.group(2))
                 if j := _JOBID.match(follow):
                     wildcards = job_wildcards.get(j.group(1))
                 if w := _WILDCARDS.match(follow):
@@ -237,6 +252,17 @@ def failure_message(snakemake_log: Path, job_dir: Path) -> str:
         )
         return f"the workflow could not start: {reason}"
     where = f"step '{rule}'" + (f" ({wildcards})" if wildcards else "")
+    if slurm is not None:
+        killed = _slurm_kill(slurm[1], [job_dir / p for p in step_logs])
+        slurm_logs = [p for p in step_logs if "slurm_logs" in p]
+        where_log = _relative(slurm_logs[0], job_dir) if slurm_logs else None
+        if killed:
+            return f"{where} was killed by SLURM: {killed} [SLURM job {slurm[0]}" + (
+                f"; log: {where_log}]" if where_log else "]")
+        step_logs = [p for p in step_logs if "slurm_logs" not in p] + slurm_logs
+        if slurm[1] != "FAILED":
+            return f"{where} failed: SLURM job {slurm[0]} ended {slurm[1]}" + (
+                f" [log: {where_log}]" if where_log else "")
     reason = ""
     for step_log in step_logs:
         reason = _tail(job_dir / step_log)
@@ -245,3 +271,33 @@ def failure_message(snakemake_log: Path, job_dir: Path) -> str:
     return f"{where} failed: {reason or 'no log output'}" + (
         f" [log: {step_logs[0]}]" if step_logs else ""
     )
+
+
+def _relative(path: str, base: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(base.resolve()))
+    except ValueError:
+        return path
+
+
+def _slurm_kill(state: str, logs: Sequence[Path]) -> str | None:
+    """Why SLURM killed a step ("out of memory (...)", "time limit"), or None if it did not.
+
+    The state comes from Snakemake's message; the figures from slurmstepd's lines in the logs.
+    """
+    text = ""
+    for path in logs:
+        try:
+            text += path.read_text(errors="replace") + "\n"
+        except OSError:
+            continue
+    if state == "TIMEOUT" or _SLURM_TIME.search(text):
+        return "time limit reached (the step's runtime resource)"
+    if m := _SLURM_MEMORY.search(text):
+        used, limit = (int(v) // (1 << 20) for v in m.groups())
+        return f"out of memory ({used} MB > {limit} MB limit; raise the step's mem_mb)"
+    if state == "OUT_OF_MEMORY" or _SLURM_OOM.search(text):
+        return "out of memory (raise the step's mem_mb)"
+    if state in ("NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE"):
+        return f"SLURM state {state}"
+    return None

@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from localgene import execution
 from localgene import jobs as service
 from localgene import runner
 from localgene import settings as settings_mod
@@ -32,11 +33,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cores", type=int, default=os.cpu_count() or 1, help="cores Snakemake may use (default: all)")
     p.add_argument("--snakemake-arg", action="append", default=[], metavar="ARG",
                    help="extra argument passed to Snakemake (repeatable), e.g. --use-conda")
+    execution.add_option(p)
     add_identity(p)
     p.set_defaults(func=_cmd_run)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    where = execution.resolve(args.executor)  # a bad setting fails before the job is recorded
     body = workflow.load_body("/dev/stdin" if args.job == "-" else args.job)
     body = workflow.absolute_paths(body, Path.cwd())
     cfg = settings_mod.load().ensure_dirs()
@@ -51,7 +54,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     bar = ProgressBar(sys.stderr)
     try:
         status = runner.execute_job(store, instance_id, cfg=cfg, cores=args.cores, on_progress=bar.update,
-                                    extra_args=tuple(args.snakemake_arg))
+                                    extra_args=tuple(args.snakemake_arg), execution=where)
     except KeyboardInterrupt:
         status = Status.CANCELING
     finally:

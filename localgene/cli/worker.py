@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from localgene import execution
 from localgene import jobs as service
 from localgene import settings as settings_mod
 from localgene.runner import Worker
@@ -24,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--until-idle", action="store_true", help="exit when no job is queued or running")
     p.add_argument("--snakemake-arg", action="append", default=[], metavar="ARG",
                    help="extra argument for every job's Snakemake (repeatable)")
+    execution.add_option(p)
     p.set_defaults(func=_cmd_worker)
 
 
@@ -32,7 +34,10 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     cfg = settings_mod.load().ensure_dirs()
     slots = args.slots or cfg.slots
     cores = args.cores or service.default_cores(slots)
-    worker = Worker(Store.open(cfg), cfg, slots=slots, cores=cores, extra_args=tuple(args.snakemake_arg))
-    logging.getLogger("localgene.runner").info("worker %s: %d slot(s), %d core(s) per job", worker.name, slots, cores)
+    where = execution.resolve(args.executor)
+    worker = Worker(Store.open(cfg), cfg, slots=slots, cores=cores, extra_args=tuple(args.snakemake_arg),
+                    execution=where)
+    logging.getLogger("localgene.runner").info("worker %s: %d slot(s), %d core(s) per job, executor %s",
+                                               worker.name, slots, cores, where.executor)
     worker.run(until_idle=args.until_idle)
     return 0

@@ -1,0 +1,194 @@
+"""localgene jobs with ``--executor slurm`` on the real single-node SLURM cluster.
+
+The demo job runs once with the SLURM executor (every CNVkit step its own SLURM job) and once
+locally, side by side; their tables must agree. A running SLURM job is cancelled through
+``localgene worker`` + ``localgene cancel``; a step given too little memory fails the job with a
+message naming the step and the kill. The site profiles used are in tests/hpc/profiles/: the
+test cluster has no accounting database, so they poll ``squeue`` every second.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from workflow_helpers import read_table  # noqa: E402
+
+from localgene import settings  # noqa: E402
+from localgene.status import Status  # noqa: E402
+from localgene.store import Store  # noqa: E402
+
+pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
+
+LOCALGENE = [sys.executable, "-m", "localgene"]
+PROFILES = Path(__file__).resolve().parent / "profiles"
+#: CNVkit steps; all run as SLURM jobs (localgene's own small rules are localrules).
+CLUSTER_STEPS = {"access", "target", "antitarget", "coverage", "reference", "fix", "segment", "call",
+                 "genemetrics", "sex", "scatter", "diagram"}
+TABLES = ["{s}.cnr", "{s}.cns", "{s}.call.cns"]
+
+
+def _env(cluster, home: Path, profile: str | None = "fast") -> dict[str, str]:
+    env = dict(cluster.env, LOCALGENE_HOME=str(home))
+    env.pop("LOCALGENE_EXECUTOR", None)
+    if profile:
+        env["LOCALGENE_PROFILE"] = str(PROFILES / profile)
+    return env
+
+
+def _body(demo_data: Path, out: Path) -> Path:
+    body = json.loads((demo_data / "job.json").read_text())
+    body["output_dir"] = str(out)
+    path = out.parent / f"{out.name}.json"
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(body))
+    return path
+
+
+def _run(job: Path, env: dict[str, str], *args: str) -> subprocess.Popen:
+    return subprocess.Popen([*LOCALGENE, "run", str(job), "--cores", "2", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _instance(stdout: str) -> str:
+    return re.search(r"^instance_id: (\S+)$", stdout, re.M).group(1)
+
+
+def _slurm_jobs(snakemake_log: str) -> dict[str, str]:
+    """SLURM job id -> 'step/wildcards', from "... submitted with SLURM jobid N (log: .../rule_x/wc/N.log)"."""
+    found = re.findall(r"submitted with SLURM jobid (\d+) \(log: \S*/slurm_logs/rule_([^/]+)/(?:([^/]+)/)?\d+\.log\)",
+                       snakemake_log)
+    return {jobid: f"{rule}/{wc}" for jobid, rule, wc in found}
+
+
+@pytest.fixture(scope="module")
+def demo_runs(slurm_cluster, demo_data, tmp_path_factory):
+    """The demo job run locally and with --executor slurm at the same time."""
+    tmp = tmp_path_factory.mktemp("slurm-demo")
+    local = _run(_body(demo_data, tmp / "out-local"), _env(slurm_cluster, tmp / "home-local", None))
+    started = time.monotonic()
+    slurm = _run(_body(demo_data, tmp / "out-slurm"), _env(slurm_cluster, tmp / "home-slurm"), "--executor", "slurm")
+    out, err = slurm.communicate(timeout=1200)
+    wall = time.monotonic() - started
+    local_out, local_err = local.communicate(timeout=1200)
+    assert local.returncode == 0, f"local run failed:\n{local_err[-3000:]}"
+    assert slurm.returncode == 0, f"slurm run failed:\n{err[-3000:]}"
+    homes = {"local": tmp / "home-local", "slurm": tmp / "home-slurm"}
+    ids = {"local": _instance(local_out), "slurm": _instance(out)}
+    return {k: homes[k] / "jobs" / ids[k] for k in ids} | {"stdout": out, "wall": wall}
+
+
+def test_demo_job_runs_every_cnvkit_step_as_its_own_slurm_job(slurm_cluster, demo_runs):
+    job_dir = demo_runs["slurm"]
+    assert "finished: 38/38 steps" in demo_runs["stdout"]
+    log = (job_dir / "logs" / "snakemake.log").read_text()
+    jobs = _slurm_jobs(log)
+    assert {name.split("/")[0] for name in jobs.values()} == CLUSTER_STEPS
+    # one SLURM job per step and sample (coverage: 5 BAMs x target/antitarget)
+    # 3 region steps + 10 coverages + reference + sex + 6 per-sample steps x 2 samples = 27
+    assert len(set(jobs.values())) == len(jobs) == 27, sorted(jobs.values())
+    comp = slurm_cluster.jobcomp()
+    states = {jobid: comp.get(jobid, {}).get("JobState") for jobid in jobs}
+    assert set(states.values()) == {"COMPLETED"}, states
+    run_name = re.search(r"SLURM run ID: (\S+)", log).group(1)
+    assert {comp[j]["Name"] for j in jobs} == {run_name}
+    # localgene's own small rules ran on this machine
+    for local_rule in ("check_inputs", "summary", "deliver"):
+        assert f"localrule {local_rule}:" in log
+    # the profile the job used is kept in its folder
+    profile = (job_dir / "logs" / "profile" / "config.yaml").read_text()
+    assert "slurm-status-command: squeue" in profile and "coverage:" in profile
+    print(f"slurm demo run: {demo_runs['wall']:.0f} s wall, {len(jobs)} SLURM jobs")
+
+
+@pytest.mark.parametrize("table", TABLES)
+@pytest.mark.parametrize("sample", ["T1", "T2"])
+def test_slurm_results_equal_the_local_run(demo_runs, sample, table):
+    name = table.format(s=sample)
+    ours = read_table(demo_runs["slurm"] / "results" / "samples" / name)
+    theirs = read_table(demo_runs["local"] / "results" / "samples" / name)
+    assert list(ours.columns) == list(theirs.columns)
+    assert len(ours) == len(theirs)
+    for column in ours.columns:
+        if pd.api.types.is_numeric_dtype(theirs[column]):
+            pd.testing.assert_series_equal(ours[column], theirs[column], check_exact=False, rtol=1e-9,
+                                           obj=f"{name}:{column}")
+        else:
+            assert ours[column].tolist() == theirs[column].tolist(), f"{name}:{column}"
+
+
+def test_a_step_with_too_little_memory_fails_the_job_naming_step_and_kill(slurm_cluster, demo_data, tmp_path):
+    job = _body(demo_data, tmp_path / "out")
+    proc = _run(job, _env(slurm_cluster, tmp_path / "home", "tiny-coverage"), "--executor", "slurm")
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode != 0
+    message = re.search(r"step 'coverage' \((sample=\w+, kind=\w+)\) was killed by SLURM: out of memory "
+                        r"\((\d+) MB > 50 MB limit", err)
+    assert message, err[-3000:]
+    assert int(message.group(2)) > 50
+    instance_id = _instance(out)
+    record = Store.open(settings.load({"LOCALGENE_HOME": str(tmp_path / "home")})).find(instance_id)
+    assert record.status is Status.FAILED and "killed by SLURM" in record.message
+    log = (tmp_path / "home" / "jobs" / instance_id / "logs" / "snakemake.log").read_text()
+    jobs = _slurm_jobs(log)
+    assert not {r["id"] for r in slurm_cluster.squeue()} & set(jobs)
+    comp = slurm_cluster.jobcomp()
+    assert any(comp.get(j, {}).get("JobState") == "FAILED" for j, n in jobs.items() if n.startswith("coverage/"))
+
+
+def test_cancel_of_a_running_slurm_job_leaves_nothing_in_squeue(slurm_cluster, demo_data, tmp_path):
+    home = tmp_path / "home"
+    env = _env(slurm_cluster, home)
+    job = _body(demo_data, tmp_path / "out")
+    sub = subprocess.run([*LOCALGENE, "submit", str(job)], env=env, capture_output=True, text=True, timeout=120)
+    assert sub.returncode == 0, sub.stderr
+    instance_id = re.search(r"[0-9a-f]{8}-[0-9a-f-]{27}", sub.stdout).group(0)
+    worker = subprocess.Popen([*LOCALGENE, "worker", "--executor", "slurm", "--slots", "1", "--cores", "2",
+                               "--until-idle"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    store = Store.open(settings.load({"LOCALGENE_HOME": str(home)}))
+    snakemake_log = home / "jobs" / instance_id / "logs" / "snakemake.log"
+    try:
+        deadline = time.monotonic() + 240
+        jobs: dict[str, str] = {}
+        while time.monotonic() < deadline:  # wait until a CNVkit step is running on the cluster
+            jobs = _slurm_jobs(snakemake_log.read_text()) if snakemake_log.exists() else {}
+            queued = {r["id"] for r in slurm_cluster.squeue()}
+            if jobs and set(jobs) & queued:
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail(f"no SLURM job of {instance_id} appeared in squeue")
+        assert store.find(instance_id).status is Status.RUNNING
+        cancel = subprocess.run([*LOCALGENE, "cancel", instance_id], env=env, capture_output=True, text=True,
+                                timeout=60)
+        assert cancel.returncode == 0, cancel.stderr
+        cancelled_at = time.monotonic()
+        while time.monotonic() - cancelled_at < 15:
+            left = {r["id"] for r in slurm_cluster.squeue()} & set(_slurm_jobs(snakemake_log.read_text()))
+            if not left:
+                break
+            time.sleep(0.2)
+        assert not left, f"SLURM jobs of the cancelled job still queued: {left}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not store.find(instance_id).status.is_final:
+            time.sleep(0.5)
+        assert store.find(instance_id).status is Status.CANCELLED
+        jobs = _slurm_jobs(snakemake_log.read_text())
+        comp = slurm_cluster.jobcomp()
+        assert "CANCELLED" in {comp.get(j, {}).get("JobState") for j in jobs}
+    finally:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
