@@ -23,32 +23,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from localgene.schema import KINDS, PIPELINE_KINDS, new_record  # noqa: E402
+from localgene.schema import KINDS, PIPELINE_KINDS, SERVICE_EXAMPLE_BODY, new_record  # noqa: E402
 from localgene.status import FINAL, Status  # noqa: E402
 from localgene.store import Store  # noqa: E402
 
 DAY_MS = 86_400_000
-CNVKIT_BODY = {
-    "experimental_inputs": ["s3a://genes/cnvkit/Son_S2_ALL.sort.mkdup.bam"],
-    "control_inputs": [
-        "s3a://genes/cnvkit/Father_S5_ALL.sort.mkdup.bam",
-        "s3a://genes/cnvkit/Mather_S1_ALL.sort.mkdup.bam",
-    ],
-    "output_dir": "s3a://genes/cnvkit/output/",
-    "ref": "s3a://genes/cnvkit/hg38.filtered.fa",
-    "bed": "s3a://genes/cnvkit/tEXOME2_ext50.bed",
-    "has_annotate": False,
-    "annotation_file": "s3a://genes/cnvkit/gencode.v29.annotation.gff3",
-    "target_conf": "--split",
-    "antitarget_conf": "-a 100000",
-    "reference_conf": "--no-rmask",
-    "coverage_conf": "-q 10 -p 5",
-    "fix_conf": "--no-rmask",
-    "segment_conf": "-m cbs --drop-low-coverage -t 0.001 --drop-outliers 5",
-    "genemetrics_conf": "--drop-low-coverage -a 0.001 -b 150 --mean",
-    "call_conf": "--center mean --center-at 0 --drop-low-coverage",
-    "sex_conf": "-y",
-}
+CNVKIT_BODY = SERVICE_EXAMPLE_BODY
 PIPELINE_BODY = {
     "input": ["s3a://genes/wgs/S1_R1.fastq.gz", "s3a://genes/wgs/S1_R2.fastq.gz"],
     "output": "s3a://genes/wgs/out/S1.vcf",

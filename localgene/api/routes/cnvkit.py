@@ -22,26 +22,7 @@ router = APIRouter(tags=["CNVkit jobs"])
 
 BASE = "/v2.0/{project_id}/gene/tools/cnvkit"
 
-#: The spec's sample body (the service's own example).
-SPEC_EXAMPLE: dict[str, Any] = {
-    "experimental_inputs": ["s3a://genes/cnvkit/Son_S2_ALL.sort.mkdup.bam"],
-    "control_inputs": ["s3a://genes/cnvkit/Father_S5_ALL.sort.mkdup.bam",
-                       "s3a://genes/cnvkit/Mather_S1_ALL.sort.mkdup.bam"],
-    "output_dir": "s3a://genes/cnvkit/output/",
-    "ref": "s3a://genes/cnvkit/hg38.filtered.fa",
-    "bed": "s3a://genes/cnvkit/tEXOME2_ext50.bed",
-    "has_annotate": False,
-    "annotation_file": "s3a://genes/cnvkit/gencode.v29.annotation.gff3",
-    "target_conf": "--split",
-    "antitarget_conf": "-a 100000",
-    "reference_conf": "--no-rmask",
-    "coverage_conf": "-q 10 -p 5",
-    "fix_conf": "--no-rmask",
-    "segment_conf": "-m cbs --drop-low-coverage -t 0.001 --drop-outliers 5",
-    "genemetrics_conf": "--drop-low-coverage -a 0.001 -b 150 --mean",
-    "call_conf": "--center mean --center-at 0 --drop-low-coverage",
-    "sex_conf": "-y",
-}
+SPEC_EXAMPLE = schema.SERVICE_EXAMPLE_BODY
 
 _INSTANCE_ID_PARAM = {
     "name": "instance-id", "in": "query", "required": False,
