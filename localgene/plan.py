@@ -23,6 +23,10 @@ _SAMPLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
 _BAM_SUFFIXES = (".bam", ".cram")
 
 
+#: Config keys localgene adds to a job body when it runs it (not part of the request).
+LOCALGENE_KEYS = frozenset({"instance_id", "coverage_cache"})
+
+
 def sample_name(path: str) -> str:
     """CNVkit's sample ID for a BAM path (``cnvlib.core.fbase``), without importing CNVkit."""
     base = path.rstrip("/").rsplit("/", 1)[-1]
@@ -86,7 +90,7 @@ class Plan:
 
         return {
             "instance_id": self.instance_id,
-            "request": {k: v for k, v in config.items() if k != "instance_id"},
+            "request": {k: v for k, v in config.items() if k not in LOCALGENE_KEYS},
             **self.to_json(),
             "versions": {
                 "localgene": localgene.__version__,
