@@ -234,8 +234,8 @@ def failure_message(snakemake_log: Path, job_dir: Path) -> str:
         if m := _ERROR_RULE.match(row):
             rule, wildcards, step_logs, slurm = m.group(1), None, [], None
             for follow in rows[i + 1 : i + 15]:
-                if follow.startswith("Error in rule "):
-                    break
+                if follow.strip() and not follow[0].isspace():
+                    break  # the error block (indented lines) has ended; another job's block may follow
                 if sf := _SLURM_FAILED.match(follow):
                     slurm = (sf.group(1), sf.group(2))
                 if j := _JOBID.match(follow):

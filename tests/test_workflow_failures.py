@@ -91,3 +91,18 @@ def test_failure_message_keeps_the_exception_not_the_traceback(tmp_path):
     message = failure_message(log, tmp_path)
     assert message == ("step 'segment' (sample=T1) failed: ValueError: width must be either a fraction between "
                        "0 and 1 or an integer greater than 1 (got 0) [log: logs/segment/T1.log]")
+
+
+def test_failure_message_ignores_the_job_block_that_follows_the_error(tmp_path):
+    (tmp_path / "logs" / "inputs").mkdir(parents=True)
+    (tmp_path / "logs" / "inputs" / "T1.log").write_text("error: experimental_inputs[0]: T1.bam is not a readable BAM file\n")
+    log = tmp_path / "logs" / "snakemake.log"
+    log.write_text(
+        "localrule sample_bam:\n    output: inputs/bam/T1.bam\n    jobid: 4\n    wildcards: sample=T1\n\n"
+        "Error in rule sample_bam:\n    message: None\n    jobid: 4\n    output: inputs/bam/T1.bam\n"
+        "    log: logs/inputs/T1.log (check log file(s) for error details)\nExecute 1 jobs...\n\n"
+        "[Mon Nov 23 11:33:51 2026]\nlocalrule reference_fasta:\n    output: inputs/reference.fa\n"
+        "    log: logs/inputs/reference.log\n    jobid: 7\n")
+    assert failure_message(log, tmp_path) == (
+        "step 'sample_bam' (sample=T1) failed: experimental_inputs[0]: T1.bam is not a readable BAM file "
+        "[log: logs/inputs/T1.log]")
