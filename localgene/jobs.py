@@ -79,10 +79,6 @@ def cancel(store: Store, instance_id: str, *, project_id: str, owner: str | None
     return store.request_cancel(project_id, instance_id, owner, kinds=kinds, message="cancelled by the user")
 
 
-def job_dir_of(home: Path, instance_id: str) -> Path:
-    return home / "jobs" / instance_id
-
-
 def log_text(job_dir: Path, step_log: str | None = None, tail: int | None = None) -> str:
     """A job's Snakemake log, or one step's log (a path under ``logs/``), optionally its tail."""
     logs = (job_dir / "logs").resolve()

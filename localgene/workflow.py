@@ -22,7 +22,7 @@ from typing import Any
 
 from localgene.errors import InvalidRequest, LocalgeneError, WorkflowFailed
 from localgene.execution import Execution
-from localgene.plan import Plan, build_plan, check_environment, check_local_files, local_path
+from localgene.plan import Plan, build_plan, check_environment, check_local_files
 
 PATH_FIELDS = ("ref", "bed", "annotation_file", "output_dir")
 LIST_PATH_FIELDS = ("experimental_inputs", "control_inputs")

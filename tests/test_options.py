@@ -3,20 +3,11 @@
 import pytest
 
 from localgene.errors import InvalidRequest, UnsupportedOption
+from localgene.schema import SERVICE_EXAMPLE_BODY
 from localgene.options import CONF_FIELDS, STEPS, check_options, check_step, cnvkit_parsers
 
 #: The option strings of the service's sample body.
-SERVICE_SAMPLE = {
-    "target_conf": "--split",
-    "antitarget_conf": "-a 100000",
-    "reference_conf": "--no-rmask",
-    "coverage_conf": "-q 10 -p 5",
-    "fix_conf": "--no-rmask",
-    "segment_conf": "-m cbs --drop-low-coverage -t 0.001 --drop-outliers 5",
-    "genemetrics_conf": "--drop-low-coverage -a 0.001 -b 150 --mean",
-    "call_conf": "--center mean --center-at 0 --drop-low-coverage",
-    "sex_conf": "-y",
-}
+SERVICE_SAMPLE = {k: v for k, v in SERVICE_EXAMPLE_BODY.items() if k.endswith("_conf")}
 
 
 def test_service_sample_options_are_accepted_and_kept_as_argv():

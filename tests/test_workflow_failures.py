@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 
-import pytest
 
 from localgene.workflow import failure_message, workflow_dir
 from workflow_helpers import LOCALGENE

@@ -10,7 +10,6 @@ test cluster has no accounting database, so they poll ``squeue`` every second.
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
