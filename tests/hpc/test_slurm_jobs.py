@@ -159,16 +159,22 @@ def test_cancel_of_a_running_slurm_job_leaves_nothing_in_squeue(slurm_cluster, d
     store = Store.open(settings.load({"LOCALGENE_HOME": str(home)}))
     snakemake_log = home / "jobs" / instance_id / "logs" / "snakemake.log"
     try:
+        # Wait until a CNVkit step runs on the cluster and suspend it there (scontrol suspend), so
+        # that it cannot finish on its own before the cancel reaches it: demo steps take seconds.
         deadline = time.monotonic() + 240
-        jobs: dict[str, str] = {}
-        while time.monotonic() < deadline:  # wait until a CNVkit step is running on the cluster
+        held = None
+        while held is None and time.monotonic() < deadline:
             jobs = _slurm_jobs(snakemake_log.read_text()) if snakemake_log.exists() else {}
-            queued = {r["id"] for r in slurm_cluster.squeue()}
-            if jobs and set(jobs) & queued:
-                break
-            time.sleep(0.5)
-        else:
-            pytest.fail(f"no SLURM job of {instance_id} appeared in squeue")
+            for row in slurm_cluster.squeue():
+                if row["id"] in jobs and row["state"] == "RUNNING":
+                    if slurm_cluster.run("scontrol", "suspend", row["id"], check=False).returncode == 0:
+                        held = row["id"]
+                        break
+            else:
+                time.sleep(0.2)
+        if held is None:
+            pytest.fail(f"no SLURM job of {instance_id} was seen running in squeue")
+        assert {r["id"]: r["state"] for r in slurm_cluster.squeue()}.get(held) == "SUSPENDED"
         assert store.find(instance_id).status is Status.RUNNING
         cancel = subprocess.run([*LOCALGENE, "cancel", instance_id], env=env, capture_output=True, text=True,
                                 timeout=60)
@@ -184,9 +190,7 @@ def test_cancel_of_a_running_slurm_job_leaves_nothing_in_squeue(slurm_cluster, d
         while time.monotonic() < deadline and not store.find(instance_id).status.is_final:
             time.sleep(0.5)
         assert store.find(instance_id).status is Status.CANCELLED
-        jobs = _slurm_jobs(snakemake_log.read_text())
-        comp = slurm_cluster.jobcomp()
-        assert "CANCELLED" in {comp.get(j, {}).get("JobState") for j in jobs}
+        assert slurm_cluster.jobcomp().get(held, {}).get("JobState") == "CANCELLED"
     finally:
         if worker.poll() is None:
             worker.send_signal(signal.SIGTERM)
