@@ -32,13 +32,16 @@ def check_cnvkit(body: Any, *, cores: int | None = None) -> tuple[dict[str, Any]
     """Check a CNVkit body completely; returns (request as sent, plan, input size in bytes).
 
     Every input is checked to exist where it lives (a HEAD for objects, never a download; a
-    stat for local files); its summed size is the job's ``input_size``.
+    stat for local files); its summed size is the job's ``input_size``. ``output_dir`` is
+    checked too: its bucket exists, or its local folder can be written.
     """
     parsed = parse_cnvkit_body(body)
     request = dict(body)
     plan = job_plan.build_plan(parsed.model_dump(), cores=cores)
     job_plan.check_environment(plan)
-    report = storage.check_inputs(storage.cnvkit_input_fields(request), storage.S3Config.from_env())
+    s3 = storage.S3Config.from_env()
+    report = storage.check_inputs(storage.cnvkit_input_fields(request), s3)
+    storage.check_output_dir(request["output_dir"], s3)
     return request, plan, report.input_size
 
 

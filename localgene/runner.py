@@ -53,10 +53,13 @@ def _finish(store: Store, instance_id: str, status: Status, message: str | None 
 
 def execute_job(store: Store, instance_id: str, *, cfg: settings_mod.Settings, cores: int,
                 on_progress: Callable[[int, int], None] | None = None,
-                extra_args: tuple[str, ...] = (), execution: Execution | None = None) -> Status:
+                extra_args: tuple[str, ...] = (), execution: Execution | None = None,
+                on_staging: Callable[[int, int], None] | None = None) -> Status:
     """Run one recorded job in this process; returns its final (or CANCELING) status.
 
     ``execution`` says where the steps run (default: this machine; see localgene.execution).
+    ``on_staging(done_bytes, total_bytes)`` follows the download of object-store inputs,
+    ``on_progress(k, n)`` the workflow's steps.
     """
     record = store.find(instance_id)
     if record is None:
@@ -73,7 +76,7 @@ def execute_job(store: Store, instance_id: str, *, cfg: settings_mod.Settings, c
     threading.Thread(target=beat, daemon=True).start()
     cache = open_cache(cfg)
     try:
-        body = stage(store, record, cache, job_dir)
+        body = stage(store, record, cache, job_dir, on_staging)
         workflow.prepare_job(body, job_dir, instance_id=instance_id, cores=cores)
         store.transition(instance_id, Status.RUNNING, expected=Status.LAUNCHING)
 
@@ -108,7 +111,8 @@ def open_cache(cfg: settings_mod.Settings) -> storage.Cache:
     return storage.Cache(cfg.cache_dir, max_bytes=max_bytes)
 
 
-def stage(store: Store, record, cache: storage.Cache, job_dir: Path) -> dict:
+def stage(store: Store, record, cache: storage.Cache, job_dir: Path,
+          on_staging: Callable[[int, int], None] | None = None) -> dict:
     """The job body with every input replaced by a local path (objects fetched into the cache).
 
     While staging, the job stays LAUNCHING and its progress is the percentage of input bytes
@@ -118,6 +122,8 @@ def stage(store: Store, record, cache: storage.Cache, job_dir: Path) -> dict:
 
     def progress(done: int, total: int) -> None:
         store.set_progress(instance_id, done * 100 // total if total else 100, 100)
+        if on_staging:
+            on_staging(done, total)
         if store.find(instance_id).status is Status.CANCELING:
             raise workflow.WorkflowCancelled("cancelled while staging inputs")
 

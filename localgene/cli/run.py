@@ -54,7 +54,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     bar = ProgressBar(sys.stderr)
     try:
         status = runner.execute_job(store, instance_id, cfg=cfg, cores=args.cores, on_progress=bar.update,
-                                    extra_args=tuple(args.snakemake_arg), execution=where)
+                                    extra_args=tuple(args.snakemake_arg), execution=where,
+                                    on_staging=bar.staging)
     except KeyboardInterrupt:
         status = Status.CANCELING
     finally:

@@ -12,6 +12,7 @@ The public surface (everything else is internal; docs/storage.md has the full st
 
     # submit: HEAD/stat every input; 4xx-style errors name the field
     report = check_inputs(cnvkit_input_fields(body), config)
+    check_output_dir(body["output_dir"], config)     # bucket exists / folder writable
     job.input_size = report.input_size
 
     # LAUNCHING: local paths, same shape as the fields; objects linked under
@@ -37,6 +38,7 @@ from .check import (
     InputReport,
     ObjectStat,
     check_inputs,
+    check_output_dir,
     cnvkit_input_fields,
 )
 from .client import S3Config, make_client
@@ -56,6 +58,7 @@ __all__ = [
     "ObjectStat",
     "S3Config",
     "check_inputs",
+    "check_output_dir",
     "cnvkit_input_fields",
     "deliver_results",
     "make_client",

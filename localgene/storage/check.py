@@ -310,3 +310,64 @@ def _stat_local_quiet(loc: Location) -> ObjectStat | None:
 
 def _pick(companions: Iterable[ObjectStat | None]) -> tuple[ObjectStat, ...]:
     return tuple(c for c in companions if c is not None)
+
+
+def check_output_dir(output_dir: object, config: S3Config | None = None, *, client=None) -> Location:
+    """Check at submit time that results can go to ``output_dir``; returns its location.
+
+    A local folder must be a folder (or not exist yet) whose nearest existing folder this
+    process may write into. An object-store destination must name a bucket that exists (a HEAD
+    on the bucket), with credentials configured. A 403 is accepted: HeadBucket needs list
+    permission that a write-only role lacks. Nothing is written, so a missing *write* permission
+    shows only at delivery, which fails the job and keeps its local results.
+    """
+    loc = parse_location(output_dir, "output_dir", require_key=False)
+    if not loc.is_s3:
+        _check_local_destination(loc)
+        return loc
+    if client is None:
+        client = make_client(config or S3Config.from_env())
+    endpoint = endpoint_of(client)
+    try:
+        client.head_bucket(Bucket=loc.bucket)
+    except Exception as exc:  # noqa: BLE001 - translated below
+        code, status = _faults.error_code(exc), _faults.http_status(exc)
+        if isinstance(exc, bx.ClientError) and (code in _faults.NO_BUCKET_CODES or status == 404):
+            raise InputNotFound(
+                f"bucket {loc.bucket!r} does not exist (at {endpoint}), so results cannot be "
+                f"delivered to {loc.original}",
+                field="output_dir",
+            ) from None
+        if isinstance(_faults.unwrap(exc), _faults.CREDENTIAL_ERRORS):
+            raise InputPermissionDenied(
+                f"cannot deliver to {loc.original}: {_faults.describe(exc)}", field="output_dir"
+            ) from None
+        if _faults.is_auth(exc):
+            # HeadBucket needs s3:ListBucket; a role that may only write results gets a 403
+            # (with no body to tell it from a bad key). Delivery will say if it cannot write.
+            return loc
+        raise StorageError(
+            f"cannot check {loc.original}: {_faults.describe(exc, endpoint)}", field="output_dir"
+        ) from None
+    return loc
+
+
+def _check_local_destination(loc: Location) -> None:
+    path = loc.path or ""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise InvalidRequest(f"{loc.original} is a file, not a folder", field="output_dir")
+    existing = path
+    while not os.path.exists(existing):
+        parent = os.path.dirname(existing)
+        if parent == existing:
+            break
+        existing = parent
+    if not os.path.isdir(existing):
+        raise InvalidRequest(
+            f"{loc.original} cannot be created: {existing} is a file, not a folder", field="output_dir"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "" if existing == path else f" (its nearest existing folder {existing} is not writable)"
+        raise InputPermissionDenied(
+            f"cannot write results to {loc.original}: permission denied{where}", field="output_dir"
+        )

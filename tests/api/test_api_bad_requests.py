@@ -113,6 +113,10 @@ CORPUS: list[Bad] = [
         body=with_(experimental_inputs=["/nope/T9.bam"])),
     Bad("folder-as-input", 400, "DLI.0001", "ref: /tmp is a folder, not a file", body=with_(ref="/tmp")),
     Bad("s3-without-key", 400, "DLI.0001", "names a bucket but no object", body=with_(ref="s3a://bucket")),
+    Bad("output-dir-is-a-file", 400, "DLI.0001", "output_dir: /etc/passwd is a file, not a folder",
+        body=with_(output_dir="/etc/passwd")),
+    Bad("output-dir-under-a-file", 400, "DLI.0001", "output_dir: /etc/passwd/out cannot be created",
+        body=with_(output_dir="/etc/passwd/out")),
     # -- bad paging and filters --------------------------------------------------------------
     *(Bad(f"paging-{name}-{value or 'empty'}", 400, "DLI.0001", f"{name}: must be", method="GET",
           params={name: value})

@@ -9,7 +9,7 @@ import pytest
 
 from s3_endpoint import free_port, make_config
 from localgene.errors import InputNotFound, InputPermissionDenied, InvalidRequest, StorageError
-from localgene.storage import check_inputs, cnvkit_input_fields
+from localgene.storage import check_inputs, check_output_dir, cnvkit_input_fields
 
 
 @pytest.fixture
@@ -197,3 +197,34 @@ class TestAuthEnforced:
         assert msg.startswith("control_inputs[0]: cannot read s3a://secured/a.bam: access denied")
         assert "credentials" in msg
         assert info.value.code == "DLI.0011" and info.value.http_status == 400
+
+
+def test_output_dir_bucket_must_exist(config, bucket):
+    assert check_output_dir(f"s3a://{bucket}/results/", config).bucket == bucket
+    assert check_output_dir(f"s3a://{bucket}", config).key == ""  # a bucket root is a folder too
+    with pytest.raises(InputNotFound) as info:
+        check_output_dir("s3a://no-such-results-bucket/out/", config)
+    msg = str(info.value)
+    assert msg.startswith("output_dir: bucket 'no-such-results-bucket' does not exist")
+    assert "s3a://no-such-results-bucket/out/" in msg and info.value.http_status == 400
+
+
+def test_output_dir_without_credentials(monkeypatch, config, bucket):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    with pytest.raises(InputPermissionDenied,
+                       match=rf"^output_dir: cannot deliver to s3a://{bucket}/results/: no usable credentials"):
+        check_output_dir(f"s3a://{bucket}/results/", config)
+
+
+def test_output_dir_local_folder(tmp_path, config):
+    (tmp_path / "file").write_text("x")
+    assert check_output_dir(str(tmp_path / "new" / "deeper"), config).path == str(tmp_path / "new" / "deeper")
+    assert check_output_dir(f"file://{tmp_path}", config).path == str(tmp_path)
+    with pytest.raises(InvalidRequest, match=r"^output_dir: .*/file is a file, not a folder"):
+        check_output_dir(str(tmp_path / "file"), config)
+    with pytest.raises(InvalidRequest, match=r"^output_dir: .*/file/out cannot be created: .*/file is a file"):
+        check_output_dir(str(tmp_path / "file" / "out"), config)
+    with pytest.raises(InvalidRequest, match=r"^output_dir: .*unsupported scheme hdfs://"):
+        check_output_dir("hdfs://nn/out", config)
+    assert not (tmp_path / "new").exists()  # checking creates nothing

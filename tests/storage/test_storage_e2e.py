@@ -17,7 +17,8 @@ To keep the file fast the workflow runs twice in all, in module-scoped fixtures:
   and reference (it must stage from the cache alone and finish), and a job whose output bucket
   is deleted between submit and run (delivery must fail it, keeping its local results).
 
-Submit-time refusals (missing key, missing bucket, wrong credentials) need no workflow run.
+Submit-time refusals (missing key, missing bucket, missing output bucket, wrong credentials) need no
+workflow run.
 """
 
 from __future__ import annotations
@@ -204,7 +205,7 @@ def first_run(uploaded, home, s3_server, tmp_path_factory):
     launching = sum(1 for status, _, total in watcher.seen if status == "LAUNCHING" and total)
     print(f"\nfirst run (localgene run, all inputs s3a://): {seconds:.1f} s; "
           f"{launching} staging progress values seen")
-    return {"id": instance_id, "stdout": proc.stdout, "env": env, "work": work, "served": served,
+    return {"id": instance_id, "stdout": proc.stdout, "stderr": proc.stderr, "env": env, "work": work, "served": served,
             "job_dir": home / "jobs" / instance_id, "progress": watcher.seen}
 
 
@@ -272,6 +273,11 @@ def test_staging_shows_in_progress_while_launching(first_run):
     staging = [(done, total) for status, done, total in seen if status == "LAUNCHING" and total]
     assert staging and {total for _, total in staging} == {100}, seen
     assert [d for d, _ in staging] == sorted(d for d, _ in staging), seen
+    # the terminal shows it too (plain lines when not a terminal), before the steps
+    lines = first_run["stderr"].splitlines()
+    shown = [line for line in lines if line.startswith("staging inputs: ")]
+    assert shown and shown[-1].startswith("staging inputs: 100% ("), first_run["stderr"][-2000:]
+    assert lines.index(shown[-1]) < min(i for i, line in enumerate(lines) if line.startswith("progress: "))
     status, done, total = seen[-1]
     assert status == "FINISHED" and done == total > 0 and total != 100, seen  # the workflow's steps (38)
 
@@ -369,10 +375,13 @@ def submissions(uploaded, secured, tmp_path_factory):
     missing_bucket = uploaded.body()
     missing_bucket["ref"] = uploaded.uri("genome.fa", bucket="lg-e2e-no-such-bucket")
     secured_body = json.loads(json.dumps(uploaded.body(experimental=("T1",), controls=("N1",), annotate=False))
-                              .replace(f"s3a://{uploaded.bucket}/inputs/", "s3a://secured/inputs/"))
+                              .replace(f"s3a://{uploaded.bucket}/", "s3a://secured/"))
+    missing_output_bucket = uploaded.body()
+    missing_output_bucket["output_dir"] = "s3a://lg-e2e-no-results-bucket/cnvkit/"
     cases = {
         "missing key": (missing_key, uploaded.endpoint, {}),
         "missing bucket": (missing_bucket, uploaded.endpoint, {}),
+        "missing output bucket": (missing_output_bucket, uploaded.endpoint, {}),
         "wrong secret": (secured_body, server.endpoint,
                          {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": "not-the-secret"}),
         "right keys": (secured_body, server.endpoint,
@@ -407,6 +416,14 @@ def test_submit_refuses_a_missing_bucket(submissions, uploaded):
     assert "s3a://lg-e2e-no-such-bucket/inputs/genome.fa cannot be read" in lines[0], lines[0]
 
 
+def test_submit_refuses_a_missing_output_bucket(submissions):
+    code, lines, recorded = submissions["missing output bucket"]
+    assert (code, len(lines), recorded) == (2, 1, 0), lines
+    assert lines[0].startswith("localgene submit: error: ")
+    assert "output_dir: bucket 'lg-e2e-no-results-bucket' does not exist" in lines[0], lines[0]
+    assert "results cannot be delivered to s3a://lg-e2e-no-results-bucket/cnvkit/" in lines[0], lines[0]
+
+
 def test_submit_refuses_wrong_credentials(submissions):
     code, lines, recorded = submissions["wrong secret"]
     assert (code, len(lines), recorded) == (2, 1, 0), lines
@@ -416,6 +433,9 @@ def test_submit_refuses_wrong_credentials(submissions):
 
 
 def test_submit_with_the_right_credentials_is_accepted(submissions):
-    """The control for the test above: the same body, server and key id with the real secret."""
+    """The control for the test above: the same body, server and key id with the real secret.
+
+    The reader may get objects and list, not HEAD the output bucket (moto wants s3:HeadBucket):
+    a 403 there is accepted, as for a write-only role on AWS."""
     code, lines, recorded = submissions["right keys"]
     assert (code, recorded) == (0, 1), lines
