@@ -20,10 +20,13 @@ male reference ``-y`` in one step but not another), are kept and reported as war
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import shlex
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from localgene.errors import InvalidRequest, UnsupportedOption
@@ -339,3 +342,70 @@ def _cross_step_warnings(c: CheckedOptions, cores: int) -> list[str]:
                 f"CNVkit uses at most {cores}"
             )
     return warnings
+
+
+# -- A snapshot of checked options, for the other Snakemake processes of the same run ----------
+#
+# Under a cluster executor every job re-reads the Snakefile in a fresh Snakemake process (two
+# per SLURM job). The main process has checked the options already; the others read what it
+# found from a snapshot in the job folder instead of importing CNVkit again (~2 s each). The
+# snapshot is keyed on the option strings and the CNVkit version: any difference, or no readable
+# snapshot, and the options are checked again from scratch.
+
+SNAPSHOT_VERSION = 1
+
+
+def snapshot_key(body: dict[str, Any]) -> str:
+    """Identifies what a check depends on: the nine option strings and the installed CNVkit."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        cnvkit = version("cnvkit")
+    except PackageNotFoundError:
+        cnvkit = "unknown"
+    parts = [SNAPSHOT_VERSION, cnvkit, [body.get(CONF_FIELDS[step]) for step in STEPS]]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def save_snapshot(checked: CheckedOptions, body: dict[str, Any], path: str | os.PathLike) -> None:
+    """Write the per-step argv/values/given (JSON values only) atomically to ``path``."""
+    steps = {
+        step: {
+            "argv": s.argv,
+            "values": {k: v for k, v in s.values.items() if _is_json(v)},
+            "given": sorted(s.given),
+        }
+        for step, s in checked.steps.items()
+    }
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"key": snapshot_key(body), "steps": steps}))
+    os.replace(tmp, target)
+
+
+def load_snapshot(body: dict[str, Any], path: str | os.PathLike) -> CheckedOptions | None:
+    """The options the main process checked, or None when there is no matching snapshot."""
+    try:
+        data = json.loads(Path(path).read_text())
+        if data.get("key") != snapshot_key(body) or set(data["steps"]) != set(STEPS):
+            return None
+        steps = {
+            step: StepOptions(step=step, argv=list(s["argv"]), values=dict(s["values"]),
+                              given=frozenset(s["given"]))
+            for step, s in data["steps"].items()
+        }
+        # the argv handed to CNVkit is always the job's own option string, split again here
+        if any(steps[step].argv != split_options(step, body.get(CONF_FIELDS[step])) for step in STEPS):
+            return None
+    except (OSError, ValueError, KeyError, TypeError, InvalidRequest):
+        return None
+    return CheckedOptions(steps=steps)
+
+
+def _is_json(value: Any) -> bool:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_is_json(v) for v in value)
+    return False

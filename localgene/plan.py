@@ -143,14 +143,20 @@ def _name_samples(body: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]
     return groups["experimental_inputs"], groups["control_inputs"]
 
 
-def build_plan(body: dict[str, Any], *, cores: int | None = None) -> Plan:
-    """Check a (schema-valid) job body and plan its workflow; raises LocalgeneError."""
+def build_plan(body: dict[str, Any], *, cores: int | None = None,
+               options: CheckedOptions | None = None) -> Plan:
+    """Check a (schema-valid) job body and plan its workflow; raises LocalgeneError.
+
+    ``options``: the body's options as already checked (a snapshot read by a cluster job's
+    Snakemake process); None checks them with CNVkit's parsers.
+    """
     experimental, controls = _name_samples(body)
     has_annotate = bool(body.get("has_annotate"))
     annotation = body.get("annotation_file") or None
     if has_annotate and not annotation:
         raise InvalidRequest("is required when has_annotate is true", field="annotation_file")
-    options = check_options(body, cores=cores)
+    if options is None:
+        options = check_options(body, cores=cores)
     plan = Plan(
         experimental=experimental,
         controls=controls,

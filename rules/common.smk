@@ -2,13 +2,24 @@
 
 import re
 
+from localgene import options as lg_options
 from localgene import plan as lg_plan
 
-PLAN = lg_plan.build_plan(config, cores=workflow.cores)
+# What the main process found when it checked the option strings; the Snakemake processes of
+# cluster jobs read it instead of importing CNVkit again (localgene.options, "snapshot").
+OPTIONS_SNAPSHOT = Path(".snakemake", "localgene", "options.json")
 if workflow.is_main_process:
+    PLAN = lg_plan.build_plan(config, cores=workflow.cores)
+    try:
+        lg_options.save_snapshot(PLAN.options, config, OPTIONS_SNAPSHOT)
+    except OSError:
+        pass  # cluster jobs then check the options themselves
     # Once per run, not again in every job a cluster executor starts.
     lg_plan.check_environment(PLAN)
     lg_plan.check_local_files(PLAN)
+else:
+    PLAN = lg_plan.build_plan(config, cores=workflow.cores,
+                              options=lg_options.load_snapshot(config, OPTIONS_SNAPSHOT))
 
 # Results are delivered to output_dir/<RUN_ID>/.
 RUN_ID = PLAN.instance_id or lg_plan.run_id_for(Path.cwd())

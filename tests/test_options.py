@@ -1,10 +1,21 @@
 """The per-step CNVkit option strings: accepted as CNVkit accepts them, refused with a reason."""
 
+import json
+
 import pytest
 
 from localgene.errors import InvalidRequest, UnsupportedOption
 from localgene.schema import SERVICE_EXAMPLE_BODY
-from localgene.options import CONF_FIELDS, STEPS, check_options, check_step, cnvkit_parsers
+from localgene.coverage_cache import normalized_options
+from localgene.options import (
+    CONF_FIELDS,
+    STEPS,
+    check_options,
+    check_step,
+    cnvkit_parsers,
+    load_snapshot,
+    save_snapshot,
+)
 
 #: The option strings of the service's sample body.
 SERVICE_SAMPLE = {k: v for k, v in SERVICE_EXAMPLE_BODY.items() if k.endswith("_conf")}
@@ -165,3 +176,34 @@ def test_silently_ignored_options_are_warned_about():
 def test_bias_corrections_that_differ_between_reference_and_fix_are_warned_about():
     checked = check_options({"reference_conf": "--no-rmask"}, cores=2)
     assert any("--no-rmask is given in reference_conf only" in w for w in checked.warnings)
+
+
+def test_snapshot_gives_cluster_jobs_the_options_the_main_process_checked(tmp_path):
+    body = dict(SERVICE_SAMPLE, coverage_conf="-q 10 -p 2 --min-mapq=5")
+    checked = check_options(body)
+    path = tmp_path / ".snakemake" / "localgene" / "options.json"
+    save_snapshot(checked, body, path)
+    loaded = load_snapshot(body, path)
+    assert loaded is not None
+    for step in STEPS:
+        assert loaded.argv(step) == checked.argv(step)
+        assert loaded.steps[step].given == checked.steps[step].given
+    # what the rules read from it: threads, -y, the method, the coverage cache key
+    assert loaded.value("coverage", "processes") == 2 and loaded.male_reference is checked.male_reference
+    assert loaded.segment_method == checked.segment_method == "cbs"
+    assert normalized_options(loaded.steps["coverage"].values) == normalized_options(checked.steps["coverage"].values)
+    assert "func" not in loaded.steps["coverage"].values  # CNVkit's command function is not JSON
+
+
+def test_snapshot_of_other_option_strings_is_not_used(tmp_path):
+    path = tmp_path / "options.json"
+    body = dict(SERVICE_SAMPLE)
+    save_snapshot(check_options(body), body, path)
+    assert load_snapshot(dict(body, call_conf="-m clonal"), path) is None
+    assert load_snapshot(body, tmp_path / "absent.json") is None
+    data = json.loads(path.read_text())
+    data["steps"]["coverage"]["argv"] += ["--count"]  # an argv that is not the job's option string
+    path.write_text(json.dumps(data))
+    assert load_snapshot(body, path) is None
+    path.write_text("{not json")
+    assert load_snapshot(body, path) is None
