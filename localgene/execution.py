@@ -25,6 +25,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -41,6 +42,8 @@ DEFAULT_JOBS = 50
 #: Profile keys whose values are mappings merged entry by entry (two levels for set-*).
 _MERGED_KEYS = {"default-resources": 1, "set-resources": 2, "set-threads": 1, "resources": 1}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+#: snakemake-executor-plugin-slurm names every SLURM job of a run after this ID.
+_SLURM_RUN_ID = re.compile(r"^SLURM run ID: (\S+)$", re.M)
 
 
 def plugin_module(executor: str) -> str:
@@ -137,6 +140,32 @@ class Execution:
     def env_args(self) -> list[str]:
         """Options that pass this setting on to ``python -m localgene.runner``."""
         return ["--executor", self.executor]
+
+    def stop_leftovers(self, snakemake_log: str) -> list[str]:
+        """Cancel cluster jobs of a run that Snakemake left queued or running; their ids.
+
+        Called when Snakemake stopped without success (cancel or failure). Snakemake cancels its
+        cluster jobs itself, but a job submitted just before, or in the middle of a status check
+        when the interrupt came, may be missed (the executor holds its active jobs outside its
+        list while it polls). For SLURM every job of a run is named after the run's ID
+        ("SLURM run ID: …" in Snakemake's log): whatever ``squeue`` still shows under that name
+        is ``scancel``-ed. Other executors: nothing to do here (their plugins cancel).
+        """
+        if self.executor != "slurm":
+            return []
+        left: list[str] = []
+        for run_id in dict.fromkeys(_SLURM_RUN_ID.findall(snakemake_log)):
+            try:
+                queued = subprocess.run(["squeue", "-h", f"--name={run_id}", "-o", "%i"], capture_output=True,
+                                        text=True, timeout=60, check=False, stdin=subprocess.DEVNULL)
+                ids = queued.stdout.split()
+                if ids:
+                    subprocess.run(["scancel", *ids], capture_output=True, text=True, timeout=60, check=False,
+                                   stdin=subprocess.DEVNULL)
+                    left.extend(ids)
+            except (OSError, subprocess.TimeoutExpired):
+                continue
+        return left
 
 
 def resolve(executor: str | None = None, env: Mapping[str, str] | None = None,

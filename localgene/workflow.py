@@ -15,6 +15,8 @@ import re
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,13 +194,48 @@ def run_workflow(
             code = proc.wait()
         except KeyboardInterrupt:
             interrupted = True
-            proc.send_signal(signal.SIGINT)
-            code = proc.wait()
+            code = _wait_after_interrupt(proc, log)
+        if code != 0:
+            left = (execution or Execution()).stop_leftovers(log_path.read_text(errors="replace"))
+            if left:
+                log.write(f"localgene: cancelled cluster jobs Snakemake left behind: {' '.join(left)}\n")
     if interrupted or code in (-signal.SIGINT, -signal.SIGTERM, 130):
         raise WorkflowCancelled(f"the workflow was interrupted after {done}/{total} steps")
     if code != 0:
         raise WorkflowFailed(failure_message(log_path, job_dir))
     return RunResult(done=done, total=total, log=log_path)
+
+
+#: How long Snakemake may take to react to an interrupt before it is sent one of its own.
+INTERRUPT_GRACE_SECONDS = 3.0
+
+
+def _wait_after_interrupt(proc: subprocess.Popen, log) -> int:
+    """Wait for Snakemake to stop after this process was interrupted; its exit code.
+
+    A Ctrl-C or a worker's cancel signals the whole process group, Snakemake included, and
+    Snakemake then cancels its running steps (``scancel`` on a cluster). A second SIGINT while
+    it does so would cut that short, so one is forwarded only when Snakemake is still running
+    after INTERRUPT_GRACE_SECONDS (this process alone was signalled). Its output keeps going to
+    the log meanwhile (a full pipe would block it).
+    """
+    drain = threading.Thread(target=lambda: [log.write(line) for line in proc.stdout], daemon=True)
+    drain.start()
+    deadline = time.monotonic() + INTERRUPT_GRACE_SECONDS
+    forwarded = False
+    while True:
+        try:
+            code = proc.wait(timeout=0.5)
+            break
+        except subprocess.TimeoutExpired:
+            if not forwarded and time.monotonic() > deadline:
+                proc.send_signal(signal.SIGINT)
+                forwarded = True
+        except KeyboardInterrupt:
+            continue  # pressed again: Snakemake got that one too; keep waiting for it
+    drain.join(timeout=5)
+    log.flush()
+    return code
 
 
 def _tail(path: Path, lines: int = 4) -> str:

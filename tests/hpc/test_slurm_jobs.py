@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from workflow_helpers import read_table  # noqa: E402
 
 from localgene import settings  # noqa: E402
+from localgene.execution import Execution  # noqa: E402
 from localgene.status import Status  # noqa: E402
 from localgene.store import Store  # noqa: E402
 
@@ -195,3 +196,30 @@ def test_cancel_of_a_running_slurm_job_leaves_nothing_in_squeue(slurm_cluster, d
         if worker.poll() is None:
             worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=60)
+
+
+def test_slurm_jobs_a_stopped_run_left_behind_are_cancelled(slurm_cluster, tmp_path, monkeypatch):
+    """The safety net after Snakemake stops without success: every job still queued under the
+    run's SLURM name is scancel-ed, and only those (Snakemake can miss a job submitted during
+    its status poll when the interrupt comes)."""
+    monkeypatch.setenv("SLURM_CONF", str(slurm_cluster.conf))
+    script = tmp_path / "wait.sh"
+    script.write_text("#!/bin/sh\nsleep 300\n")
+    run_id = "3f1d7c52-0f0e-4a55-9d7e-5b2a8d0c9e11"
+
+    def sbatch(name: str) -> str:
+        proc = slurm_cluster.run("sbatch", "--parsable", "--mem=50", "-t", "5", f"--job-name={name}",
+                                 "-o", "/dev/null", str(script), cwd=tmp_path)
+        return proc.stdout.strip().split(";")[0]
+
+    ours = [sbatch(run_id), sbatch(run_id)]
+    other = sbatch("another-run")
+    try:
+        log = f"Building DAG of jobs...\nSLURM run ID: {run_id}\nJob 5 has been submitted with SLURM jobid {ours[0]}\n"
+        assert Execution().stop_leftovers(log) == []  # local execution: nothing to do
+        assert sorted(Execution(executor="slurm").stop_leftovers(log)) == sorted(ours)
+        queued = {r["id"] for r in slurm_cluster.squeue()}
+        assert not queued & set(ours) and other in queued
+        assert Execution(executor="slurm").stop_leftovers(log) == []  # nothing left the second time
+    finally:
+        slurm_cluster.run("scancel", *ours, other, check=False)
