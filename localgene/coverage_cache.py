@@ -37,6 +37,10 @@ flock works across processes of one machine; on a cluster the cache folder must 
 system whose ``flock`` is coherent across nodes (NFSv4, Lustre, GPFS, BeeGFS), else set
 ``LOCALGENE_COVERAGE_REUSE=0``.
 
+Size: unbounded unless ``LOCALGENE_COVERAGE_CACHE_MAX_GB`` is set; then, after each job, the
+job process removes least recently used entries (a hit counts as a use) until the cache fits,
+skipping any entry whose lock is held (:meth:`CoverageCache.prune`).
+
 This module uses only the standard library: the workflow's coverage step imports it, also
 when CNVkit runs from a conda environment.
 """
@@ -179,9 +183,55 @@ class CoverageCache:
             cnn = entry / CNN
             if _sha256_file(cnn) != meta.get("cnn_sha256"):
                 return None
+            os.utime(entry / META)  # last use, for least-recently-used pruning
             return cnn, meta
         except (OSError, ValueError):
             return None
+
+    def entries(self) -> list[tuple[str, int, float]]:
+        """``(key, bytes, last use as epoch seconds)`` of every complete entry."""
+        out = []
+        for meta in self.root.glob(f"entries/*/*/{META}"):
+            entry = meta.parent
+            try:
+                size = sum(f.stat().st_size for f in entry.iterdir() if f.is_file())
+                out.append((entry.name, size, meta.stat().st_mtime))
+            except OSError:
+                continue  # removed meanwhile
+        return out
+
+    def prune(self, max_bytes: int) -> list[str]:
+        """Remove least recently used entries until at most ``max_bytes`` are held; the keys
+        removed. An entry whose lock is held (being computed, published or copied into a job)
+        is skipped, so pruning never takes a file from under a running job."""
+        entries = sorted(self.entries(), key=lambda e: e[2])
+        total = sum(size for _, size, _ in entries)
+        removed: list[str] = []
+        for key, size, _ in entries:
+            if total <= max_bytes:
+                break
+            with self._try_locked(key) as mine:
+                if not mine:
+                    continue
+                entry = self.entry_dir(key)
+                (entry / META).unlink(missing_ok=True)  # incomplete from here on
+                shutil.rmtree(entry, ignore_errors=True)
+            total -= size
+            removed.append(key)
+        return removed
+
+    @contextlib.contextmanager
+    def _try_locked(self, key: str) -> Iterator[bool]:
+        with open(self.root / "locks" / f"{key}.lock", "a+") as fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
     def publish(self, key: str, cnn: str | os.PathLike, meta: dict) -> Path:
         """Copy a freshly computed ``.cnn`` into the entry (temp name, then rename; meta.json

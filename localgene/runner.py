@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from localgene import settings as settings_mod
-from localgene import storage, workflow
+from localgene import coverage_cache, storage, workflow
 from localgene.errors import LocalgeneError, StateConflict
 from localgene.execution import Execution
 from localgene.execution import resolve as resolve_execution
@@ -101,14 +101,27 @@ def execute_job(store: Store, instance_id: str, *, cfg: settings_mod.Settings, c
     finally:
         stop.set()
         cache.release(instance_id)
+        try:
+            prune_coverage_cache(cfg)
+        except OSError as exc:  # never fails a job: the bound is kept after the next one
+            log.warning("coverage cache: not pruned (%s)", exc)
     return store.find(instance_id).status
 
 
 def open_cache(cfg: settings_mod.Settings) -> storage.Cache:
     """The shared input cache; ``LOCALGENE_CACHE_MAX_GB`` bounds its size (default: no bound)."""
-    max_gb = os.environ.get("LOCALGENE_CACHE_MAX_GB")
-    max_bytes = int(float(max_gb) * (1 << 30)) if max_gb else None
-    return storage.Cache(cfg.cache_dir, max_bytes=max_bytes)
+    return storage.Cache(cfg.cache_dir, max_bytes=cfg.cache_max_bytes)
+
+
+def prune_coverage_cache(cfg: settings_mod.Settings) -> list[str]:
+    """Keep the shared control-coverage cache within ``LOCALGENE_COVERAGE_CACHE_MAX_GB``."""
+    if cfg.coverage_cache_max_bytes is None:
+        return []
+    cache = coverage_cache.CoverageCache(cfg.cache_dir / coverage_cache.SUBDIR)
+    removed = cache.prune(cfg.coverage_cache_max_bytes)
+    if removed:
+        log.info("coverage cache: removed %d least recently used entries", len(removed))
+    return removed
 
 
 def stage(store: Store, record, cache: storage.Cache, job_dir: Path,

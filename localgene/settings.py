@@ -27,6 +27,8 @@ from localgene.errors import InvalidRequest
 
 ENV_HOME = "LOCALGENE_HOME"
 ENV_SLOTS = "LOCALGENE_SLOTS"
+ENV_CACHE_MAX_GB = "LOCALGENE_CACHE_MAX_GB"
+ENV_COVERAGE_CACHE_MAX_GB = "LOCALGENE_COVERAGE_CACHE_MAX_GB"
 DEFAULT_HOME = "~/.local/share/localgene"
 DB_FILENAME = "localgene.db"
 #: An upper bound for LOCALGENE_SLOTS, only to catch typos such as 40000 for 4.
@@ -52,6 +54,10 @@ class Settings:
 
     home: Path
     slots: int
+    #: bound of the object-store input cache (``LOCALGENE_CACHE_MAX_GB``); None: unbounded
+    cache_max_bytes: int | None = None
+    #: bound of the shared control-coverage cache (``LOCALGENE_COVERAGE_CACHE_MAX_GB``)
+    coverage_cache_max_bytes: int | None = None
 
     @property
     def db_path(self) -> Path:
@@ -89,15 +95,33 @@ def _parse_slots(raw: str) -> int:
     return value
 
 
+def _parse_gb(raw: str, field: str) -> int | None:
+    """A size in GB (2**30 bytes; decimals allowed) as bytes; empty: None (no bound)."""
+    text = raw.strip()
+    if not text:
+        return None
+    try:
+        gb = float(text)
+    except ValueError:
+        gb = -1.0
+    if not gb >= 0 or gb == float("inf"):
+        raise InvalidRequest(f"must be a number of GB (e.g. 50 or 0.5), got {raw!r}", field=field)
+    return int(gb * (1 << 30))
+
+
 def load(env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from ``env`` (default: ``os.environ`` at call time).
 
-    An empty variable counts as unset. A bad ``LOCALGENE_SLOTS`` raises
-    :class:`~localgene.errors.InvalidRequest` naming the variable.
+    An empty variable counts as unset. A bad ``LOCALGENE_SLOTS``, ``LOCALGENE_CACHE_MAX_GB`` or
+    ``LOCALGENE_COVERAGE_CACHE_MAX_GB`` raises :class:`~localgene.errors.InvalidRequest`
+    naming the variable.
     """
     env = os.environ if env is None else env
     home_raw = env.get(ENV_HOME) or DEFAULT_HOME
     home = Path(os.path.expanduser(home_raw)).absolute()
     slots_raw = env.get(ENV_SLOTS, "")
     slots = _parse_slots(slots_raw) if slots_raw.strip() else default_slots()
-    return Settings(home=home, slots=slots)
+    return Settings(home=home, slots=slots,
+                    cache_max_bytes=_parse_gb(env.get(ENV_CACHE_MAX_GB, ""), ENV_CACHE_MAX_GB),
+                    coverage_cache_max_bytes=_parse_gb(env.get(ENV_COVERAGE_CACHE_MAX_GB, ""),
+                                                       ENV_COVERAGE_CACHE_MAX_GB))

@@ -64,6 +64,52 @@ def test_a_corrupt_entry_is_a_miss(tmp_path):
     assert not list(cache.entry_dir("k" * 64).glob("*.part"))
 
 
+def _entry(cache: cc.CoverageCache, key: str, size: int, last_use: float, src: Path) -> None:
+    src.write_bytes(b"x" * size)
+    with cache.locked(key):
+        cache.publish(key, src, {"instance_id": key[0]})
+    os.utime(cache.entry_dir(key) / cc.META, (last_use, last_use))
+
+
+def test_prune_removes_least_recently_used_entries_down_to_the_bound(tmp_path):
+    cache = cc.CoverageCache(tmp_path / "cache")
+    now = time.time()
+    for i, key in enumerate(("a" * 64, "b" * 64, "c" * 64, "d" * 64)):  # a oldest ... d newest
+        _entry(cache, key, 10_000, now - 1000 + i * 100, tmp_path / "src.cnn")
+    with cache.locked("a" * 64):
+        assert cache.lookup("a" * 64) is not None  # a hit makes "a" the most recently used
+    meta_bytes = {k: s for k, s, _ in cache.entries()}["a" * 64] - 10_000
+    assert cache.prune(2 * (10_000 + meta_bytes)) == ["b" * 64, "c" * 64]
+    assert sorted(k for k, _, _ in cache.entries()) == ["a" * 64, "d" * 64]
+    assert not cache.entry_dir("b" * 64).exists()
+    assert cache.prune(10**9) == []  # within the bound: nothing to do
+
+
+def test_prune_skips_an_entry_in_use(tmp_path):
+    cache = cc.CoverageCache(tmp_path / "cache")
+    now = time.time()
+    _entry(cache, "a" * 64, 10_000, now - 100, tmp_path / "src.cnn")
+    _entry(cache, "b" * 64, 10_000, now, tmp_path / "src.cnn")
+    ctx = multiprocessing.get_context("spawn")
+    ready, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(str(cache.root), "a" * 64, ready, release))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        assert cache.prune(0) == ["b" * 64]  # "a" is being read by another job: kept
+    finally:
+        release.set()
+        holder.join(30)
+    assert [k for k, _, _ in cache.entries()] == ["a" * 64]
+    assert cache.prune(0) == ["a" * 64]
+
+
+def _hold_lock(root: str, key: str, ready, release) -> None:
+    with cc.CoverageCache(root).locked(key):
+        ready.set()
+        release.wait(30)
+
+
 def _compute_once(root: str, counter: str, src: str, who: int) -> None:
     cache = cc.CoverageCache(root)
     with cache.locked("a" * 64):
@@ -194,3 +240,17 @@ def test_concurrent_jobs_compute_each_control_once_and_options_decide(demo_data,
     assert log.startswith("$ cnvkit.py coverage inputs/bam/N1.bam results/regions/targets.target.bed -q 20 ")
     assert (tmp_path / "long" / "logs" / "coverage" / "N1.target.log").read_text().startswith("# reused")
     assert len(list(cache.glob("entries/*/*/meta.json"))) == 7
+
+
+def test_the_job_process_keeps_the_cache_within_its_bound(tmp_path):
+    from localgene import runner, settings
+
+    cache = cc.CoverageCache(tmp_path / "home" / "cache" / cc.SUBDIR)
+    now = time.time()
+    for i, key in enumerate(("a" * 64, "b" * 64, "c" * 64)):
+        _entry(cache, key, 600_000, now - 100 + i, tmp_path / "src.cnn")
+    unbounded = settings.load({"LOCALGENE_HOME": str(tmp_path / "home")})
+    assert runner.prune_coverage_cache(unbounded) == [] and len(cache.entries()) == 3
+    bounded = settings.load({"LOCALGENE_HOME": str(tmp_path / "home"), "LOCALGENE_COVERAGE_CACHE_MAX_GB": "0.001"})
+    assert runner.prune_coverage_cache(bounded) == ["a" * 64, "b" * 64]  # 1 GiB/1000 holds one 600 kB entry
+    assert [k for k, _, _ in cache.entries()] == ["c" * 64]

@@ -104,6 +104,17 @@ def test_settings_defaults_and_env(tmp_path, monkeypatch):
             settings.load({"LOCALGENE_SLOTS": bad})
 
 
+def test_cache_bounds_from_env():
+    cfg = settings.load({"LOCALGENE_HOME": "/x"})
+    assert cfg.cache_max_bytes is None and cfg.coverage_cache_max_bytes is None  # unbounded by default
+    cfg = settings.load({"LOCALGENE_CACHE_MAX_GB": "50", "LOCALGENE_COVERAGE_CACHE_MAX_GB": "0.5"})
+    assert cfg.cache_max_bytes == 50 << 30 and cfg.coverage_cache_max_bytes == 1 << 29
+    for name in ("LOCALGENE_CACHE_MAX_GB", "LOCALGENE_COVERAGE_CACHE_MAX_GB"):
+        for bad in ("-1", "lots", "nan", "inf", "5GB"):
+            with pytest.raises(InvalidRequest, match=rf"^{name}: must be a number of GB"):
+                settings.load({name: bad})
+
+
 def test_store_open_uses_settings(tmp_path):
     cfg = settings.load({"LOCALGENE_HOME": str(tmp_path / "lg")})
     store = Store.open(cfg)
