@@ -29,6 +29,15 @@ def _print_json(data) -> None:
     sys.stdout.write("\n")
 
 
+def _print_table(rows, total: int) -> None:
+    """``list --table``: rows of (instance_id, status, progress, duration, owner)."""
+    rows = list(rows)
+    print(f"{'INSTANCE_ID':36}  {'STATUS':10}  {'PROGRESS':>8}  {'DURATION':>9}  OWNER")
+    for instance_id, status, progress, duration, owner in rows:
+        print(f"{instance_id:36}  {status:10}  {progress:>8}  {duration:>8}s  {owner}")
+    print(f"({len(rows)} of {total})")
+
+
 def _paging_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", default=None, help="records per page, 1..100 (default 10)")
     p.add_argument("--offset", default=None, help="records to skip (default 0)")
@@ -171,10 +180,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         return 0
     total, records = store.list_jobs(args.project, kinds=args.job_type or "cnvkit",
                                      instance_id=args.instance_id, instance_ids=ids, **paging.kwargs())
-    print(f"{'INSTANCE_ID':36}  {'STATUS':10}  {'PROGRESS':>8}  {'DURATION':>9}  OWNER")
-    for r in records:
-        print(f"{r.instance_id:36}  {r.status.value:10}  {r.progress:>8}  {r.duration:>8}s  {r.owner}")
-    print(f"({len(records)} of {total})")
+    _print_table(((r.instance_id, r.status.value, r.progress, r.duration, r.owner) for r in records), total)
     return 0
 
 
@@ -263,11 +269,7 @@ def _remote_list(args: argparse.Namespace) -> int:
     if not args.table:
         _print_json(listing)
         return 0
-    print(f"{'INSTANCE_ID':36}  {'STATUS':10}  {'PROGRESS':>8}  {'DURATION':>9}  OWNER")
-    for item in items:
-        print(f"{item[key]:36}  {item['status']:10}  {item.get('progress', '-'):>8}  "
-              f"{item['duration']:>8}s  {item['owner']}")
-    print(f"({len(items)} of {total})")
+    _print_table(((i[key], i["status"], i.get("progress", "-"), i["duration"], i["owner"]) for i in items), total)
     return 0
 
 
@@ -282,11 +284,8 @@ def _remote_list_ids(args: argparse.Namespace, ids: list[str]) -> int:
     if not args.table:
         _print_json({"count": len(items), "instances": items})
         return 0
-    print(f"{'INSTANCE_ID':36}  {'STATUS':10}  {'PROGRESS':>8}  {'DURATION':>9}  OWNER")
-    for item in items:
-        print(f"{item['instance_id']:36}  {item['status']:10}  {item.get('progress', '-'):>8}  "
-              f"{item['duration']:>8}s  {item['owner']}")
-    print(f"({len(items)} of {len(items)})")
+    _print_table(((i["instance_id"], i["status"], i.get("progress", "-"), i["duration"], i["owner"])
+                  for i in items), len(items))
     return 0
 
 

@@ -401,35 +401,35 @@ def submissions(uploaded, secured, tmp_path_factory):
     return results
 
 
-def test_submit_refuses_a_missing_key(submissions, uploaded):
-    code, lines, recorded = submissions["missing key"]
+def refusal(submissions, case: str) -> str:
+    """The one error line of a refused submission (exit 2, nothing recorded)."""
+    code, lines, recorded = submissions[case]
     assert (code, len(lines), recorded) == (2, 1, 0), lines
     assert lines[0].startswith("localgene submit: error: ")
-    assert f"control_inputs[1]: {uploaded.uri('N9.bam')} does not exist (no such object)" in lines[0], lines[0]
+    return lines[0]
+
+
+def test_submit_refuses_a_missing_key(submissions, uploaded):
+    line = refusal(submissions, "missing key")
+    assert f"control_inputs[1]: {uploaded.uri('N9.bam')} does not exist (no such object)" in line, line
 
 
 def test_submit_refuses_a_missing_bucket(submissions, uploaded):
-    code, lines, recorded = submissions["missing bucket"]
-    assert (code, len(lines), recorded) == (2, 1, 0), lines
-    assert lines[0].startswith("localgene submit: error: ")
-    assert "ref: bucket 'lg-e2e-no-such-bucket' does not exist" in lines[0], lines[0]
-    assert "s3a://lg-e2e-no-such-bucket/inputs/genome.fa cannot be read" in lines[0], lines[0]
+    line = refusal(submissions, "missing bucket")
+    assert "ref: bucket 'lg-e2e-no-such-bucket' does not exist" in line, line
+    assert "s3a://lg-e2e-no-such-bucket/inputs/genome.fa cannot be read" in line, line
 
 
 def test_submit_refuses_a_missing_output_bucket(submissions):
-    code, lines, recorded = submissions["missing output bucket"]
-    assert (code, len(lines), recorded) == (2, 1, 0), lines
-    assert lines[0].startswith("localgene submit: error: ")
-    assert "output_dir: bucket 'lg-e2e-no-results-bucket' does not exist" in lines[0], lines[0]
-    assert "results cannot be delivered to s3a://lg-e2e-no-results-bucket/cnvkit/" in lines[0], lines[0]
+    line = refusal(submissions, "missing output bucket")
+    assert "output_dir: bucket 'lg-e2e-no-results-bucket' does not exist" in line, line
+    assert "results cannot be delivered to s3a://lg-e2e-no-results-bucket/cnvkit/" in line, line
 
 
 def test_submit_refuses_wrong_credentials(submissions):
-    code, lines, recorded = submissions["wrong secret"]
-    assert (code, len(lines), recorded) == (2, 1, 0), lines
-    assert lines[0].startswith("localgene submit: error: ")
-    assert "experimental_inputs[0]: cannot read s3a://secured/inputs/T1.bam: access denied" in lines[0], lines[0]
-    assert "credentials" in lines[0]
+    line = refusal(submissions, "wrong secret")
+    assert "experimental_inputs[0]: cannot read s3a://secured/inputs/T1.bam: access denied" in line, line
+    assert "credentials" in line
 
 
 def test_submit_with_the_right_credentials_is_accepted(submissions):
