@@ -152,9 +152,23 @@ def _message(sock: socket.socket) -> dict | None:
 
 def _through_server(path: str, argv: list[str], log, env: dict[str, str]) -> tuple[int, float, float]:
     sock = _connect(path)
-    child = None
+    child: list[int] = []  # the step's pid, once the server has said it
+    pending: list[int] = []  # signals that came before it
     saved: dict[int, object] = {}
+
+    def forward(signum, frame):  # noqa: ARG001
+        if not child:
+            pending.append(signum)
+            return
+        try:
+            os.kill(child[0], signum)
+        except ProcessLookupError:
+            pass
+
     try:
+        if threading.current_thread() is threading.main_thread():
+            for sig in _FORWARDED:
+                saved[sig] = signal.signal(sig, forward)
         request = {"argv": argv, "cwd": os.getcwd(), "env": env}
         sock.sendmsg([json.dumps(request).encode()],
                      [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [log.fileno()]))])
@@ -162,36 +176,23 @@ def _through_server(path: str, argv: list[str], log, env: dict[str, str]) -> tup
         if started is None or "pid" not in started:
             raise ServerGone("the job's CNVkit step server stopped before it started this step "
                              "(see logs/cnvkit-server.log)")
-        child = int(started["pid"])
-
-        def forward(signum, frame):  # noqa: ARG001
-            try:
-                os.kill(child, signum)
-            except ProcessLookupError:
-                pass
-
-        if threading.current_thread() is threading.main_thread():
-            for sig in _FORWARDED:
-                saved[sig] = signal.signal(sig, forward)
-        while True:
-            try:
-                done = _message(sock)
-                break
-            except InterruptedError:
-                continue
+        child.append(int(started["pid"]))
+        for signum in pending:
+            forward(signum, None)
+        done = _message(sock)
         if done is None or "exit" not in done:
             raise ServerGone("the job's CNVkit step server stopped while this step ran "
                              "(see logs/cnvkit-server.log); the step was stopped")
-        child = None
+        child.clear()
         return int(done["exit"]), float(done["cpu_s"]), float(done["max_rss_mb"])
     except (ConnectionError, OSError) as exc:
         raise ServerGone(f"lost the job's CNVkit step server ({exc}); the step was stopped") from None
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
-        if child is not None:  # the server is gone: do not leave its child running
+        if child:  # the server is gone: do not leave its child running
             try:
-                os.kill(child, signal.SIGTERM)
+                os.kill(child[0], signal.SIGTERM)
             except (ProcessLookupError, PermissionError):
                 pass
         sock.close()
