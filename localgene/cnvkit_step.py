@@ -42,6 +42,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import IO
 
 from localgene import timeline
 
@@ -87,31 +88,42 @@ def cnvkit_executable(conda_prefix: str | None = None) -> str:
     return str(beside) if beside.exists() else (shutil.which("cnvkit.py") or "cnvkit.py")
 
 
-def run_cnvkit(argv: Sequence[str], log_path: str | os.PathLike, *, step: str | None = None,
+def run_cnvkit(argv: Sequence[str], log: str | os.PathLike | IO[str], *, step: str | None = None,
                wildcards: Mapping[str, str] | None = None, conda_prefix: str | None = None,
                env: Mapping[str, str] | None = None) -> int:
-    """``cnvkit.py <argv>`` with its output in ``log_path``; CNVkit's exit code."""
+    """``cnvkit.py <argv>`` with its output in ``log``; CNVkit's exit code.
+
+    ``log``: the step's log file, as a path (written afresh) or as a text file already open
+    for writing (the command and CNVkit's output are appended; it stays open).
+    """
+    if hasattr(log, "write"):
+        return _run(argv, log, step, wildcards, conda_prefix, env)
+    with open(log, "w") as opened:
+        return _run(argv, opened, step, wildcards, conda_prefix, env)
+
+
+def _run(argv, log, step, wildcards, conda_prefix, env) -> int:
     argv = [str(a) for a in argv]
     step_env = dict(os.environ if env is None else env)
     if conda_prefix:
         step_env["PATH"] = str(Path(conda_prefix, "bin")) + os.pathsep + step_env.get("PATH", "")
     sock = server_socket(step_env, conda_prefix=conda_prefix)
     start = time.time()
-    with open(log_path, "w") as log:
-        log.write("$ cnvkit.py " + shlex.join(argv) + "\n")
-        log.flush()
-        if sock:
-            runner = "server"
-            try:
-                code, cpu_s, rss_mb = _through_server(sock, argv, log, step_env)
-            except ServerGone as exc:
-                log.write(f"localgene: {exc}\n")
-                code, cpu_s, rss_mb = 1, 0.0, 0.0
-        else:
-            runner = "process"
-            code, cpu_s, rss_mb = _as_process([cnvkit_executable(conda_prefix), *argv], log, step_env)
+    log.write("$ cnvkit.py " + shlex.join(argv) + "\n")
+    log.flush()
+    if sock:
+        runner = "server"
+        try:
+            code, cpu_s, rss_mb = _through_server(sock, argv, log, step_env)
+        except ServerGone as exc:
+            log.write(f"localgene: {exc}\n")
+            log.flush()
+            code, cpu_s, rss_mb = 1, 0.0, 0.0
+    else:
+        runner = "process"
+        code, cpu_s, rss_mb = _as_process([cnvkit_executable(conda_prefix), *argv], log, step_env)
     if step:
-        timeline.record(step, dict(wildcards or {}), str(log_path), start=start, end=time.time(),
+        timeline.record(step, dict(wildcards or {}), str(log.name), start=start, end=time.time(),
                         cpu_s=cpu_s, max_rss_mb=rss_mb, runner=runner)
     return code
 
