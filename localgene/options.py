@@ -353,6 +353,9 @@ def _cross_step_warnings(c: CheckedOptions, cores: int) -> list[str]:
 # snapshot, and the options are checked again from scratch.
 
 SNAPSHOT_VERSION = 1
+#: Where a job's snapshot lives, relative to its folder (written by localgene.workflow.prepare_job
+#: at submit, and by the first Snakemake process of a run that finds none).
+SNAPSHOT_PATH = Path(".snakemake", "localgene", "options.json")
 
 
 def snapshot_key(body: dict[str, Any]) -> str:
@@ -384,8 +387,12 @@ def save_snapshot(checked: CheckedOptions, body: dict[str, Any], path: str | os.
     os.replace(tmp, target)
 
 
-def load_snapshot(body: dict[str, Any], path: str | os.PathLike) -> CheckedOptions | None:
-    """The options the main process checked, or None when there is no matching snapshot."""
+def load_snapshot(body: dict[str, Any], path: str | os.PathLike, *, cores: int | None = None) -> CheckedOptions | None:
+    """The options checked before, or None when there is no matching snapshot.
+
+    With ``cores``, the cross-step warnings are worked out again from the checked values (they
+    depend on the cores; no CNVkit import needed), as :func:`check_options` gives them.
+    """
     try:
         data = json.loads(Path(path).read_text())
         if data.get("key") != snapshot_key(body) or set(data["steps"]) != set(STEPS):
@@ -398,9 +405,12 @@ def load_snapshot(body: dict[str, Any], path: str | os.PathLike) -> CheckedOptio
         # the argv handed to CNVkit is always the job's own option string, split again here
         if any(steps[step].argv != split_options(step, body.get(CONF_FIELDS[step])) for step in STEPS):
             return None
+        checked = CheckedOptions(steps=steps)
+        if cores is not None:
+            checked.warnings.extend(_cross_step_warnings(checked, cores))
     except (OSError, ValueError, KeyError, TypeError, InvalidRequest):
         return None
-    return CheckedOptions(steps=steps)
+    return checked
 
 
 def _is_json(value: Any) -> bool:

@@ -9,6 +9,7 @@ why, without a Python traceback.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -22,8 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from localgene import cnvkit_server
 from localgene.errors import InvalidRequest, LocalgeneError, WorkflowFailed
 from localgene.execution import Execution
+from localgene.options import SNAPSHOT_PATH, save_snapshot
 from localgene.plan import Plan, build_plan, check_environment, check_local_files
 
 PATH_FIELDS = ("ref", "bed", "annotation_file", "output_dir")
@@ -131,6 +134,10 @@ def prepare_job(
     check_local_files(plan)
     job_dir = Path(job_dir)
     (job_dir / "logs").mkdir(parents=True, exist_ok=True)
+    try:  # Snakemake reads what was checked here instead of importing CNVkit again
+        save_snapshot(plan.options, config, job_dir / SNAPSHOT_PATH)
+    except OSError:
+        pass  # it then checks the options itself
     tmp = job_dir / "config.json.tmp"
     tmp.write_text(json.dumps(config, indent=2) + "\n")
     tmp.replace(job_dir / "config.json")
@@ -179,7 +186,10 @@ def run_workflow(
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
     done = total = 0
     interrupted = False
-    with open(log_path, "a") as log:
+    # CNVkit imported once for the job's steps (docs/speed.md); None: each step is a process
+    server = cnvkit_server.start(job_dir, env, local=(execution or Execution()).is_local,
+                                 snakemake_args=extra_args)
+    with open(log_path, "a") as log, _stopped_at_end(server):
         proc = subprocess.Popen(
             snakemake_argv(job_dir, cores, extra_args, execution),
             stdout=subprocess.PIPE,
@@ -206,6 +216,8 @@ def run_workflow(
             code = proc.wait()
         except KeyboardInterrupt:
             interrupted = True
+            if server:
+                server.interrupt()
             code = _wait_after_interrupt(proc, log)
         if code != 0:
             left = (execution or Execution()).stop_leftovers(log_path.read_text(errors="replace"))
@@ -216,6 +228,16 @@ def run_workflow(
     if code != 0:
         raise WorkflowFailed(failure_message(log_path, job_dir))
     return RunResult(done=done, total=total, log=log_path)
+
+
+@contextlib.contextmanager
+def _stopped_at_end(server: cnvkit_server.ServerProcess | None):
+    """The job's CNVkit step server stops (with any step it still runs) when Snakemake has."""
+    try:
+        yield
+    finally:
+        if server:
+            server.stop()
 
 
 #: How long Snakemake may take to react to an interrupt before it is sent one of its own.

@@ -12,5 +12,5 @@ rule call:
         argv=lambda wc, input, output: ["call", input[0], *PLAN.argv("call"), "-o", output[0]],
     conda:
         CNVKIT_ENV
-    script:
-        CNVKIT_SCRIPT
+    run:
+        cnvkit_step(rule, params.argv, log[0], wildcards, conda_env)

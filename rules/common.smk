@@ -2,14 +2,18 @@
 
 import re
 
+from localgene import cnvkit_step as lg_cnvkit_step
 from localgene import options as lg_options
 from localgene import plan as lg_plan
 
-# What the main process found when it checked the option strings; the Snakemake processes of
-# cluster jobs read it instead of importing CNVkit again (localgene.options, "snapshot").
-OPTIONS_SNAPSHOT = Path(".snakemake", "localgene", "options.json")
+# What was found when the option strings were checked, by `localgene run` at submit or by the
+# first Snakemake process of the run: later processes (this one when localgene started it, the
+# Snakemake processes of cluster jobs) read it instead of importing CNVkit again
+# (localgene.options, "snapshot"; keyed on the option strings and the CNVkit version).
+OPTIONS_SNAPSHOT = lg_options.SNAPSHOT_PATH
 if workflow.is_main_process:
-    PLAN = lg_plan.build_plan(config, cores=workflow.cores)
+    PLAN = lg_plan.build_plan(config, cores=workflow.cores,
+                              options=lg_options.load_snapshot(config, OPTIONS_SNAPSHOT, cores=workflow.cores))
     try:
         lg_options.save_snapshot(PLAN.options, config, OPTIONS_SNAPSHOT)
     except OSError:
@@ -55,7 +59,7 @@ DIAGRAM = "results/plots/{sample}-diagram.png"
 SUMMARY = "results/job.json"
 DELIVERED = "logs/delivered.json"
 
-CNVKIT_SCRIPT = "scripts/run_cnvkit.py"
+CNVKIT_SCRIPT = "scripts/run_cnvkit.py"  # the same step as cnvkit_step() below, for script: rules
 LOCALGENE_SCRIPT = "scripts/localgene_step.py"
 CNVKIT_ENV = "../envs/cnvkit.yaml"
 
@@ -70,3 +74,16 @@ localrules:
 
 def step_threads(step):
     return PLAN.threads(step, workflow.cores)
+
+
+class StepFailed(Exception):
+    """A CNVkit step ended with a non-zero exit code (its reason is in the step's log)."""
+
+
+def cnvkit_step(rule, argv, log, wildcards, conda_env):
+    """A rule's `run:` block: `cnvkit.py <argv>` through the job's CNVkit step server, or as its
+    own process (with --use-conda: the environment's cnvkit.py); see localgene.cnvkit_step."""
+    code = lg_cnvkit_step.run_cnvkit(argv, log, step=rule, wildcards=dict(wildcards.items()),
+                                     conda_prefix=conda_env)
+    if code != 0:
+        raise StepFailed(f"cnvkit.py {argv[0]} exited with code {code}; see {log}")

@@ -15,5 +15,5 @@ rule genemetrics:
         + ["-o", output[0]],
     conda:
         CNVKIT_ENV
-    script:
-        CNVKIT_SCRIPT
+    run:
+        cnvkit_step(rule, params.argv, log[0], wildcards, conda_env)

@@ -15,8 +15,8 @@ rule scatter:
         argv=lambda wc, input, output: ["scatter", input.cnr, "-s", input.cns, "--fig-size", "14", "6", "-o", output[0]],
     conda:
         CNVKIT_ENV
-    script:
-        CNVKIT_SCRIPT
+    run:
+        cnvkit_step(rule, params.argv, log[0], wildcards, conda_env)
 
 
 rule diagram:
@@ -32,8 +32,8 @@ rule diagram:
         argv=lambda wc, input, output: ["diagram", input.cnr, "-s", input.cns]
         + (["-y"] if PLAN.options.male_reference else [])
         + ["-o", output.pdf],
-        png=lambda wc, output: output.png,
     conda:
         CNVKIT_ENV
-    script:
-        CNVKIT_SCRIPT
+    run:
+        cnvkit_step(rule, params.argv, log[0], wildcards, conda_env)
+        lg_cnvkit_step.pdf_to_png(output.pdf, output.png)

@@ -14,8 +14,8 @@ rule access:
         argv=lambda wc, input, output: ["access", input.fasta, "-o", output[0]],
     conda:
         CNVKIT_ENV
-    script:
-        CNVKIT_SCRIPT
+    run:
+        cnvkit_step(rule, params.argv, log[0], wildcards, conda_env)
 
 
 rule target:
@@ -33,8 +33,8 @@ rule target:
         + ["-o", output[0]],
     conda:
         CNVKIT_ENV
-    script:
-        CNVKIT_SCRIPT
+    run:
+        cnvkit_step(rule, params.argv, log[0], wildcards, conda_env)
 
 
 rule antitarget:
@@ -51,5 +51,5 @@ rule antitarget:
         + ["-o", output[0]],
     conda:
         CNVKIT_ENV
-    script:
-        CNVKIT_SCRIPT
+    run:
+        cnvkit_step(rule, params.argv, log[0], wildcards, conda_env)

@@ -13,5 +13,5 @@ rule segment:
         argv=lambda wc, input, output: ["segment", input[0], *PLAN.argv("segment"), "-o", output[0]],
     conda:
         CNVKIT_ENV
-    script:
-        CNVKIT_SCRIPT
+    run:
+        cnvkit_step(rule, params.argv, log[0], wildcards, conda_env)

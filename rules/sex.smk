@@ -13,5 +13,5 @@ rule sex:
         argv=lambda wc, input, output: ["sex", *input, *PLAN.argv("sex"), "-o", output[0]],
     conda:
         CNVKIT_ENV
-    script:
-        CNVKIT_SCRIPT
+    run:
+        cnvkit_step(rule, params.argv, log[0], wildcards, conda_env)

@@ -6,9 +6,11 @@ rule's log as one ``error: …`` line (which localgene shows as the job's failur
 step exits non-zero, without a traceback.
 """
 
+import resource
 import sys
+import time
 
-from localgene import annotation, inputs, storage
+from localgene import annotation, inputs, storage, timeline
 from localgene.errors import LocalgeneError
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
@@ -33,7 +35,8 @@ def annotation_file():
 
 
 def summary():
-    inputs.write_json(out[0], p.summary)
+    # where the time went: every step that ended before this one (localgene.timeline)
+    inputs.write_json(out[0], {**p.summary, "timeline": timeline.read()})
 
 
 def deliver():
@@ -50,9 +53,25 @@ STEPS = {
     "deliver": deliver,
 }
 
+
+def record_time(start):
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    timeline.record(snakemake.rule, dict(snakemake.wildcards.items()), snakemake.log[0], start=start,
+                    end=time.time(), cpu_s=usage.ru_utime + usage.ru_stime + children.ru_utime + children.ru_stime,
+                    max_rss_mb=max(usage.ru_maxrss, children.ru_maxrss) / 1024, runner="process")
+
+
+try:  # the step's own process started before this script did
+    import psutil
+
+    started = psutil.Process().create_time()
+except (ImportError, OSError):
+    started = time.time()
 with open(snakemake.log[0], "w") as log:
     try:
         STEPS[snakemake.rule]()
     except LocalgeneError as exc:
         log.write(f"error: {exc}\n")
         sys.exit(1)
+record_time(started)

@@ -1,0 +1,401 @@
+"""The job's CNVkit step server: CNVkit imported once per job, each step a forked child.
+
+Importing ``cnvlib.commands`` costs 1.6–4 s of CPU, more than most steps of a job take. For a
+job that runs on this machine, the job process (:func:`localgene.workflow.run_workflow`) starts
+one server beside Snakemake, in the job's own process group::
+
+    python -m localgene.cnvkit_server .snakemake/localgene/server/cnvkit.sock   (cwd: job folder)
+
+It listens on a UNIX socket in the job folder (its folder mode 0700, the socket 0600), imports
+CNVkit once and then, for each request of :func:`localgene.cnvkit_step.run_cnvkit`, forks a child
+that runs the step **exactly as** ``cnvkit.py <argv>`` **would**: CNVkit's own entry point
+(``cnvlib.cnvkit.main``: its logging set-up, argument parser and command function), the
+request's log file as stdout and stderr, the request's working directory and environment, exit
+code 2 for an argument error and 1 with the traceback in the log for a runtime error. A child is
+a fresh copy of the server as it was after the import, so nothing one step changes (matplotlib
+state, options, globals) reaches the next.
+
+Before importing, the server pins BLAS/OpenMP pools to one thread (``OPENBLAS_NUM_THREADS=1``…):
+a process must not fork while such threads exist. It runs one thread only (a selector loop over
+the socket, the connections and one pidfd per child), so forking is safe.
+
+Signals: SIGINT is passed on to the running steps (a Ctrl-C or a cancel reaches them directly
+too: they are in the job's process group); SIGTERM stops the running steps and the server.
+A step whose client disconnects (Snakemake stopped) is stopped; a child whose server dies gets
+SIGTERM (``PR_SET_PDEATHSIG``), so no step outlives it.
+"""
+
+from __future__ import annotations
+
+import array
+import json
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from localgene.cnvkit_step import (ENV_SERVER, ENV_SERVER_PREFIX, MAX_MESSAGE, cnvkit_executable,
+                                   warm_enabled)
+
+#: Where the job process puts the socket, relative to the job folder.
+SOCKET = os.path.join(".snakemake", "localgene", "server", "cnvkit.sock")
+#: The server's own log, relative to the job folder.
+LOG = os.path.join("logs", "cnvkit-server.log")
+_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+_PR_SET_PDEATHSIG = 1
+
+
+def _log(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} cnvkit-server[{os.getpid()}]: {message}", file=sys.stderr, flush=True)
+
+
+def preload() -> float:
+    """Import what every CNVkit step imports; seconds it took."""
+    started = time.perf_counter()
+    for var in _THREAD_VARS:
+        os.environ[var] = "1"
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    # CNVkit's parsers take their program name from sys.argv[0] when they are built (at import)
+    sys.argv = [cnvkit_executable()]
+    import cnvlib.cnvkit  # noqa: F401  (cnvlib.commands and everything it pulls in)
+    import matplotlib.pyplot  # noqa: F401
+    import gc
+
+    gc.collect()
+    gc.freeze()  # imported objects stay shared with the children (no copy on write by the GC)
+    return time.perf_counter() - started
+
+
+def _set_pdeathsig() -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _exit_code(exc: SystemExit) -> int:
+    """The exit status a Python process has after ``raise SystemExit(exc.code)``."""
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1
+
+
+def run_step(request: dict, log_fd: int) -> None:
+    """In the forked child: ``cnvkit.py <argv>`` as its own process would run it; never returns."""
+    import traceback
+
+    code = 1
+    try:
+        _set_pdeathsig()
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.close(null)
+        os.close(log_fd)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        import tempfile
+
+        tempfile.tempdir = None  # TMPDIR of this step, not of the server
+        sys.argv = [sys.argv[0], *request["argv"]]
+        from cnvlib.cnvkit import main
+
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = _exit_code(exc)
+        except KeyboardInterrupt:
+            traceback.print_exc()
+            sys.stderr.flush()
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)  # as Python does: ended by SIGINT
+        except BaseException:  # noqa: BLE001  (what Python prints for an uncaught exception)
+            traceback.print_exc()
+            code = 1
+        try:
+            import atexit
+
+            atexit._run_exitfuncs()  # as at the end of a process (logging, multiprocessing)
+        except BaseException:  # noqa: BLE001
+            pass
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+    finally:
+        os._exit(code)
+
+
+class Server:
+    """One selector loop: the listening socket, each client's connection, each child's pidfd."""
+
+    def __init__(self, listener: socket.socket) -> None:
+        self.listener = listener
+        self.selector = selectors.DefaultSelector()
+        self.children: dict[int, tuple[socket.socket, int]] = {}  # pid -> (connection, pidfd)
+        self.watched: set[int] = set()  # children whose connection is watched for a hang-up
+        self.stopping = False
+        listener.setblocking(False)
+        self.selector.register(listener, selectors.EVENT_READ, self._accept)
+        # signals wake the loop through a pipe; handled between events
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_w, False)
+        signal.set_wakeup_fd(self.wake_w)
+        self.selector.register(self.wake_r, selectors.EVENT_READ, self._signalled)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, lambda signum, frame: None)
+
+    def serve(self) -> None:
+        while not (self.stopping and not self.children):
+            for key, _ in self.selector.select(timeout=1.0 if self.stopping else None):
+                key.data(key.fileobj)
+
+    def _accept(self, listener: socket.socket) -> None:
+        try:
+            conn, _ = listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        conn.setblocking(True)
+        self.selector.register(conn, selectors.EVENT_READ, self._request)
+
+    def _request(self, conn: socket.socket) -> None:
+        """A client's first message: the step; later: only its disconnect."""
+        self.selector.unregister(conn)
+        try:
+            data, ancdata, _, _ = conn.recvmsg(MAX_MESSAGE, socket.CMSG_SPACE(array.array("i", [0]).itemsize))
+        except OSError:
+            conn.close()
+            return
+        fds = array.array("i")
+        for level, kind, payload in ancdata:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
+        try:
+            request = json.loads(data)
+            if len(fds) != 1 or not isinstance(request.get("argv"), list):
+                raise ValueError("a request is one JSON object with argv and one log file")
+        except ValueError as exc:
+            _log(f"refused a request: {exc}")
+            for fd in fds:
+                os.close(fd)
+            conn.close()
+            return
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            self._close_in_child(conn)
+            run_step(request, fds[0])
+        os.close(fds[0])
+        pidfd = os.pidfd_open(pid)
+        self.children[pid] = (conn, pidfd)
+        self.selector.register(pidfd, selectors.EVENT_READ, lambda fd, pid=pid: self._ended(pid))
+        self.selector.register(conn, selectors.EVENT_READ, lambda c, pid=pid: self._hung_up(pid))
+        self.watched.add(pid)
+        try:
+            conn.sendall(json.dumps({"pid": pid}).encode())
+        except OSError:
+            self._hung_up(pid)
+
+    def _close_in_child(self, conn: socket.socket) -> None:
+        """In a new child: nothing of the server stays open (a client must see the server go)."""
+        signal.set_wakeup_fd(-1)
+        self.selector.close()
+        self.listener.close()
+        conn.close()
+        for other, pidfd in self.children.values():
+            other.close()
+            os.close(pidfd)
+        os.close(self.wake_r)
+        os.close(self.wake_w)
+
+    def _ended(self, pid: int) -> None:
+        conn, pidfd = self.children.pop(pid)
+        _, status, usage = os.wait4(pid, 0)
+        self.selector.unregister(pidfd)
+        os.close(pidfd)
+        if pid in self.watched:
+            self.watched.discard(pid)
+            self.selector.unregister(conn)
+        reply = {"exit": os.waitstatus_to_exitcode(status), "cpu_s": usage.ru_utime + usage.ru_stime,
+                 "max_rss_mb": usage.ru_maxrss / 1024}
+        try:
+            conn.sendall(json.dumps(reply).encode())
+        except OSError:
+            pass
+        conn.close()
+
+    def _hung_up(self, pid: int) -> None:
+        """The client went away (Snakemake stopped) while its step runs: stop the step."""
+        conn = self.children[pid][0]
+        try:
+            if conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT):
+                return
+        except BlockingIOError:
+            return
+        except OSError:
+            pass
+        self.selector.unregister(conn)
+        self.watched.discard(pid)
+        _log(f"client of step {pid} went away; stopping the step")
+        self._signal(pid, signal.SIGTERM)
+
+    def _signal(self, pid: int, sig: int) -> None:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def _signalled(self, fd: int) -> None:
+        try:
+            received = os.read(fd, 64)
+        except BlockingIOError:
+            return
+        for signum in received:
+            if signum == signal.SIGINT:
+                for pid in list(self.children):
+                    self._signal(pid, signal.SIGINT)
+            elif signum in (signal.SIGTERM, signal.SIGHUP) and not self.stopping:
+                _log(f"stopping ({len(self.children)} steps running)")
+                self.stopping = True
+                self.selector.unregister(self.listener)
+                self.listener.close()
+                for pid in list(self.children):
+                    self._signal(pid, signal.SIGTERM)
+
+
+def listen(path: str) -> socket.socket:
+    """A listening socket at ``path`` (relative to the working directory), owner-only."""
+    folder = os.path.dirname(path)
+    if folder:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        os.chmod(folder, 0o700)
+    try:
+        os.unlink(path)  # left by an earlier run of this job
+    except FileNotFoundError:
+        pass
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    binding = os.path.join(folder, f".{os.getpid()}.sock")
+    old = os.umask(0o177)
+    try:
+        listener.bind(binding)
+    finally:
+        os.umask(old)
+    listener.listen(128)
+    os.replace(binding, path)  # the socket appears only once it accepts connections
+    return listener
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m localgene.cnvkit_server SOCKET", file=sys.stderr)
+        return 2
+    path = args[0]
+    # Clients may connect (and queue) while CNVkit is imported.
+    listener = listen(path)
+    server = Server(listener)
+    _log(f"listening on {path}")
+    _log(f"imported CNVkit in {preload():.1f} s")
+    try:
+        server.serve()
+    finally:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    _log("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+# -- Started and stopped by the job process (localgene.workflow.run_workflow) ----------------
+
+
+def _uses_conda(snakemake_args: Sequence[str]) -> bool:
+    args = list(snakemake_args)
+    if "--use-conda" in args:
+        return True
+    for i, arg in enumerate(args):
+        if arg in ("--sdm", "--software-deployment-method") and "conda" in args[i + 1 : i + 3]:
+            return True
+        if arg.startswith(("--sdm=", "--software-deployment-method=")) and "conda" in arg:
+            return True
+    return False
+
+
+@dataclass
+class ServerProcess:
+    """A running server of one job, as its job process sees it."""
+
+    proc: subprocess.Popen
+    socket: Path
+
+    def interrupt(self) -> None:
+        """Pass an interrupt on to the running steps (they may not have had it)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+
+    def stop(self, grace: float = 30.0) -> None:
+        """Stop the running steps and the server; return once it has exited."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def start(job_dir: Path, env: dict[str, str], *, local: bool,
+          snakemake_args: Sequence[str] = (), ready_within: float = 120.0) -> ServerProcess | None:
+    """Start the server of a job when its steps can use it, and point ``env`` (Snakemake's) at it.
+
+    None (steps then run as their own ``cnvkit.py`` processes) for a cluster executor, with
+    ``LOCALGENE_WARM=0``, with conda environments, or when the server did not come up.
+    Returns as soon as the server listens (CNVkit is imported while Snakemake starts).
+    """
+    if not local or not warm_enabled(env) or _uses_conda(snakemake_args):
+        return None
+    job_dir = Path(job_dir)
+    (job_dir / LOG).parent.mkdir(parents=True, exist_ok=True)
+    path = job_dir / SOCKET
+    with open(job_dir / LOG, "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "localgene.cnvkit_server", SOCKET], cwd=job_dir,
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
+    server = ServerProcess(proc, path)
+    deadline = time.monotonic() + ready_within
+    while not path.is_socket():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            server.stop()
+            return None
+        time.sleep(0.01)
+    env[ENV_SERVER] = str(path)
+    env[ENV_SERVER_PREFIX] = sys.prefix
+    return server
