@@ -244,3 +244,14 @@ def test_a_bin_past_its_contig_end_is_left_to_cnvkit(tricky, tmp_path):
     ours, logs = by_engine(bam, {"target": bins}, tmp_path, [], {"min_mapq": 0})
     assert engine_named(logs["target"]) == "cnvkit" and "not inside its contig" in logs["target"]
     assert ours["target"] == by_cnvkit(bam, bins, tmp_path / "cnvkit.cnn", [])
+
+
+def test_too_little_memory_for_mosdepth_is_left_to_cnvkit(tricky, tmp_path, monkeypatch):
+    """A SLURM step given less memory than mosdepth's per-base array of the longest contig."""
+    assert engine.memory_limit(2, {"SLURM_MEM_PER_CPU": "100"}) <= 200 << 20
+    assert engine.mosdepth_memory({"chr1": 248_956_422, "chr2": 242_193_529}) > 1900 << 20
+    bam, bins = tricky
+    monkeypatch.setenv("SLURM_MEM_PER_NODE", "1")  # 1 MB: less than mosdepth needs for 60 kb
+    ours, logs = by_engine(bam, {"target": bins}, tmp_path, [], {"min_mapq": 0})
+    assert engine_named(logs["target"]) == "cnvkit" and "mosdepth needs about" in logs["target"], logs["target"]
+    assert ours["target"] == by_cnvkit(bam, bins, tmp_path / "cnvkit.cnn", [])
