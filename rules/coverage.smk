@@ -1,17 +1,28 @@
 # Coverage: read depth of every control and experimental BAM in target and antitarget bins.
 #
+# One job per sample writes both its target and antitarget .cnn, so a BAM is read once for
+# both (localgene.coverage_engine: mosdepth's base counts handed to CNVkit's own table code
+# where that is proven to give the same bytes as `cnvkit.py coverage`, else `cnvkit.py
+# coverage` itself; each kind's log names the engine). The jobs of all samples are
+# independent, so Snakemake runs them side by side on the job's cores.
+#
 # With the config key `coverage_cache` (set by localgene for its jobs; see docs/batches.md), a
 # control's coverage is looked up in that shared cache first and reused when the same BAM
 # content, bin file, coverage options and CNVkit version were computed before (by this job or
 # any other); otherwise it is computed as below and published. Without the key (plain
-# `snakemake --configfile job.json`) every coverage is computed by run_cnvkit.py, as always.
+# `snakemake --configfile job.json`) every coverage is computed.
 
 from localgene import coverage_cache as lg_coverage_cache
 
 COVERAGE_CACHE = config.get("coverage_cache") or ""
 # The coverage options as CNVkit's parser read them: part of the cache key.
 COVERAGE_OPTIONS = lg_coverage_cache.normalized_options(PLAN.options.steps["coverage"].values)
+# What the engine needs to know of them to decide whether it may run (JSON-able values only).
+COVERAGE_ENGINE_OPTIONS = {
+    k: PLAN.options.steps["coverage"].values.get(k) for k in ("count", "fasta", "min_mapq", "processes")
+}
 COVERAGE_SCRIPT = "scripts/coverage_step.py"
+COVERAGE_KINDS = ("target", "antitarget")
 
 
 def coverage_cache_of(wc):
@@ -19,25 +30,34 @@ def coverage_cache_of(wc):
     return COVERAGE_CACHE if wc.sample in CONTROLS else ""
 
 
+def coverage_argv(wc, input, output):
+    """Per kind, the `cnvkit.py coverage` argument list its .cnn stands for."""
+    bins = {"target": input.targets, "antitarget": input.antitargets}
+    return {kind: ["coverage", input.bam, bins[kind]] + PLAN.argv("coverage") + ["-o", output[kind]]
+            for kind in COVERAGE_KINDS}
+
+
 rule coverage:
     input:
         bam=BAM,
         bai=BAI,
-        bins=lambda wc: TARGETS if wc.kind == "target" else ANTITARGETS,
+        targets=TARGETS,
+        antitargets=ANTITARGETS,
     output:
-        COVERAGE,
+        target=COVERAGE.replace("{kind}", "target"),
+        antitarget=COVERAGE.replace("{kind}", "antitarget"),
     log:
-        "logs/coverage/{sample}.{kind}.log",
+        target="logs/coverage/{sample}.target.log",
+        antitarget="logs/coverage/{sample}.antitarget.log",
     threads: step_threads("coverage")
     params:
-        argv=lambda wc, input, output: ["coverage", input.bam, input.bins]
-        + PLAN.argv("coverage")
-        + ["-o", output[0]],
+        argv=coverage_argv,
         cache=coverage_cache_of,
         options=COVERAGE_OPTIONS,
+        engine_options=COVERAGE_ENGINE_OPTIONS,
         instance_id=RUN_ID,
         basedir=workflow.basedir,
     conda:
         CNVKIT_ENV
     script:
-        COVERAGE_SCRIPT if COVERAGE_CACHE else CNVKIT_SCRIPT
+        COVERAGE_SCRIPT

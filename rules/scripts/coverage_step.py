@@ -1,86 +1,96 @@
-"""The coverage step when the job has a shared coverage cache (config key ``coverage_cache``).
+"""The coverage step of one sample: its target and antitarget ``.cnn`` from one read of the BAM.
 
-Experimental samples, and any sample when the cache cannot be used, run
-``cnvkit.py <params.argv>`` exactly as ``run_cnvkit.py`` does (same argument list, same log
-header). A control first looks in the shared cache under the key's lock
-(:mod:`localgene.coverage_cache`): on a hit the cached ``.cnn`` is copied into the job's
-results and the log says whose computation it reuses; on a miss CNVkit computes it (still
-under the lock, so a concurrent job waits and then reuses it) and the result is published.
+``params.argv`` holds, per kind, the ``cnvkit.py coverage`` argument list the ``.cnn`` stands
+for. :func:`localgene.coverage_engine.compute` writes them: the mosdepth engine (one pass,
+CNVkit's own table code, byte-identical) where proven, else ``cnvkit.py coverage`` itself; the
+first lines of each kind's log name the engine and the command it equals.
 
-Imports only the standard library and :mod:`localgene.coverage_cache` (found through the
-workflow folder, so this also runs inside the conda environment of envs/cnvkit.yaml).
+With a shared coverage cache (config key ``coverage_cache``), a control first looks in it under
+each kind's key lock (:mod:`localgene.coverage_cache`; the target lock first, then the
+antitarget lock, always in that order): a hit is copied into the job's results and the log
+says whose computation it reuses; the kinds that miss are computed (still under their locks,
+so a concurrent job waits and then reuses them) and published. Experimental samples, and any
+sample when the cache cannot be used, are computed.
+
+Imports only the standard library and localgene modules that do (found through the workflow
+folder, so this also runs inside the conda environment of envs/cnvkit.yaml).
 """
 
 import contextlib
 import shlex
-import shutil
-import subprocess
 import sys
-from pathlib import Path
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 p = snakemake.params
 sys.path.insert(0, str(p.basedir))
 
 from localgene import coverage_cache as cc  # noqa: E402
+from localgene import coverage_engine as engine  # noqa: E402
+
+KINDS = ("target", "antitarget")
+sample = snakemake.wildcards.sample
+bam = snakemake.input.bam
+bins = {"target": snakemake.input.targets, "antitarget": snakemake.input.antitargets}
+outputs = {kind: snakemake.output[kind] for kind in KINDS}
+engine_options = {**dict(p.engine_options), "bam_or_bg_file": bam}
 
 
-def cnvkit_executable():
-    beside = Path(sys.executable).with_name("cnvkit.py")
-    return str(beside) if beside.exists() else (shutil.which("cnvkit.py") or "cnvkit.py")
+def compute(kinds, logs):
+    jobs = [engine.CoverageJob(kind, bins[kind], outputs[kind], list(map(str, p.argv[kind]))) for kind in kinds]
+    return engine.compute(bam, jobs, logs, engine_options, threads=snakemake.threads)
 
 
-def run_cnvkit(log, argv):
-    """As run_cnvkit.py: the command on the log's first line, CNVkit's output after it."""
-    log.write("$ cnvkit.py " + shlex.join(argv[1:]) + "\n")
-    log.flush()
-    return subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
-
-
-def main(log):
-    argv = [cnvkit_executable(), *map(str, p.argv)]
-    out = snakemake.output[0]
-    sample, kind = snakemake.wildcards.sample, snakemake.wildcards.kind
+def main(logs):
     if not p.cache:
-        return run_cnvkit(log, argv)
+        return compute(KINDS, logs)
     held = contextlib.ExitStack()
     try:
         cache = cc.CoverageCache(p.cache)
-        key, parts = cc.cache_key(bam=snakemake.input.bam, bai=snakemake.input.bai,
-                                  bins=snakemake.input.bins, kind=kind, options=p.options,
-                                  cnvkit=cc.cnvkit_version())
-        waited = held.enter_context(cache.locked(key))
+        keys, parts, waited = {}, {}, {}
+        version = cc.cnvkit_version()
+        for kind in KINDS:  # always target then antitarget: two jobs never wait on each other
+            keys[kind], parts[kind] = cc.cache_key(bam=bam, bai=snakemake.input.bai, bins=bins[kind], kind=kind,
+                                                   options=p.options, cnvkit=version)
+            waited[kind] = held.enter_context(cache.locked(keys[kind]))
     except OSError as exc:  # an unusable cache never fails the job: compute as without one
-        log.write(f"# coverage cache not used ({exc}); computing\n")
-        return run_cnvkit(log, argv)
-    with held:  # the key's lock: nobody else computes or publishes this entry meanwhile
-        hit = cache.lookup(key)
-        if hit is not None:
+        held.close()
+        for log in logs.values():
+            log.write(f"# coverage cache not used ({exc}); computing\n")
+        return compute(KINDS, logs)
+    with held:  # the keys' locks: nobody else computes or publishes these entries meanwhile
+        missing = []
+        for kind in KINDS:
+            hit = cache.lookup(keys[kind])
+            if hit is None:
+                missing.append(kind)
+                continue
             cnn, meta = hit
-            cc.copy_into(cnn, out)
-            log.write(
+            cc.copy_into(cnn, outputs[kind])
+            logs[kind].write(
                 f"# reused coverage of {sample} ({kind}) computed by job {meta.get('instance_id')} "
                 f"at {meta.get('computed_at')} (sample {meta.get('sample')}); "
-                f"cache entry {cache.entry_dir(key)}"
-                + (f"; waited {waited:.1f}s for the job computing it" if waited >= 0.5 else "")
+                f"cache entry {cache.entry_dir(keys[kind])}"
+                + (f"; waited {waited[kind]:.1f}s for the job computing it" if waited[kind] >= 0.5 else "")
                 + "\n"
             )
-            log.write("# stands for: cnvkit.py " + shlex.join(argv[1:]) + "\n")
+            logs[kind].write("# stands for: cnvkit.py " + shlex.join(map(str, p.argv[kind])) + "\n")
+        if not missing:
             return 0
-        code = run_cnvkit(log, argv)
+        code = compute(missing, logs)
         if code != 0:
             return code
-        try:
-            entry = cache.publish(key, out, {**parts, "instance_id": p.instance_id, "sample": sample,
-                                             "computed_at": cc.now_iso(), "host": cc.this_host(),
-                                             "argv": argv[1:]})
-            log.write(f"# computed coverage of {sample} ({kind}); published to {entry.parent}\n")
-        except OSError as exc:
-            log.write(f"# computed coverage of {sample} ({kind}); not published to the cache ({exc})\n")
+        for kind in missing:
+            try:
+                entry = cache.publish(keys[kind], outputs[kind], {
+                    **parts[kind], "instance_id": p.instance_id, "sample": sample, "computed_at": cc.now_iso(),
+                    "host": cc.this_host(), "argv": list(map(str, p.argv[kind]))})
+                logs[kind].write(f"# computed coverage of {sample} ({kind}); published to {entry.parent}\n")
+            except OSError as exc:
+                logs[kind].write(f"# computed coverage of {sample} ({kind}); not published to the cache ({exc})\n")
         return 0
 
 
-with open(snakemake.log[0], "w") as log:
-    code = main(log)
+with open(snakemake.log["target"], "w") as target_log, open(snakemake.log["antitarget"], "w") as antitarget_log:
+    code = main({"target": target_log, "antitarget": antitarget_log})
 if code != 0:
     sys.exit(code)
