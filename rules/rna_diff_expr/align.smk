@@ -18,5 +18,7 @@ rule align:
         mem_mb=1200,
     log:
         "logs/rna/align/{sample}.log",
+    benchmark:
+        "logs/rna/benchmark/align/{sample}.tsv",
     script:
         STEP_SCRIPT

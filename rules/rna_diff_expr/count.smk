@@ -19,6 +19,8 @@ rule count:
         mem_mb=400,
     log:
         "logs/rna/count.log",
+    benchmark:
+        "logs/rna/benchmark/count.tsv",
     script:
         STEP_SCRIPT
 
@@ -38,6 +40,8 @@ rule strand_count:
         mem_mb=400,
     log:
         "logs/rna/strand_count/s{strand}.log",
+    benchmark:
+        "logs/rna/benchmark/strand_count/s{strand}.tsv",
     script:
         STEP_SCRIPT
 
@@ -57,5 +61,7 @@ rule strandedness:
         mem_mb=200,
     log:
         "logs/rna/strandedness.log",
+    benchmark:
+        "logs/rna/benchmark/strandedness.tsv",
     script:
         STEP_SCRIPT

@@ -20,6 +20,8 @@ rule de:
         mem_mb=1000,
     log:
         "logs/rna/de.log",
+    benchmark:
+        "logs/rna/benchmark/de.tsv",
     script:
         STEP_SCRIPT
 
@@ -35,5 +37,7 @@ rule de_plots:
         mem_mb=400,
     log:
         "logs/rna/de_plots/{contrast}.log",
+    benchmark:
+        "logs/rna/benchmark/de_plots/{contrast}.tsv",
     script:
         STEP_SCRIPT

@@ -25,6 +25,8 @@ rule summary:
         mem_mb=300,
     log:
         "logs/rna/summary.log",
+    benchmark:
+        "logs/rna/benchmark/summary.tsv",
     script:
         STEP_SCRIPT
 
@@ -42,6 +44,8 @@ rule deliver:
         mem_mb=300,
     log:
         "logs/rna/deliver.log",
+    benchmark:
+        "logs/rna/benchmark/deliver.tsv",
     script:
         STEP_SCRIPT
 

@@ -18,5 +18,7 @@ rule hisat2_index:
         mem_mb=lambda wc, input: rna_index.build_mem_mb(input.size_mb),
     log:
         "logs/rna/hisat2_index.log",
+    benchmark:
+        "logs/rna/benchmark/hisat2_index.tsv",
     script:
         STEP_SCRIPT

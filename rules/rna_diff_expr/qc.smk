@@ -18,6 +18,8 @@ rule rrna_count:
         mem_mb=400,
     log:
         "logs/rna/rrna_count.log",
+    benchmark:
+        "logs/rna/benchmark/rrna_count.tsv",
     script:
         STEP_SCRIPT
 
@@ -40,5 +42,7 @@ rule qc:
         mem_mb=400,
     log:
         "logs/rna/qc.log",
+    benchmark:
+        "logs/rna/benchmark/qc.tsv",
     script:
         STEP_SCRIPT

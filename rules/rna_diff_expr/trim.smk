@@ -16,5 +16,7 @@ rule trim:
         mem_mb=300,
     log:
         "logs/rna/trim/{sample}.log",
+    benchmark:
+        "logs/rna/benchmark/trim/{sample}.tsv",
     script:
         STEP_SCRIPT
