@@ -75,7 +75,9 @@ def build_summary(
     }
 
 
-def deliver(plan: RnaPlan, results_dir: str, run_id: str, first_csv: str | None) -> dict[str, Any]:
+def deliver(
+    plan: RnaPlan, results_dir: str, run_id: str, first_csv: str | None, config: storage.S3Config | None = None
+) -> dict[str, Any]:
     """Copy or upload the results.
 
     ``output`` a folder: everything to ``output/<run id>/``. ``output`` a ``.csv`` path: the
@@ -84,9 +86,9 @@ def deliver(plan: RnaPlan, results_dir: str, run_id: str, first_csv: str | None)
     if plan.output_is_csv:
         where = storage.parse_location(plan.output, "output", require_key=True)
         folder = where.sibling("")
-        table = storage.deliver_file(first_csv, plan.output)
-        files = storage.deliver_results(results_dir, folder.uri, run_id)
+        table = storage.deliver_file(first_csv, plan.output, config)
+        files = storage.deliver_results(results_dir, folder.uri, run_id, config)
         return {"destination": folder.child(run_id).uri, "table": table, "files": files}
-    files = storage.deliver_results(results_dir, plan.output, run_id)
+    files = storage.deliver_results(results_dir, plan.output, run_id, config)
     return {"destination": storage.parse_location(plan.output, "output", require_key=False).child(run_id).uri,
             "files": files}

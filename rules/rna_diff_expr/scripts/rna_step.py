@@ -86,8 +86,9 @@ def de_plots(log):
 
 
 def rrna_count(log):
+    python_step(log, f"localgene.rna.qc.bed_to_saf({inp.bed}, {out.saf})")
     n = qc.bed_to_saf(inp.bed, out.saf)
-    log.write(f"# {n} rRNA regions from {inp.bed} -> {out.saf}\n")
+    log.write(f"{n} rRNA regions\n")
     tools.run(rna_plan.rrna_featurecounts_argv(out.saf, list(inp.bams), out.table, threads), log)
 
 
