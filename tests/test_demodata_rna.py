@@ -105,3 +105,11 @@ def test_job_body_is_valid_for_the_service(rna_demo_data):
     parsed = parse_pipeline_body(body)
     assert parsed.library_type == "fr-firststrand" and parsed.adapt == rna.ADAPTER and parsed.is_export_qc
     assert [g.group_name for g in parsed.inputs] == ["control", "treated"]
+
+
+def test_cli_reuses_the_rna_data_and_says_where_it_is(rna_demo_data, capsys):
+    from localgene.cli import main as cli_main
+
+    assert cli_main(["demo-data", "--rna", str(rna_demo_data)]) == 0
+    out = capsys.readouterr().out
+    assert "seed 7, fr-firststrand" in out and str(rna_demo_data / "job.json") in out

@@ -45,3 +45,8 @@ def test_count_matrix_columns_follow_the_samples(tmp_path):
     assert ids == ["G1", "G2"] and names == ["ALPHA", "G2"] and rows == [[5, 7], [0, 3]]
     counts.write_matrix(tmp_path / "m.tsv", ["a", "b"], ids, names, rows)
     assert (tmp_path / "m.tsv").read_text() == "gene_id\tgene_name\ta\tb\nG1\tALPHA\t5\t7\nG2\tG2\t0\t3\n"
+
+
+def test_samples_with_nothing_counted(tmp_path):
+    counts.write_matrix(tmp_path / "m.tsv", ["a", "b", "c"], ["G1", "G2"], ["G1", "G2"], [[0, 4, 0], [0, 1, 2]])
+    assert counts.empty_samples(tmp_path / "m.tsv") == ["a"]

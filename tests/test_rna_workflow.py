@@ -40,7 +40,7 @@ def run(demo, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def wrong_type_run(demo, tmp_path_factory):
-    """Two samples per group, no adapter trimming, declared fr-secondstrand, a CSV output."""
+    """Two samples per group, no adapter trimming, dUTP reads declared fr-unstranded, a CSV output."""
     body, _ = demo
     root = tmp_path_factory.mktemp("rna-wrong")
     body = copy.deepcopy(body)
@@ -48,7 +48,7 @@ def wrong_type_run(demo, tmp_path_factory):
         group["group_inputs"] = group["group_inputs"][:2]
     for key in ("adapt", "bed"):
         body.pop(key)
-    body.update(library_type="fr-secondstrand", is_export_qc=False, output=str(root / "out" / "de.csv"),
+    body.update(library_type="fr-unstranded", is_export_qc=False, output=str(root / "out" / "de.csv"),
                 instance_id="wrong")  # fmt: skip
     proc = snakemake(body, root / "job")
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -167,9 +167,12 @@ def test_results_delivered_to_the_output_folder(run):
 def test_wrong_library_type_is_warned_about(wrong_type_run):
     job, out = wrong_type_run
     summary = json.loads((job / "results" / "job.json").read_text())
-    warned = [w for w in summary["warnings"] if "library_type is fr-secondstrand but the reads look fr-firststrand" in w]
+    warned = [w for w in summary["warnings"] if "library_type is fr-unstranded but the reads look fr-firststrand" in w]
     assert {w.split(":")[0] for w in warned} == {"sample C1", "sample C2", "sample T1", "sample T2"}
-    assert summary["adapter_trimming"] is False and summary["featurecounts_strand"] == 1
+    assert len(summary["warnings"]) == 4
+    assert summary["adapter_trimming"] is False and summary["featurecounts_strand"] == 0
+    assert "-s 0" in summary["steps"]["logs/rna/count.log"][0]
+    assert "--rna-strandness" not in summary["steps"]["logs/rna/align/C1.log"][0]
     # a CSV output: the table at exactly that path, every result beside it
     table = read_csv(out / "de.csv")
     assert tuple(table[0]) == DE_COLUMNS

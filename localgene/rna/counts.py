@@ -63,3 +63,15 @@ def mapped(summary: Summary, sample: str) -> int:
 
 def total(summary: Summary, sample: str) -> int:
     return sum(summary[sample].values())
+
+
+def empty_samples(path: str | os.PathLike[str]) -> list[str]:
+    """Samples of a count matrix (:func:`write_matrix`) with no read pair counted for any gene."""
+    with open(path, newline="") as handle:
+        reader = csv.reader(handle, delimiter="\t")
+        samples = next(reader)[2:]
+        totals = [0] * len(samples)
+        for row in reader:
+            for i, value in enumerate(row[2:]):
+                totals[i] += int(value)
+    return [s for s, n in zip(samples, totals) if n == 0]

@@ -5,6 +5,7 @@
 rule de:
     input:
         matrix=COUNTS,
+        strandedness=STRANDEDNESS_JSON,
     output:
         coldata=COLDATA,
         tables=expand(DE_CSV, contrast=CONTRASTS),

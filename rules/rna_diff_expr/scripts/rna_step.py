@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from localgene.errors import LocalgeneError
+from localgene.errors import LocalgeneError, WorkflowFailed
 from localgene.rna import counts, plots, qc, strandedness, summary, tools
 from localgene.rna import index as rna_index
 from localgene.rna import plan as rna_plan
@@ -74,6 +74,14 @@ def strandedness_check(log):
 
 
 def de(log):
+    empty = counts.empty_samples(inp.matrix)
+    if empty:
+        check = json.loads(Path(inp.strandedness).read_text())
+        hint = "; ".join(check["warnings"]) or "see results/qc/strandedness.tsv"
+        raise WorkflowFailed(
+            f"no read pair was assigned to any gene in sample(s) {', '.join(empty)}, so DESeq2 cannot "
+            f"normalise them; is library_type right? ({hint})"
+        )
     with open(out.coldata, "w") as handle:
         handle.write("sample\tgroup\n" + "".join(f"{s}\t{g}\n" for s, g in p.groups))
     tools.run(rna_plan.deseq2_argv(p.script, inp.matrix, out.coldata, p.reference, p.outdir), log)
