@@ -25,6 +25,13 @@ if JOB_TYPE:
 
     include: f"rules/{PIPELINE}/main.smk"
 
+    # Each pipeline's main.smk names its final files in PIPELINE_TARGETS (Snakemake keeps the
+    # default target of the including file, so it must be a rule of this file).
+    rule all:
+        input:
+            PIPELINE_TARGETS,
+        default_target: True
+
 else:
 
     configfile: Path(workflow.basedir) / "config" / "config.yaml"

@@ -20,3 +20,15 @@ def demo_data() -> Path:
     from localgene.demodata import generate
 
     return generate(DATA_DIR / "demo").parent
+
+
+@pytest.fixture(scope="session")
+def rna_demo_data() -> Path:
+    """The seeded RNA demo data set of :mod:`localgene.demodata_rna` (default seed, dUTP).
+
+    Generated once into ``tests/.data/rna/fr-firststrand`` (about 20 s; no external tool);
+    later sessions find its manifest complete and reuse it.
+    """
+    from localgene.demodata_rna import DEFAULT_LIBRARY_TYPE, generate
+
+    return generate(DATA_DIR / "rna" / DEFAULT_LIBRARY_TYPE).parent

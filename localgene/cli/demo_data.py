@@ -1,7 +1,9 @@
 """``localgene demo-data DIR``: write the seeded demo data set (genome, genes, BAMs, job.json).
 
-The logic is :func:`localgene.demodata.generate`; this module only parses arguments and
-prints where things are.
+``localgene demo-data --rna DIR`` writes the RNA-seq one instead (genome, GTF, rRNA BED, six
+samples of paired FASTQ, truth, an RNA_DIFF_EXPR job.json). The logic is
+:func:`localgene.demodata.generate` / :func:`localgene.demodata_rna.generate`; this module only
+parses arguments and prints where things are.
 """
 
 from __future__ import annotations
@@ -26,8 +28,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         ),
     )
     parser.add_argument("dir", metavar="DIR", type=Path, help="folder to write (created if needed)")
+    from localgene.demodata_rna import DEFAULT_LIBRARY_TYPE, DEFAULT_SEED as RNA_SEED, LIBRARY_TYPES
+
     parser.add_argument(
-        "--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default: {DEFAULT_SEED})"
+        "--seed", type=int, default=None,
+        help=f"random seed (default: {DEFAULT_SEED}; with --rna: {RNA_SEED})",
+    )
+    parser.add_argument(
+        "--rna", action="store_true",
+        help="write the RNA-seq data set for an RNA_DIFF_EXPR job instead: a small genome, "
+        "genes.gtf, rrna.bed, two groups x three samples of paired gzip FASTQ with planted "
+        "differentially expressed genes and adapter read-through, truth.json, job.json",
+    )
+    parser.add_argument(
+        "--library-type", choices=LIBRARY_TYPES, default=DEFAULT_LIBRARY_TYPE,
+        help=f"with --rna: the strandedness of the simulated library (default: {DEFAULT_LIBRARY_TYPE}, dUTP)",
     )
     parser.add_argument(
         "--force", action="store_true", help="regenerate even if DIR already holds the data set"
@@ -41,9 +56,25 @@ def run(args: argparse.Namespace) -> int:
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.rna:
+        return run_rna(args)
+    if args.seed is None:
+        args.seed = demodata.DEFAULT_SEED
     manifest = demodata.generate(args.dir, seed=args.seed, force=args.force)
     folder = manifest.parent
     print(f"demo data (seed {args.seed}): {folder}")
     print(f"planted copy-number changes: {folder / demodata.TRUTH}")
     print(f"CNVkit job body: {folder / demodata.JOB}")
+    return 0
+
+
+def run_rna(args: argparse.Namespace) -> int:
+    from localgene import demodata_rna
+
+    seed = demodata_rna.DEFAULT_SEED if args.seed is None else args.seed
+    manifest = demodata_rna.generate(args.dir, seed=seed, library_type=args.library_type, force=args.force)
+    folder = manifest.parent
+    print(f"RNA demo data (seed {seed}, {args.library_type}): {folder}")
+    print(f"planted differentially expressed genes: {folder / demodata_rna.TRUTH}")
+    print(f"RNA_DIFF_EXPR job body: {folder / demodata_rna.JOB}")
     return 0

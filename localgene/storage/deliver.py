@@ -71,6 +71,36 @@ def deliver_results(
     return [d.uri if d.is_s3 else d.path for _, d in plan]
 
 
+def deliver_file(
+    src: str | os.PathLike,
+    destination: str,
+    config: S3Config | None = None,
+    *,
+    client=None,
+) -> str:
+    """Upload (S3) or copy (local) one file to exactly ``destination`` (a file path or key).
+
+    The same transfer, retries, verification and errors as :func:`deliver_results`; returns the
+    destination (``s3a://bucket/key`` or the absolute local path).
+    """
+    config = config or S3Config.from_env()
+    dest = parse_location(destination, "output", require_key=True)
+    src = Path(src)
+    if not src.is_file():
+        raise DeliveryError(f"cannot deliver {src}: it is not a file")
+    if dest.is_s3:
+        if client is None:
+            client = make_client(config)
+        uploader = _Uploader(client, config)
+        try:
+            uploader.upload(src, dest)
+        finally:
+            uploader.close()
+    else:
+        _copy(src, dest)
+    return dest.uri if dest.is_s3 else dest.path
+
+
 def _run_all(func, plan, workers: int) -> None:
     if not plan:
         return
