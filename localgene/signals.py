@@ -3,7 +3,7 @@
 ``localgene run`` and ``python -m localgene.runner`` (a worker's job process) treat SIGINT,
 SIGTERM and SIGHUP alike: :func:`stop_signals` turns each into :class:`Stopped` (a
 ``KeyboardInterrupt`` carrying the signal) in the main thread, and the workflow runner then
-cancels the job (docs/signals.md).
+cancels the job (docs/jobs.md, "Stop signals").
 """
 
 from __future__ import annotations

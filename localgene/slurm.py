@@ -42,7 +42,7 @@ ACTIVE_STATES = frozenset({
 #: Snakemake's line for each SLURM submission (snakemake-executor-plugin-slurm 2.x).
 _SUBMITTED = re.compile(r"Job (\S+) has been submitted with SLURM jobid (\d+) \(log: (\S+?)\)\.?$")
 _FINISHED = re.compile(r"^Finished jobid: (\S+) ")
-_GROUP = re.compile(r"^\s*group job (\S+) \(jobs in lexicogr\. order\):")
+_GROUP = re.compile(r"group job (\S+) \(jobs in lexicogr\. order\):", re.IGNORECASE)
 _JOBID = re.compile(r"^\s+jobid: (\d+)$")
 _EXTERNAL = re.compile(r"^\s+external_jobid: (\d+)")
 _RUN_ID = re.compile(r"^SLURM run ID: (\S+)$", re.M)
@@ -328,13 +328,16 @@ class LostJobWatch:
         with self._lock:
             if m := _RUN_ID.match(text):
                 self.run_id = m.group(1)
-            elif _GROUP.match(text):
+            elif _GROUP.search(text):
                 self._group = []
             elif (m := _JOBID.match(text)) and self._group is not None:
                 self._group.append(m.group(1))
             elif m := _SUBMITTED.search(text):
                 parts = m.group(3).split("/slurm_logs/", 1)[-1].split("/")
-                step = parts[0].split("_", 1)[-1] + (f" ({parts[1]})" if len(parts) > 2 else "")
+                kind, _, name = parts[0].partition("_")
+                step = name + (f" ({parts[1]})" if len(parts) > 2 else "")
+                if kind == "group":
+                    step = "group " + step
                 members = {m.group(1)}
                 if parts[0].startswith("group_") and self._group:
                     members = set(self._group)

@@ -298,6 +298,7 @@ def _stop_after_interrupt(proc: subprocess.Popen, log, signame: str, *, pgid: in
     log.write(f"localgene: got {signame}: cancelling the job\n")
     log.flush()
     started = time.monotonic()
+    reported: set[str] = set()
     sent = False
     if signame != "SIGINT" or not own_group:
         _sigint_group(proc, pgid, own_group)
@@ -312,7 +313,7 @@ def _stop_after_interrupt(proc: subprocess.Popen, log, signame: str, *, pgid: in
                     _sigint_group(proc, pgid, own_group)
                 sent = True
             if execution.is_slurm and now >= next_sweep and now - started > 1.0:
-                _sweep_cluster(execution, log_path, wait=False)
+                _sweep_cluster(execution, log_path, reported, wait=False)
                 next_sweep = now + 2.0
             if now - started > EXIT_BOUND_SECONDS:
                 log.write(f"localgene: Snakemake still running {EXIT_BOUND_SECONDS:.0f} s after the cancel: killed\n")
@@ -328,7 +329,7 @@ def _stop_after_interrupt(proc: subprocess.Popen, log, signame: str, *, pgid: in
     while True:
         try:
             if execution.is_slurm:
-                _sweep_cluster(execution, log_path, wait=True)
+                _sweep_cluster(execution, log_path, reported, wait=True)
             _end_stragglers(pgid, own_group)
             break
         except KeyboardInterrupt:
@@ -348,7 +349,7 @@ def _sigint_group(proc: subprocess.Popen, pgid: int, own_group: bool) -> None:
             _send(proc, signal.SIGINT)
 
 
-def _sweep_cluster(execution: Execution, log_path: Path, *, wait: bool) -> None:
+def _sweep_cluster(execution: Execution, log_path: Path, reported: set[str], *, wait: bool) -> None:
     text = log_path.read_text(errors="replace")
     if wait:
         left = execution.stop_leftovers(text)
@@ -362,7 +363,9 @@ def _sweep_cluster(execution: Execution, log_path: Path, *, wait: bool) -> None:
                 subprocess.run(["scancel", *ids], capture_output=True, timeout=60, check=False,
                                stdin=subprocess.DEVNULL)
                 left.extend(ids)
+    left = [i for i in dict.fromkeys(left) if i not in reported]
     if left:
+        reported.update(left)
         with open(log_path, "a") as log:
             log.write(f"localgene: cancelled cluster jobs Snakemake left behind: {' '.join(left)}\n")
 
@@ -423,6 +426,8 @@ def failure_message(snakemake_log: Path, job_dir: Path) -> str:
                     wildcards = w.group(1)
                 if lg := _LOG_LINE.match(follow):
                     step_logs = [p.strip() for p in lg.group(1).split(",")]
+    if rule is None and (group := _group_failure(rows, job_dir)):
+        return group
     if rule is None:
         # Snakemake itself stopped (e.g. the config was refused while parsing the workflow).
         meaningful = [r.strip() for r in rows if r.strip() and not r.startswith(("  File", "    "))]
@@ -452,6 +457,51 @@ def failure_message(snakemake_log: Path, job_dir: Path) -> str:
     return f"{where} failed: {reason or 'no log output'}" + (
         f" [log: {step_logs[0]}]" if step_logs else ""
     )
+
+
+_ERROR_GROUP = re.compile(r"^Error in group (\S+?):?$")
+
+
+def _group_failure(rows: list[str], job_dir: Path) -> str | None:
+    """Which step of a failed group job (several steps in one SLURM job) failed and why.
+
+    The outer log names the group, the SLURM job and state, and the job's SLURM log; that log
+    holds the inner Snakemake's own "Error in rule <step>:" block with the step's log.
+    """
+    for i in range(len(rows) - 1, -1, -1):
+        if m := _ERROR_GROUP.match(rows[i]):
+            group, slurm, logs = m.group(1), None, []
+            for follow in rows[i + 1 : i + 40]:
+                if follow.strip() and not follow[0].isspace():
+                    break
+                if sf := _SLURM_FAILED.match(follow):
+                    slurm = (sf.group(1), sf.group(2))
+                if (lg := _LOG_LINE.match(follow)) and not logs:
+                    logs = [p.strip() for p in lg.group(1).split(",")]
+            break
+    else:
+        return None
+    slurm_logs = [job_dir / p for p in logs if "slurm_logs" in p]
+    inner_rows = []
+    for path in slurm_logs:
+        try:
+            inner_rows = path.read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+    where, inner = f"group '{group}'", None
+    if any(_ERROR_RULE.match(r) for r in inner_rows):
+        inner = failure_message(slurm_logs[0], job_dir)
+        if m := re.match(r"^(step '[^']+'(?: \([^)]*\))?)", inner):
+            where = m.group(1)
+    ref = f"SLURM job {slurm[0]}" if slurm else "SLURM job"
+    where_log = _relative(str(slurm_logs[0]), job_dir) if slurm_logs else None
+    if slurm is not None and (killed := _slurm_kill(slurm[1], slurm_logs)):
+        return f"{where} was killed by SLURM: {killed} [{ref}" + (f"; log: {where_log}]" if where_log else "]")
+    if inner:
+        return f"{inner} [{ref}" + (f"; log: {where_log}]" if where_log else "]")
+    if slurm is not None:
+        return f"{where} failed: {ref} ended {slurm[1]}" + (f" [log: {where_log}]" if where_log else "")
+    return None
 
 
 def _profile_name(job_dir: Path) -> str:
