@@ -54,23 +54,49 @@ def stop_signals() -> Iterator[list[int]]:
             signal.signal(sig, old)
 
 
-def group_members(pgid: int, exclude: int | None = None) -> list[int]:
-    """Live (non-zombie) processes of process group ``pgid`` on this machine."""
-    found = []
+def _processes() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, process group) of every live, non-zombie process."""
+    found = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == exclude:
+        if not entry.name.isdigit():
             continue
         try:
             fields = (entry / "stat").read_text().rpartition(")")[2].split()
         except OSError:
             continue
-        if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
-            found.append(int(entry.name))
+        if len(fields) > 2 and fields[0] != "Z":
+            found[int(entry.name)] = (int(fields[1]), int(fields[2]))
     return found
 
 
+def group_members(pgid: int, exclude: int | None = None) -> list[int]:
+    """Live (non-zombie) processes of process group ``pgid`` on this machine.
+
+    With ``exclude`` (this process, a member of the group itself), only the processes that
+    descend from it or were orphaned (re-parented to init) count: the job's own processes, not
+    those the shell put in the same group (``localgene run job.json | tee log``)."""
+    table = _processes()
+    members = [pid for pid, (_, group) in table.items() if group == pgid and pid != exclude]
+    if exclude is None:
+        return members
+
+    def ours(pid: int) -> bool:
+        seen = set()
+        while pid in table and pid not in seen:
+            seen.add(pid)
+            parent = table[pid][0]
+            if parent == exclude:
+                return True
+            if parent in (0, 1):
+                return True  # orphaned: its parent in the job (Snakemake) is gone
+            pid = parent
+        return False
+
+    return [pid for pid in members if ours(pid)]
+
+
 def signal_members(pgid: int, sig: int, exclude: int | None = None) -> list[int]:
-    """Send ``sig`` to each member of ``pgid`` but ``exclude``; the pids signalled."""
+    """Send ``sig`` to each member of ``pgid`` (see :func:`group_members`); the pids signalled."""
     sent = []
     for pid in group_members(pgid, exclude):
         try:
