@@ -81,14 +81,14 @@ def group_members(pgid: int, exclude: int | None = None) -> list[int]:
         return members
 
     def ours(pid: int) -> bool:
+        if table[pid][0] in (0, 1):
+            return True  # orphaned: its parent in the job (Snakemake) is gone
         seen = set()
         while pid in table and pid not in seen:
             seen.add(pid)
             parent = table[pid][0]
             if parent == exclude:
                 return True
-            if parent in (0, 1):
-                return True  # orphaned: its parent in the job (Snakemake) is gone
             pid = parent
         return False
 

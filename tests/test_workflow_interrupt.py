@@ -116,3 +116,21 @@ def test_stop_signals_raise_stopped_naming_the_signal(sig):
     assert received == [sig] and signal_name(caught.value) == signal.Signals(sig).name
     assert signal.getsignal(sig) == before
     assert signal_name(KeyboardInterrupt()) == "SIGINT"
+
+
+def test_a_shared_group_counts_only_the_job_processes_own(tmp_path):
+    # L leads the group (as a shell's pipeline: `localgene run ... | tee`); A stands for the job
+    # process, A1 for its Snakemake. Seen from A, only A1 is the job's: L is spared.
+    script = ("import subprocess, sys, time\n"
+              "a = subprocess.Popen([sys.executable, '-c', 'import subprocess, sys, time; "
+              "c = subprocess.Popen([sys.executable, \"-c\", \"import time; time.sleep(600)\"]); "
+              "print(c.pid, flush=True); time.sleep(600)'], stdout=subprocess.PIPE, text=True)\n"
+              "print(a.pid, a.stdout.readline().strip(), flush=True)\ntime.sleep(600)\n")
+    lead = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        a, a1 = (int(v) for v in lead.stdout.readline().split())
+        assert sorted(group_members(lead.pid)) == sorted([lead.pid, a, a1])
+        assert group_members(lead.pid, exclude=a) == [a1]
+    finally:
+        os.killpg(lead.pid, signal.SIGKILL)
+        lead.wait()

@@ -46,7 +46,7 @@ def snakemake_cmd(cluster: sc.SlurmCluster, workdir: Path, *args: str) -> list[s
     ]
 
 
-def run_snakemake(cluster: sc.SlurmCluster, workdir: Path, *args: str, timeout: float = 120):
+def run_snakemake(cluster: sc.SlurmCluster, workdir: Path, *args: str, timeout: float = 900):
     proc = subprocess.run(snakemake_cmd(cluster, workdir, *args), env=cluster.env, cwd=workdir,
                           capture_output=True, text=True, timeout=timeout)
     return proc, proc.stdout + proc.stderr
