@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -144,9 +143,8 @@ def test_memory_overrun_is_killed_and_reported(slurm_cluster, tmp_path):
     record = slurm_cluster.jobcomp()[job_id]
     assert record["JobState"] == "FAILED"
     assert not (tmp_path / "hog.txt").exists()
-    # killed at once, not after the rule's 20 s sleep
-    started, ended = (datetime.fromisoformat(record[k]) for k in ("StartTime", "EndTime"))
-    assert (ended - started).total_seconds() < 15
+    # killed by slurmd, not ended by the rule itself (its 20 s sleep never finished: no output)
+    assert re.search(r"srun: error: \S+: task 0: Killed", text), text
 
 
 def test_sigint_cancels_the_slurm_jobs(slurm_cluster, tmp_path):
