@@ -101,10 +101,16 @@ def test_demo_job_runs_its_cnvkit_steps_in_a_few_grouped_slurm_jobs(slurm_cluste
     # (reference + sex) and sample (fix ... diagram, up to 4 samples per job): four SLURM jobs
     groups = sorted(name.split("/")[0].split("_")[0] for name in jobs.values())
     assert groups == ["coverage", "pool", "regions", "sample"], sorted(jobs.values())
-    # every CNVkit step of every sample still ran, with its own log
-    for step in CLUSTER_STEPS - {"coverage", "fix", "segment", "call", "genemetrics", "scatter", "diagram"}:
-        assert (job_dir / "logs" / f"{step}.log").exists(), step
-    assert len(list((job_dir / "logs").rglob("coverage*.log"))) + len(list((job_dir / "logs").glob("coverage/*"))) >= 1
+    # every CNVkit step of every sample still ran, with its own log holding its cnvkit.py command
+    logs = job_dir / "logs"
+    step_logs = [logs / f"{step}.log" for step in ("access", "target", "antitarget", "reference", "sex")]
+    step_logs += [logs / "coverage" / f"{s}.{kind}.log" for s in ("N1", "N2", "N3", "T1", "T2")
+                  for kind in ("target", "antitarget")]
+    step_logs += [logs / step / f"{s}.log" for step in ("fix", "segment", "call", "genemetrics") for s in ("T1", "T2")]
+    step_logs += [logs / "plots" / f"{s}.{plot}.log" for s in ("T1", "T2") for plot in ("scatter", "diagram")]
+    assert len(step_logs) == 27
+    for path in step_logs:
+        assert "cnvkit.py " in path.read_text(), path
     comp = slurm_cluster.jobcomp()
     states = {jobid: comp.get(jobid, {}).get("JobState") for jobid in jobs}
     assert set(states.values()) == {"COMPLETED"}, states
