@@ -15,6 +15,14 @@
 ``LOCALGENE_CLUSTER_JOBS``
     At most this many cluster jobs of one localgene job queued or running at once
     (``--jobs``); default: the profile's ``jobs``, else 50.
+``LOCALGENE_SLURM_LOST_SECONDS``
+    A SLURM job that is no longer queued or running, whose end Snakemake has not read after
+    this many seconds, fails the job naming the step and the SLURM job id (default 300).
+
+For SLURM, each job first asks the cluster what it offers (localgene.slurm: controller,
+accounting, partitions) and fails before submitting anything if it does not answer; the status
+command and partition are chosen from the answers unless the profile sets them, and one line in
+the job log (``localgene: SLURM: ...``) says what was found and chosen.
 
 ``serve`` takes no ``--executor``: the server only records jobs; ``localgene worker`` runs them
 and is where the executor is chosen.
@@ -25,25 +33,25 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
 
-from localgene.errors import InvalidRequest
+from localgene import slurm
+from localgene.errors import InvalidRequest, WorkflowFailed
 
 ENV_EXECUTOR = "LOCALGENE_EXECUTOR"
 ENV_PROFILE = "LOCALGENE_PROFILE"
 ENV_JOBS = "LOCALGENE_CLUSTER_JOBS"
+ENV_LOST = slurm.ENV_LOST
 LOCAL = "local"
 DEFAULT_JOBS = 50
 #: Profile keys whose values are mappings merged entry by entry (two levels for set-*).
-_MERGED_KEYS = {"default-resources": 1, "set-resources": 2, "set-threads": 1, "resources": 1}
+_MERGED_KEYS = {"default-resources": 1, "set-resources": 2, "set-threads": 1, "resources": 1, "groups": 1,
+                "group-components": 1}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-#: snakemake-executor-plugin-slurm names every SLURM job of a run after this ID.
-_SLURM_RUN_ID = re.compile(r"^SLURM run ID: (\S+)$", re.M)
 
 
 def plugin_module(executor: str) -> str:
@@ -98,10 +106,37 @@ class Execution:
     #: the site's profile (``LOCALGENE_PROFILE``), laid over the base one
     site_profile: Path | None = None
     jobs: int | None = None
+    #: SLURM: seconds before a job whose end Snakemake never read fails the run
+    lost_after: float = slurm.DEFAULT_LOST_SECONDS
+    #: SLURM: the cluster's facts as a worker probed them (None: probe in this process)
+    facts: slurm.ClusterFacts | None = None
 
     @property
     def is_local(self) -> bool:
         return self.executor == LOCAL
+
+    @property
+    def is_slurm(self) -> bool:
+        return self.executor == "slurm"
+
+    @property
+    def profile_name(self) -> str:
+        """Where a user puts a site setting (for messages)."""
+        if self.site_profile is not None:
+            return f"your site profile {self.site_profile / 'config.yaml'}"
+        return f"a site profile (a folder with config.yaml, named by {ENV_PROFILE})"
+
+    def cluster(self) -> tuple[slurm.ClusterFacts, slurm.Choice]:
+        """SLURM only: the cluster's facts and the settings chosen from them (nothing submitted).
+
+        Raises :class:`WorkflowFailed` saying what is wrong when SLURM does not answer or the
+        profile asks for what the cluster cannot do.
+        """
+        try:
+            found = slurm.facts(self.facts)
+            return found, slurm.choose(self.profile(), found, self.profile_name)
+        except slurm.SlurmUnavailable as exc:
+            raise WorkflowFailed(f"cannot run on SLURM, nothing was submitted: {exc}") from None
 
     def profile(self) -> dict[str, Any]:
         """The merged profile (empty for local execution)."""
@@ -126,6 +161,11 @@ class Execution:
         profile = self.profile()
         folder = Path(job_dir) / "logs" / "profile"
         folder.mkdir(parents=True, exist_ok=True)
+        if self.is_slurm:
+            _, choice = self.cluster()
+            profile = choice.profile
+            with open(Path(job_dir) / "logs" / "snakemake.log", "a") as log:
+                log.write(choice.line + "\n")
         tmp = folder / "config.yaml.tmp"
         tmp.write_text(
             "# Written by localgene for this job: config/" + self.executor
@@ -139,7 +179,30 @@ class Execution:
 
     def env_args(self) -> list[str]:
         """Options that pass this setting on to ``python -m localgene.runner``."""
-        return ["--executor", self.executor]
+        args = ["--executor", self.executor]
+        if self.facts is not None:
+            args.append("--cluster-facts=" + self.facts.to_json())
+        return args
+
+    def for_worker(self) -> Execution:
+        """This setting with the cluster probed once, for a worker to hand to its job processes
+        (a cluster that does not answer now is asked again by each job)."""
+        if not self.is_slurm:
+            return self
+        found = slurm.probe()
+        return replace(self, facts=found if found.reachable else None)
+
+    def keep_line(self, line: str) -> bool:
+        """False for Snakemake output not worth keeping: the plugin's futile account guess where
+        the cluster has no accounting (the ``localgene: SLURM:`` line says so once)."""
+        return not (self.is_slurm and slurm.no_accounting() and slurm.is_account_guess_noise(line))
+
+    def watch(self, on_lost) -> slurm.LostJobWatch | None:
+        """SLURM: the watch that fails a run whose job's end Snakemake never reads."""
+        if not self.is_slurm:
+            return None
+        return slurm.LostJobWatch(bound=self.lost_after, on_lost=on_lost,
+                                  every=min(10.0, max(0.5, self.lost_after / 10)))
 
     def stop_leftovers(self, snakemake_log: str) -> list[str]:
         """Cancel cluster jobs of a run that Snakemake left queued or running; their ids.
@@ -151,21 +214,12 @@ class Execution:
         ("SLURM run ID: …" in Snakemake's log): whatever ``squeue`` still shows under that name
         is ``scancel``-ed. Other executors: nothing to do here (their plugins cancel).
         """
-        if self.executor != "slurm":
+        if not self.is_slurm:
             return []
-        left: list[str] = []
-        for run_id in dict.fromkeys(_SLURM_RUN_ID.findall(snakemake_log)):
-            try:
-                queued = subprocess.run(["squeue", "-h", f"--name={run_id}", "-o", "%i"], capture_output=True,
-                                        text=True, timeout=60, check=False, stdin=subprocess.DEVNULL)
-                ids = queued.stdout.split()
-                if ids:
-                    subprocess.run(["scancel", *ids], capture_output=True, text=True, timeout=60, check=False,
-                                   stdin=subprocess.DEVNULL)
-                    left.extend(ids)
-            except (OSError, subprocess.TimeoutExpired):
-                continue
-        return left
+        try:
+            return slurm.cancel_run(snakemake_log)
+        except slurm.SlurmUnavailable as exc:
+            raise WorkflowFailed(str(exc)) from None
 
 
 def resolve(executor: str | None = None, env: Mapping[str, str] | None = None,
@@ -208,7 +262,17 @@ def resolve(executor: str | None = None, env: Mapping[str, str] | None = None,
         if not jobs_raw.isdigit() or not 1 <= int(jobs_raw) <= 100000:
             raise InvalidRequest(f"must be a whole number from 1, got {jobs_raw!r}", field=ENV_JOBS)
         jobs = int(jobs_raw)
-    return Execution(executor=name, base_profile=base_profile, site_profile=site_profile, jobs=jobs)
+    lost_raw = (env.get(ENV_LOST) or "").strip()
+    lost_after = slurm.DEFAULT_LOST_SECONDS
+    if lost_raw:
+        try:
+            lost_after = float(lost_raw)
+        except ValueError:
+            lost_after = -1.0
+        if not 1 <= lost_after <= 7 * 86400:
+            raise InvalidRequest(f"must be a number of seconds from 1 to 604800, got {lost_raw!r}", field=ENV_LOST)
+    return Execution(executor=name, base_profile=base_profile, site_profile=site_profile, jobs=jobs,
+                     lost_after=lost_after)
 
 
 def add_option(parser) -> None:
@@ -217,3 +281,61 @@ def add_option(parser) -> None:
         "--executor", default=None, metavar="NAME",
         help=f"where steps run: local (default) or slurm (one cluster job per step); default: "
         f"env {ENV_EXECUTOR}. Site profile: env {ENV_PROFILE} (laid over config/<NAME>); docs/hpc.md")
+
+
+#: The workflow's CNVkit steps run on the cluster, and what one instance of each is per job:
+#: once, per BAM and bin set, or per experimental sample (localgene's own rules stay local).
+CLUSTER_STEPS: dict[str, str] = {
+    "access": "once", "target": "once", "antitarget": "once", "coverage": "per BAM and bin set",
+    "reference": "once", "sex": "once", "fix": "per sample", "segment": "per sample", "call": "per sample",
+    "genemetrics": "per sample", "scatter": "per sample", "diagram": "per sample",
+}
+
+
+class _Input:
+    """What a profile expression may read of a step's input (``input.size_mb``)."""
+
+    def __init__(self, size_mb: float):
+        self.size_mb = size_mb
+
+
+def _evaluate(value: Any, size_mb: float, threads: int) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return eval(value, {"__builtins__": {"min": min, "max": max, "int": int, "round": round}},  # noqa: S307
+                    {"input": _Input(size_mb), "threads": threads, "attempt": 1})
+    except Exception:  # noqa: BLE001 - a plain string resource (a partition name, flags)
+        return value
+
+
+def step_requests(execution: Execution, plan, cores: int, profile: Mapping[str, Any] | None = None
+                  ) -> list[dict[str, Any]]:
+    """What each cluster step of ``plan`` asks SLURM for (first attempt), from the merged profile:
+    ``default-resources`` with the step's ``set-resources`` over it, expressions evaluated with
+    the step's input size (coverage: its BAM), threads from the plan, and its group."""
+    profile = execution.profile() if profile is None else profile
+    defaults = profile.get("default-resources") or {}
+    per_step = profile.get("set-resources") or {}
+    groups = profile.get("groups") or {}
+    bams: dict[str, float] = {}
+    for sample, location in plan.samples.items():
+        try:
+            bams[sample] = Path(location).stat().st_size / 1e6
+        except OSError:
+            bams[sample] = 0.0
+    rows = []
+    for step, kind in CLUSTER_STEPS.items():
+        threads = plan.threads(step, cores) if step in plan.options.steps else 1
+        if kind == "per BAM and bin set":
+            instances = [(f"sample={s}, kind={k}", bams[s]) for s in plan.samples for k in ("target", "antitarget")]
+        elif kind == "per sample":
+            instances = [(f"sample={s}", 0.0) for s in plan.experimental]
+        else:
+            instances = [("", 0.0)]
+        for wildcards, size_mb in instances:
+            merged = {**defaults, **(per_step.get(step) or {})}
+            row = {"step": step, "wildcards": wildcards, "threads": threads, "group": groups.get(step)}
+            row.update({k: _evaluate(v, size_mb, threads) for k, v in merged.items()})
+            rows.append(row)
+    return rows

@@ -246,21 +246,61 @@ class Worker:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m localgene.runner INSTANCE_ID``: one job process (started by a worker)."""
+    """``python -m localgene.runner INSTANCE_ID``: one job process (started by a worker).
+
+    SIGINT (a worker's cancel), SIGTERM and SIGHUP all cancel the job: its Snakemake, steps and
+    SLURM jobs are stopped (localgene.workflow). A job stopped by a signal while nobody asked
+    to cancel it is recorded CANCELLED with the signal as the reason.
+    """
     import argparse
+
+    from localgene.signals import signal_name, stop_signals
+    from localgene.slurm import ClusterFacts
 
     ap = argparse.ArgumentParser(prog="python -m localgene.runner")
     ap.add_argument("instance_id")
     ap.add_argument("--cores", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--snakemake-arg", action="append", default=[])
     ap.add_argument("--executor", default=None)
+    ap.add_argument("--cluster-facts", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     cfg = settings_mod.load()
     store = Store.open(cfg)
-    status = execute_job(store, args.instance_id, cfg=cfg, cores=args.cores, extra_args=tuple(args.snakemake_arg),
-                         execution=resolve_execution(args.executor))
+    execution = resolve_execution(args.executor)
+    if args.cluster_facts:
+        from dataclasses import replace
+
+        execution = replace(execution, facts=ClusterFacts.from_json(args.cluster_facts))
+    stopped_by = None
+    with stop_signals() as received:
+        try:
+            status = execute_job(store, args.instance_id, cfg=cfg, cores=args.cores,
+                                 extra_args=tuple(args.snakemake_arg), execution=execution)
+        except KeyboardInterrupt as exc:  # before or after the workflow ran
+            stopped_by = signal_name(exc)
+            status = store.find(args.instance_id).status
+    if received and stopped_by is None:
+        stopped_by = signal.Signals(received[0]).name
+    if stopped_by and not status.is_final:
+        status = record_stopped(store, args.instance_id, stopped_by)
     return 0 if status is Status.FINISHED else 1
+
+
+def record_stopped(store: Store, instance_id: str, signame: str) -> Status:
+    """Record a job whose process was stopped by ``signame`` (nothing of it runs any more).
+
+    A job someone cancelled (CANCELING) is left to the worker, which finishes the cancel; any
+    other becomes CANCELLED with the signal as the reason."""
+    record = store.find(instance_id)
+    if record.status in (Status.LAUNCHING, Status.RUNNING):
+        try:
+            store.request_cancel(record.project_id, instance_id, None, kinds=None,
+                                 message=f"cancelled: the job process got {signame}")
+            store.transition(instance_id, Status.CANCELLED)
+        except StateConflict:
+            pass
+    return store.find(instance_id).status
 
 
 if __name__ == "__main__":

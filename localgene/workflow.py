@@ -28,6 +28,8 @@ from localgene.errors import InvalidRequest, LocalgeneError, WorkflowFailed
 from localgene.execution import Execution
 from localgene.options import SNAPSHOT_PATH, save_snapshot
 from localgene.plan import Plan, build_plan, check_environment, check_local_files
+from localgene.signals import group_members, signal_members, signal_name
+from localgene.slurm import refusal
 
 PATH_FIELDS = ("ref", "bed", "annotation_file", "output_dir")
 LIST_PATH_FIELDS = ("experimental_inputs", "control_inputs")
@@ -179,19 +181,31 @@ def run_workflow(
     extra_args: Sequence[str] = (),
     execution: Execution | None = None,
 ) -> RunResult:
-    """Run the prepared job in ``job_dir`` to the end; raise WorkflowFailed naming the step."""
+    """Run the prepared job in ``job_dir`` to the end; raise WorkflowFailed naming the step.
+
+    A stop signal (SIGINT, or SIGTERM/SIGHUP turned into :class:`~localgene.signals.Stopped`
+    by the entry point) cancels the run: see :func:`_stop_after_interrupt`; it raises
+    WorkflowCancelled only once no process and no cluster job of the run is left.
+    """
     job_dir = Path(job_dir).resolve()
+    execution = execution or Execution()
     log_path = job_dir / "logs" / "snakemake.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
     done = total = 0
-    interrupted = False
+    interrupted: BaseException | None = None
+    lost: list[str] = []
+    # Snakemake shares this process's group when this process leads it (a worker's job process,
+    # a terminal's job), so a group signal reaches every process of the job; otherwise (started
+    # by a script or a test) it gets a group of its own, so that this process never signals a
+    # group it does not own.
+    own_group = os.getpgrp() == os.getpid()
     # CNVkit imported once for the job's steps (docs/speed.md); None: each step is a process
-    server = cnvkit_server.start(job_dir, env, local=(execution or Execution()).is_local,
-                                 snakemake_args=extra_args)
+    server = cnvkit_server.start(job_dir, env, local=execution.is_local, snakemake_args=extra_args)
     with open(log_path, "a") as log, _stopped_at_end(server):
+        argv = snakemake_argv(job_dir, cores, extra_args, execution)
         proc = subprocess.Popen(
-            snakemake_argv(job_dir, cores, extra_args, execution),
+            argv,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -199,10 +213,26 @@ def run_workflow(
             bufsize=1,
             cwd=job_dir,
             env=env,
+            process_group=None if own_group else 0,
+            preexec_fn=_ignore_sighup,
         )
+        pgid = os.getpgrp() if own_group else proc.pid
+
+        def on_lost(message: str) -> None:
+            lost.append(message)
+            log.write(f"localgene: {message}; stopping the run\n")
+            _send(proc, signal.SIGINT)
+
+        watch = execution.watch(on_lost)
+        if watch is not None:
+            watch.start()
         try:
             assert proc.stdout is not None
             for line in proc.stdout:
+                if watch is not None:
+                    watch.feed(line)
+                if not execution.keep_line(line):
+                    continue
                 log.write(line)
                 log.flush()
                 if m := _TOTAL.match(line.strip()):
@@ -214,17 +244,24 @@ def run_workflow(
                     if on_progress:
                         on_progress(done, total)
             code = proc.wait()
-        except KeyboardInterrupt:
-            interrupted = True
+        except KeyboardInterrupt as exc:
+            interrupted = exc
             if server:
                 server.interrupt()
-            code = _wait_after_interrupt(proc, log)
-        if code != 0:
-            left = (execution or Execution()).stop_leftovers(log_path.read_text(errors="replace"))
+            code = _stop_after_interrupt(proc, log, signal_name(exc), pgid=pgid, own_group=own_group,
+                                         execution=execution, log_path=log_path)
+        finally:
+            if watch is not None:
+                watch.stop()
+        if code != 0 and interrupted is None:
+            left = execution.stop_leftovers(log_path.read_text(errors="replace"))
             if left:
                 log.write(f"localgene: cancelled cluster jobs Snakemake left behind: {' '.join(left)}\n")
-    if interrupted or code in (-signal.SIGINT, -signal.SIGTERM, 130):
-        raise WorkflowCancelled(f"the workflow was interrupted after {done}/{total} steps")
+    if lost:
+        raise WorkflowFailed(lost[0])
+    if interrupted is not None or code in (-signal.SIGINT, -signal.SIGTERM, 130):
+        how = "" if interrupted is None else f" ({signal_name(interrupted)})"
+        raise WorkflowCancelled(f"the workflow was interrupted{how} after {done}/{total} steps")
     if code != 0:
         raise WorkflowFailed(failure_message(log_path, job_dir))
     return RunResult(done=done, total=total, log=log_path)
@@ -240,36 +277,143 @@ def _stopped_at_end(server: cnvkit_server.ServerProcess | None):
             server.stop()
 
 
-#: How long Snakemake may take to react to an interrupt before it is sent one of its own.
-INTERRUPT_GRACE_SECONDS = 3.0
+def _ignore_sighup() -> None:
+    # Snakemake has no SIGHUP handler and would die at once, leaving its steps running; the job
+    # process turns SIGHUP into a cancel instead. (Runs in the child between fork and exec.)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
 
-def _wait_after_interrupt(proc: subprocess.Popen, log) -> int:
-    """Wait for Snakemake to stop after this process was interrupted; its exit code.
+def _send(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        proc.send_signal(sig)
+    except (ProcessLookupError, OSError):
+        pass
 
-    A Ctrl-C or a worker's cancel signals the whole process group, Snakemake included, and
-    Snakemake then cancels its running steps (``scancel`` on a cluster). A second SIGINT while
-    it does so would cut that short, so one is forwarded only when Snakemake is still running
-    after INTERRUPT_GRACE_SECONDS (this process alone was signalled). Its output keeps going to
-    the log meanwhile (a full pipe would block it).
+
+#: How long Snakemake may take to show it got a group's SIGINT before it is sent one itself.
+INTERRUPT_GRACE_SECONDS = 10.0
+#: How long Snakemake may take to exit after a cancel (its SLURM plugin sleeps up to 180 s
+#: between status checks and exits only when that sleep ends) before it is killed.
+EXIT_BOUND_SECONDS = 240.0
+#: How long the job's other processes may take to end after Snakemake has gone.
+STRAGGLER_BOUND_SECONDS = 30.0
+_USER_CANCEL = "Terminating processes on user request"
+
+
+def _stop_after_interrupt(proc: subprocess.Popen, log, signame: str, *, pgid: int, own_group: bool,
+                          execution: Execution, log_path: Path) -> int:
+    """Stop the run after this process got a stop signal; Snakemake's exit code.
+
+    1. Snakemake gets exactly one SIGINT, its cancel (``scancel`` on a cluster). Where it
+       shares this process's group and the signal was SIGINT, a group signal (Ctrl-C, a
+       worker's cancel) has reached it already: a second one while it cancels would cut that
+       short, so one is sent only if Snakemake has not said "Terminating processes on user
+       request" within INTERRUPT_GRACE_SECONDS. Otherwise (SIGTERM, SIGHUP, or its own group)
+       SIGINT goes to Snakemake's group at once: Snakemake answers SIGTERM by waiting for its
+       running steps, and without a group signal its steps would not hear of the cancel.
+    2. Meanwhile, whatever SLURM still runs under the run's name is scancel-ed, until Snakemake
+       has exited and ``squeue`` shows nothing of the run (the plugin can miss a job it holds
+       while polling).
+    3. Snakemake is killed if it has not exited after EXIT_BOUND_SECONDS; then any process left
+       in the job's group (but this one) gets SIGTERM, and SIGKILL after STRAGGLER_BOUND_SECONDS.
+    Its output keeps going to the log meanwhile (a full pipe would block it).
     """
-    drain = threading.Thread(target=lambda: [log.write(line) for line in proc.stdout], daemon=True)
-    drain.start()
-    deadline = time.monotonic() + INTERRUPT_GRACE_SECONDS
-    forwarded = False
+    heard = threading.Event()
+
+    def drain() -> None:
+        for line in proc.stdout:
+            if _USER_CANCEL in line:
+                heard.set()
+            log.write(line)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    log.write(f"localgene: got {signame}: cancelling the job\n")
+    log.flush()
+    started = time.monotonic()
+    reported: set[str] = set()
+    sent = False
+    if signame != "SIGINT" or not own_group:
+        _sigint_group(proc, pgid, own_group)
+        sent = True
+    code = None
+    next_sweep = 0.0
+    while code is None:
+        try:
+            now = time.monotonic()
+            if not sent and (heard.is_set() or now - started > INTERRUPT_GRACE_SECONDS):
+                if not heard.is_set():
+                    _sigint_group(proc, pgid, own_group)
+                sent = True
+            if execution.is_slurm and now >= next_sweep and now - started > 1.0:
+                _sweep_cluster(execution, log_path, reported, wait=False)
+                next_sweep = now + 2.0
+            if now - started > EXIT_BOUND_SECONDS:
+                log.write(f"localgene: Snakemake still running {EXIT_BOUND_SECONDS:.0f} s after the cancel: killed\n")
+                _send(proc, signal.SIGKILL)
+            try:
+                code = proc.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                continue
+        except KeyboardInterrupt:
+            continue  # another stop signal: the cancel is under way
+    reader.join(timeout=10)
+    log.flush()
     while True:
         try:
-            code = proc.wait(timeout=0.5)
+            if execution.is_slurm:
+                _sweep_cluster(execution, log_path, reported, wait=True)
+            _end_stragglers(pgid, own_group)
             break
-        except subprocess.TimeoutExpired:
-            if not forwarded and time.monotonic() > deadline:
-                proc.send_signal(signal.SIGINT)
-                forwarded = True
         except KeyboardInterrupt:
-            continue  # pressed again: Snakemake got that one too; keep waiting for it
-    drain.join(timeout=5)
+            continue
     log.flush()
     return code
+
+
+def _sigint_group(proc: subprocess.Popen, pgid: int, own_group: bool) -> None:
+    if own_group:
+        # This process is in the group too: it must not interrupt itself while it cancels.
+        signal_members(pgid, signal.SIGINT, exclude=os.getpid())
+    else:
+        try:
+            os.killpg(pgid, signal.SIGINT)
+        except (ProcessLookupError, PermissionError):
+            _send(proc, signal.SIGINT)
+
+
+def _sweep_cluster(execution: Execution, log_path: Path, reported: set[str], *, wait: bool) -> None:
+    text = log_path.read_text(errors="replace")
+    if wait:
+        left = execution.stop_leftovers(text)
+    else:
+        from localgene import slurm
+
+        left = []
+        for run_id in slurm.run_ids(text):
+            ids = slurm.queued(run_id) or []
+            if ids:
+                subprocess.run(["scancel", *ids], capture_output=True, timeout=60, check=False,
+                               stdin=subprocess.DEVNULL)
+                left.extend(ids)
+    left = [i for i in dict.fromkeys(left) if i not in reported]
+    if left:
+        reported.update(left)
+        with open(log_path, "a") as log:
+            log.write(f"localgene: cancelled cluster jobs Snakemake left behind: {' '.join(left)}\n")
+
+
+def _end_stragglers(pgid: int, own_group: bool) -> None:
+    """No process of the job's group (but this one) is left when this returns."""
+    me = os.getpid() if own_group else None
+    if not signal_members(pgid, signal.SIGTERM, exclude=me):
+        return
+    deadline = time.monotonic() + STRAGGLER_BOUND_SECONDS
+    while group_members(pgid, exclude=me) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    signal_members(pgid, signal.SIGKILL, exclude=me)
+    while group_members(pgid, exclude=me):
+        time.sleep(0.1)
 
 
 def _tail(path: Path, lines: int = 4) -> str:
@@ -315,6 +459,8 @@ def failure_message(snakemake_log: Path, job_dir: Path) -> str:
                     wildcards = w.group(1)
                 if lg := _LOG_LINE.match(follow):
                     step_logs = [p.strip() for p in lg.group(1).split(",")]
+    if rule is None and (group := _group_failure(rows, job_dir)):
+        return group
     if rule is None:
         # Snakemake itself stopped (e.g. the config was refused while parsing the workflow).
         meaningful = [r.strip() for r in rows if r.strip() and not r.startswith(("  File", "    "))]
@@ -323,6 +469,8 @@ def failure_message(snakemake_log: Path, job_dir: Path) -> str:
         )
         return f"the workflow could not start: {reason}"
     where = f"step '{rule}'" + (f" ({wildcards})" if wildcards else "")
+    if "SLURM sbatch failed" in "\n".join(rows) and (hint := refusal("\n".join(rows), _profile_name(job_dir))):
+        return f"{where} was not submitted: {hint}"
     if slurm is not None:
         killed = _slurm_kill(slurm[1], [job_dir / p for p in step_logs])
         slurm_logs = [p for p in step_logs if "slurm_logs" in p]
@@ -342,6 +490,62 @@ def failure_message(snakemake_log: Path, job_dir: Path) -> str:
     return f"{where} failed: {reason or 'no log output'}" + (
         f" [log: {step_logs[0]}]" if step_logs else ""
     )
+
+
+_ERROR_GROUP = re.compile(r"^Error in group (\S+?):?$")
+
+
+def _group_failure(rows: list[str], job_dir: Path) -> str | None:
+    """Which step of a failed group job (several steps in one SLURM job) failed and why.
+
+    The outer log names the group, the SLURM job and state, and the job's SLURM log; that log
+    holds the inner Snakemake's own "Error in rule <step>:" block with the step's log.
+    """
+    for i in range(len(rows) - 1, -1, -1):
+        if m := _ERROR_GROUP.match(rows[i]):
+            group, slurm, logs = m.group(1), None, []
+            for follow in rows[i + 1 : i + 40]:
+                if follow.strip() and not follow[0].isspace():
+                    break
+                if sf := _SLURM_FAILED.match(follow):
+                    slurm = (sf.group(1), sf.group(2))
+                if (lg := _LOG_LINE.match(follow)) and not logs:
+                    logs = [p.strip() for p in lg.group(1).split(",")]
+            break
+    else:
+        return None
+    slurm_logs = [job_dir / p for p in logs if "slurm_logs" in p]
+    inner_rows = []
+    for path in slurm_logs:
+        try:
+            inner_rows = path.read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+    where, inner = f"group '{group}'", None
+    if any(_ERROR_RULE.match(r) for r in inner_rows):
+        inner = failure_message(slurm_logs[0], job_dir)
+        if m := re.match(r"^(step '[^']+'(?: \([^)]*\))?)", inner):
+            where = m.group(1)
+    ref = f"SLURM job {slurm[0]}" if slurm else "SLURM job"
+    where_log = _relative(str(slurm_logs[0]), job_dir) if slurm_logs else None
+    if slurm is not None and (killed := _slurm_kill(slurm[1], slurm_logs)):
+        return f"{where} was killed by SLURM: {killed} [{ref}" + (f"; log: {where_log}]" if where_log else "]")
+    if inner:
+        return f"{inner} [{ref}" + (f"; log: {where_log}]" if where_log else "]")
+    if slurm is not None:
+        return f"{where} failed: {ref} ended {slurm[1]}" + (f" [log: {where_log}]" if where_log else "")
+    return None
+
+
+def _profile_name(job_dir: Path) -> str:
+    """The site profile a job used, from the header of its merged profile (for messages)."""
+    try:
+        header = (job_dir / "logs" / "profile" / "config.yaml").read_text().splitlines()[0]
+    except (OSError, IndexError):
+        header = ""
+    if m := re.search(r" with (.+) laid over it\.$", header):
+        return f"your site profile {m.group(1)}/config.yaml"
+    return "a site profile (a folder with config.yaml, named by LOCALGENE_PROFILE)"
 
 
 def _relative(path: str, base: Path) -> str:

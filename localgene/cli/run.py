@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from localgene.cli.identity import add_identity
 from localgene.cli.progress import ProgressBar
 from localgene.errors import WorkflowFailed
 from localgene.plan import sample_name
+from localgene.signals import signal_name, stop_signals
 from localgene.status import Status
 from localgene.store import Store
 
@@ -52,18 +54,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for warning in record.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     bar = ProgressBar(sys.stderr)
-    try:
-        status = runner.execute_job(store, instance_id, cfg=cfg, cores=args.cores, on_progress=bar.update,
-                                    extra_args=tuple(args.snakemake_arg), execution=where,
-                                    on_staging=bar.staging)
-    except KeyboardInterrupt:
-        status = Status.CANCELING
-    finally:
-        bar.close()
+    stopped_by = None
+    with stop_signals() as received:  # Ctrl-C, SIGTERM (timeout, systemd), SIGHUP: cancel the job
+        try:
+            status = runner.execute_job(store, instance_id, cfg=cfg, cores=args.cores, on_progress=bar.update,
+                                        extra_args=tuple(args.snakemake_arg), execution=where,
+                                        on_staging=bar.staging)
+        except KeyboardInterrupt as exc:
+            stopped_by = signal_name(exc)
+            status = store.find(instance_id).status
+        finally:
+            bar.close()
+    if received and stopped_by is None:
+        stopped_by = signal.Signals(received[0]).name
     if not status.is_final:  # interrupted: every process of the job has exited by now
         if status is not Status.CANCELING:
             service.cancel(store, instance_id, project_id=args.project, owner=None)
-        store.transition(instance_id, Status.CANCELLED, message="cancelled from the terminal")
+        message = "cancelled from the terminal" if stopped_by in (None, "SIGINT") else f"cancelled: got {stopped_by}"
+        store.transition(instance_id, Status.CANCELLED, message=message)
         print(f"cancelled: {instance_id}", file=sys.stderr)
         return 130
     record = store.find(instance_id)

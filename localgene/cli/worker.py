@@ -34,10 +34,16 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     cfg = settings_mod.load().ensure_dirs()
     slots = args.slots or cfg.slots
     cores = args.cores or service.default_cores(slots)
-    where = execution.resolve(args.executor)
+    where = execution.resolve(args.executor).for_worker()  # the cluster probed once, for every job
     worker = Worker(Store.open(cfg), cfg, slots=slots, cores=cores, extra_args=tuple(args.snakemake_arg),
                     execution=where)
     logging.getLogger("localgene.runner").info("worker %s: %d slot(s), %d core(s) per job, executor %s",
                                                worker.name, slots, cores, where.executor)
+    if where.is_slurm:
+        from localgene import slurm
+
+        logging.getLogger("localgene.runner").info(
+            "SLURM: %s", "; ".join(f"{k}={v}" for k, v in vars(where.facts).items()) if where.facts
+            else "not answering now (each job asks again): " + slurm.probe().problem)
     worker.run(until_idle=args.until_idle)
     return 0

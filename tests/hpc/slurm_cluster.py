@@ -499,6 +499,34 @@ def stop(root: Path = DEFAULT_ROOT, timeout: float = 15.0) -> None:
     _unlink_system_conf(conf)
 
 
+def stop_controller(root: Path = DEFAULT_ROOT, timeout: float = 15.0) -> None:
+    """Stop only slurmctld (jobs, slurmd and munged stay), e.g. to see how clients fail."""
+    root = Path(root).resolve()
+    pid = _running_pids(root, scan=True).get("slurmctld")
+    if pid is None:
+        return
+    needle = _daemons(root)["slurmctld"][1]
+    os.kill(pid, signal.SIGTERM)
+    if not _wait(lambda: not _pid_alive(pid, needle), timeout):
+        os.kill(pid, signal.SIGKILL)
+        _wait(lambda: not _pid_alive(pid, needle), 5)
+
+
+def start_controller(root: Path = DEFAULT_ROOT, timeout: float = START_TIMEOUT) -> SlurmCluster:
+    """Start slurmctld again after :func:`stop_controller` (it recovers its jobs from its state
+    folder) and wait until the node answers; a cluster in any other state is started afresh."""
+    root = Path(root).resolve()
+    state = _read_state(root)
+    if state is None or "slurmctld" in _running_pids(root, scan=True):
+        return start(root, timeout)
+    _start_daemon([_which("slurmctld"), "-f", str(root / "slurm.conf")], root, "slurmctld")
+    cluster = SlurmCluster(root=root, host=state["host"], reused=True)
+    if not _wait(lambda: _healthy(cluster), timeout):
+        raise SlurmClusterError(f"slurmctld did not come back within {timeout:.0f}s\n{_log_tails(root)}")
+    cluster.pids = _running_pids(root, scan=True)
+    return cluster
+
+
 def _state_file(root: Path) -> Path:
     return root / "cluster.json"
 

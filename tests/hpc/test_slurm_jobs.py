@@ -1,6 +1,6 @@
 """localgene jobs with ``--executor slurm`` on the real single-node SLURM cluster.
 
-The demo job runs once with the SLURM executor (every CNVkit step its own SLURM job) and once
+The demo job runs once with the SLURM executor (CNVkit steps grouped into four SLURM jobs) and once
 locally, side by side; their tables must agree. A running SLURM job is cancelled through
 ``localgene worker`` + ``localgene cancel``; a step given too little memory fails the job with a
 message naming the step and the kill. The site profiles used are in tests/hpc/profiles/: the
@@ -67,8 +67,10 @@ def _instance(stdout: str) -> str:
 
 
 def _slurm_jobs(snakemake_log: str) -> dict[str, str]:
-    """SLURM job id -> 'step/wildcards', from "... submitted with SLURM jobid N (log: .../rule_x/wc/N.log)"."""
-    found = re.findall(r"submitted with SLURM jobid (\d+) \(log: \S*/slurm_logs/rule_([^/]+)/(?:([^/]+)/)?\d+\.log\)",
+    """SLURM job id -> 'step/wildcards' (or 'group/...'), from "... submitted with SLURM jobid N
+    (log: .../rule_x/wc/N.log)" (group jobs: .../group_<group>_<steps>/...)."""
+    found = re.findall(r"submitted with SLURM jobid (\d+) \(log: \S*/slurm_logs/(?:rule|group)_([^/]+)/(?:([^/]+)/)?"
+                       r"\d+\.log\)",
                        snakemake_log)
     return {jobid: f"{rule}/{wc}" for jobid, rule, wc in found}
 
@@ -90,15 +92,25 @@ def demo_runs(slurm_cluster, demo_data, tmp_path_factory):
     return {k: homes[k] / "jobs" / ids[k] for k in ids} | {"stdout": out, "wall": wall}
 
 
-def test_demo_job_runs_every_cnvkit_step_as_its_own_slurm_job(slurm_cluster, demo_runs):
+def test_demo_job_runs_its_cnvkit_steps_in_a_few_grouped_slurm_jobs(slurm_cluster, demo_runs):
     job_dir = demo_runs["slurm"]
     assert "finished: 38/38 steps" in demo_runs["stdout"]
     log = (job_dir / "logs" / "snakemake.log").read_text()
     jobs = _slurm_jobs(log)
-    assert {name.split("/")[0] for name in jobs.values()} == CLUSTER_STEPS
-    # one SLURM job per step and sample (coverage: 5 BAMs x target/antitarget)
-    # 3 region steps + 10 coverages + reference + sex + 6 per-sample steps x 2 samples = 27
-    assert len(set(jobs.values())) == len(jobs) == 27, sorted(jobs.values())
+    # config/slurm groups: regions (access, target, antitarget), coverage (10 per job), pool
+    # (reference + sex) and sample (fix ... diagram, up to 4 samples per job): four SLURM jobs
+    groups = sorted(name.split("/")[0].split("_")[0] for name in jobs.values())
+    assert groups == ["coverage", "pool", "regions", "sample"], sorted(jobs.values())
+    # every CNVkit step of every sample still ran, with its own log holding its cnvkit.py command
+    logs = job_dir / "logs"
+    step_logs = [logs / f"{step}.log" for step in ("access", "target", "antitarget", "reference", "sex")]
+    step_logs += [logs / "coverage" / f"{s}.{kind}.log" for s in ("N1", "N2", "N3", "T1", "T2")
+                  for kind in ("target", "antitarget")]
+    step_logs += [logs / step / f"{s}.log" for step in ("fix", "segment", "call", "genemetrics") for s in ("T1", "T2")]
+    step_logs += [logs / "plots" / f"{s}.{plot}.log" for s in ("T1", "T2") for plot in ("scatter", "diagram")]
+    assert len(step_logs) == 27
+    for path in step_logs:
+        assert "cnvkit.py " in path.read_text(), path
     comp = slurm_cluster.jobcomp()
     states = {jobid: comp.get(jobid, {}).get("JobState") for jobid in jobs}
     assert set(states.values()) == {"COMPLETED"}, states
@@ -109,7 +121,7 @@ def test_demo_job_runs_every_cnvkit_step_as_its_own_slurm_job(slurm_cluster, dem
         assert f"localrule {local_rule}:" in log
     # the profile the job used is kept in its folder
     profile = (job_dir / "logs" / "profile" / "config.yaml").read_text()
-    assert "slurm-status-command: squeue" in profile and "coverage:" in profile
+    assert "slurm-status-command: squeue" in profile and "coverage:" in profile and "group-components:" in profile
     print(f"slurm demo run: {demo_runs['wall']:.0f} s wall, {len(jobs)} SLURM jobs")
 
 
@@ -134,10 +146,12 @@ def test_a_step_with_too_little_memory_fails_the_job_naming_step_and_kill(slurm_
     proc = _run(job, _env(slurm_cluster, tmp_path / "home", "tiny-coverage"), "--executor", "slurm")
     out, err = proc.communicate(timeout=600)
     assert proc.returncode != 0
+    # coverages run grouped (config/slurm): the group job gets 50 MB per coverage it runs at once
     message = re.search(r"step 'coverage' \((sample=\w+, kind=\w+)\) was killed by SLURM: out of memory "
-                        r"\((\d+) MB > 50 MB limit", err)
+                        r"\((\d+) MB > (\d+) MB limit", err)
     assert message, err[-3000:]
-    assert int(message.group(2)) > 50
+    limit = int(message.group(3))
+    assert limit in (50, 100) and int(message.group(2)) > limit
     instance_id = _instance(out)
     record = Store.open(settings.load({"LOCALGENE_HOME": str(tmp_path / "home")})).find(instance_id)
     assert record.status is Status.FAILED and "killed by SLURM" in record.message
@@ -145,7 +159,7 @@ def test_a_step_with_too_little_memory_fails_the_job_naming_step_and_kill(slurm_
     jobs = _slurm_jobs(log)
     assert not {r["id"] for r in slurm_cluster.squeue()} & set(jobs)
     comp = slurm_cluster.jobcomp()
-    assert any(comp.get(j, {}).get("JobState") == "FAILED" for j, n in jobs.items() if n.startswith("coverage/"))
+    assert any(comp.get(j, {}).get("JobState") == "FAILED" for j, n in jobs.items() if n.startswith("coverage"))
 
 
 def test_cancel_of_a_running_slurm_job_leaves_nothing_in_squeue(slurm_cluster, demo_data, tmp_path):
