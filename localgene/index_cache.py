@@ -217,7 +217,8 @@ def tool_version(argv: list[str]) -> str:
     lines = [line for line in text.splitlines() if line.strip()]
     if argv[0] == "bwa":  # bwa prints its usage, with "Version: 0.7.17-r1188"
         lines = [line for line in lines if line.startswith("Version")] or lines
-    return f"{os.path.basename(argv[0])} {lines[0].strip() if lines else 'unknown'}"
+    tool, first = os.path.basename(argv[0]), (lines[0].strip() if lines else "unknown")
+    return first if first.startswith(tool) else f"{tool} {first}"
 
 
 def run_tool(argv: list[str], log: Log, stdout_path: Path | None = None) -> None:
