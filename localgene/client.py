@@ -148,7 +148,7 @@ class Client:
                             params={"step": step, "tail": tail})
 
     def submit_pipeline(self, body: dict[str, Any]) -> str:
-        """POST …/gene/jobs; the new ``job_id`` (localgene refuses every pipeline today)."""
+        """POST …/gene/jobs; the new ``job_id``."""
         return self.request("POST", self._gene("jobs"), body=body)["job_id"]
 
     def list_pipeline(self, *, job_type: str | None = None, limit: Any = None, offset: Any = None,
@@ -161,6 +161,10 @@ class Client:
 
     def cancel_job(self, job_id: str) -> None:
         self.request("DELETE", self._gene("jobs", job_id))
+
+    def log_job(self, job_id: str, *, step: str | None = None, tail: int | None = None) -> dict[str, Any]:
+        """GET …/gene/jobs/{id}/log (localgene extension)."""
+        return self.request("GET", self._gene("jobs", job_id, "log"), params={"step": step, "tail": tail})
 
     def statistics(self, *, start: Any = None, end: Any = None) -> dict[str, Any]:
         return self.request("GET", self._gene("statistics"), params={"start": start, "end": end})

@@ -94,7 +94,8 @@ def config_entry(home: str | os.PathLike | None = None) -> dict[str, str]:
 # -- the key ----------------------------------------------------------------------------------
 
 
-def _sha256_file(path: str | os.PathLike) -> str:
+def sha256_file(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes (hex)."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -112,7 +113,7 @@ def bam_fingerprint(bam: str | os.PathLike, bai: str | os.PathLike) -> str:
         if size > SAMPLE_BYTES:
             fh.seek(max(SAMPLE_BYTES, size - SAMPLE_BYTES))
             h.update(fh.read(SAMPLE_BYTES))
-    h.update(b"bai=" + _sha256_file(bai).encode())
+    h.update(b"bai=" + sha256_file(bai).encode())
     return h.hexdigest()
 
 
@@ -141,7 +142,7 @@ def cache_key(*, bam: str, bai: str, bins: str, kind: str, options: str, cnvkit:
     """``(key, parts)``: the entry's key and what it was made of (kept in meta.json)."""
     parts = {
         "bam_fingerprint": bam_fingerprint(bam, bai),
-        "bins_sha256": _sha256_file(bins),
+        "bins_sha256": sha256_file(bins),
         "kind": kind,
         "coverage_options": options,
         "cnvkit": cnvkit,
@@ -165,15 +166,8 @@ class CoverageCache:
     @contextlib.contextmanager
     def locked(self, key: str) -> Iterator[float]:
         """Hold the key's exclusive lock; yields the seconds spent waiting for it."""
-        locks = self.root / "locks"
-        locks.mkdir(parents=True, exist_ok=True)
-        t0 = time.monotonic()
-        with open(locks / f"{key}.lock", "a+") as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            try:
-                yield time.monotonic() - t0
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        with file_lock(self.root / "locks" / f"{key}.lock") as waited:
+            yield waited
 
     def lookup(self, key: str) -> tuple[Path, dict] | None:
         """A complete, verified entry ``(cnn path, meta)``, or None. Call under :meth:`locked`."""
@@ -181,7 +175,7 @@ class CoverageCache:
         try:
             meta = json.loads((entry / META).read_text())
             cnn = entry / CNN
-            if _sha256_file(cnn) != meta.get("cnn_sha256"):
+            if sha256_file(cnn) != meta.get("cnn_sha256"):
                 return None
             os.utime(entry / META)  # last use, for least-recently-used pruning
             return cnn, meta
@@ -244,7 +238,7 @@ class CoverageCache:
         tag = uuid.uuid4().hex[:12]
         tmp_cnn = entry / f"{CNN}.{tag}.part"
         shutil.copyfile(cnn, tmp_cnn)
-        meta = {**meta, "cnn_sha256": _sha256_file(tmp_cnn)}
+        meta = {**meta, "cnn_sha256": sha256_file(tmp_cnn)}
         _fsync(tmp_cnn)
         os.replace(tmp_cnn, entry / CNN)
         tmp_meta = entry / f"{META}.{tag}.part"
@@ -254,9 +248,31 @@ class CoverageCache:
         return entry / CNN
 
 
-def _fsync(path: Path) -> None:
-    with open(path, "rb") as fh:
-        os.fsync(fh.fileno())
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike) -> Iterator[float]:
+    """Hold an exclusive ``flock`` on ``path`` (created with its folder if missing); yields the
+    seconds spent waiting for it. The kernel drops the lock when its holder dies."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    with open(path, "a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield time.monotonic() - t0
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def fsync_path(path: str | os.PathLike) -> None:
+    """Flush a file (or a folder's entries) to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+_fsync = fsync_path
 
 
 def copy_into(src: str | os.PathLike, dest: str | os.PathLike) -> None:

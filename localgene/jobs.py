@@ -1,9 +1,9 @@
 """The job service: what the CLI and the HTTP API both call.
 
 Each function takes the caller's identity (``project_id``, ``owner``) and a :class:`Store`, checks
-everything before recording anything, and raises the :mod:`localgene.errors` tree. A CNVkit job
-is accepted only when its body, its option strings, this machine and its inputs are all fine:
-a refused job is never recorded and never starts.
+everything before recording anything, and raises the :mod:`localgene.errors` tree. A job is
+accepted only when its body, its option strings (CNVkit), this machine, its reference names
+(pipelines) and its inputs are all fine: a refused job is never recorded and never starts.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from localgene import pipeline_inputs, references, storage, workflow
 from localgene import plan as job_plan
-from localgene import storage
-from localgene.errors import UnsupportedOption
+from localgene.errors import LocalgeneError, UnsupportedOption
 from localgene.schema import (
     CNVKIT_KIND,
     PIPELINE_KINDS,
@@ -52,14 +52,64 @@ def submit_cnvkit(store: Store, body: Any, *, project_id: str, owner: str) -> Jo
     return store.submit(record)
 
 
-def submit_pipeline(store: Store, body: Any, *, project_id: str, owner: str) -> JobRecord:
-    """Pipeline bodies are checked in full, then refused: no pipeline runs in localgene yet."""
+def check_pipeline(body: Any, *, home: str | os.PathLike | None = None) -> tuple[dict[str, Any], int]:
+    """Check a pipeline body completely; returns (request as sent, input size in bytes).
+
+    In order: the body's shape (:func:`parse_pipeline_body`); that this installation has the
+    pipeline's workflow; replicates (RNA); every registry name (an unknown one is DLI.0002
+    listing the registry's names); that every input exists (a HEAD or a stat); the content of
+    local FASTQ pairs; that ``output`` can be delivered to. ``home`` is ``$LOCALGENE_HOME``
+    (default: the current settings), whose reference registry resolves names.
+    """
     parsed = parse_pipeline_body(body)
-    raise UnsupportedOption(
-        f"the {parsed.job_type} pipeline is not available in localgene; only CNVkit jobs "
-        f"(POST /v2.0/{{project_id}}/gene/tools/cnvkit) run here",
-        field="job_type",
-    )
+    request = dict(body)
+    workflow.pipeline_snakefile(parsed.job_type)  # refused here if not installed
+    pipeline_inputs.check_replicates(request)
+    if home is None:
+        from localgene import settings
+
+        home = settings.load().home
+    resolved = references.resolve(pipeline_inputs.input_fields(request), references.load(home))
+    s3 = storage.S3Config.from_env()
+    report = storage.check_inputs(resolved.fields, s3)
+    local = {i.field: i.location.path for i in report.inputs if not i.location.is_s3}
+    pipeline_inputs.check_fastq(request, local)
+    for field, value in pipeline_inputs.output_fields(request).items():
+        check_destination(value, field, s3)
+    return request, report.input_size
+
+
+def check_destination(output: str, field: str, s3: storage.S3Config) -> None:
+    """``output`` can receive results: its bucket exists, or its local folder can be written.
+    An output naming a file (``out.vcf``) is checked by the folder that will hold it."""
+    if output.endswith("/"):
+        folder = output
+    else:
+        folder = output.rsplit("/", 1)[0] + "/" if "/" in output else "./"
+    try:
+        storage.check_output_dir(folder, s3)
+    except LocalgeneError as exc:
+        message = str(exc)
+        if exc.field and message.startswith(f"{exc.field}: "):
+            message = message[len(exc.field) + 2:]
+        if folder in message and output != folder:
+            message = message.replace(folder, output)
+        raise type(exc)(message, field=field) from None
+
+
+def submit_pipeline(store: Store, body: Any, *, project_id: str, owner: str,
+                    home: str | os.PathLike | None = None) -> JobRecord:
+    """Record a checked pipeline job as LAUNCHING; a worker runs it. Returns the record."""
+    request, size = check_pipeline(body, home=home)
+    record = new_record(project_id, owner, request["job_type"], request, input_size=size)
+    return store.submit(record)
+
+
+def submit(store: Store, body: Any, *, project_id: str, owner: str) -> JobRecord:
+    """A CNVkit body or a pipeline body (it has ``job_type``): checked, then recorded."""
+    if isinstance(body, dict) and "job_type" in body:
+        return submit_pipeline(store, body, project_id=project_id, owner=owner)
+    return submit_cnvkit(store, body, project_id=project_id, owner=owner)
 
 
 def list_cnvkit(store: Store, *, project_id: str, owner: str | None, paging: Paging,

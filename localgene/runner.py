@@ -30,10 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from localgene import settings as settings_mod
-from localgene import coverage_cache, storage, workflow
+from localgene import coverage_cache, index_cache, pipeline_inputs, references, storage, workflow
 from localgene.errors import LocalgeneError, StateConflict
 from localgene.execution import Execution
 from localgene.execution import resolve as resolve_execution
+from localgene.schema import PIPELINE_KINDS
 from localgene.status import Status
 from localgene.store import Store, pid_alive, this_host
 
@@ -76,8 +77,9 @@ def execute_job(store: Store, instance_id: str, *, cfg: settings_mod.Settings, c
     threading.Thread(target=beat, daemon=True).start()
     cache = open_cache(cfg)
     try:
-        body = stage(store, record, cache, job_dir, on_staging)
-        workflow.prepare_job(body, job_dir, instance_id=instance_id, cores=cores)
+        body = stage(store, record, cache, job_dir, on_staging, home=cfg.home)
+        workflow.prepare_job(body, job_dir, instance_id=instance_id, cores=cores,
+                             index_cache=cfg.cache_dir / index_cache.SUBDIR)
         store.transition(instance_id, Status.RUNNING, expected=Status.LAUNCHING)
 
         def progress(done: int, total: int) -> None:
@@ -125,7 +127,7 @@ def prune_coverage_cache(cfg: settings_mod.Settings) -> list[str]:
 
 
 def stage(store: Store, record, cache: storage.Cache, job_dir: Path,
-          on_staging: Callable[[int, int], None] | None = None) -> dict:
+          on_staging: Callable[[int, int], None] | None = None, *, home: Path | None = None) -> dict:
     """The job body with every input replaced by a local path (objects fetched into the cache).
 
     While staging, the job stays LAUNCHING and its progress is the percentage of input bytes
@@ -140,9 +142,45 @@ def stage(store: Store, record, cache: storage.Cache, job_dir: Path,
         if store.find(instance_id).status is Status.CANCELING:
             raise workflow.WorkflowCancelled("cancelled while staging inputs")
 
+    if record.kind in PIPELINE_KINDS:
+        return stage_pipeline(record.request, cache, job_dir, progress, job_id=instance_id, home=home)
     local = storage.stage_inputs(storage.cnvkit_input_fields(record.request), storage.S3Config.from_env(),
                                  cache, job_dir, on_progress=progress, job_id=instance_id)
     return {**record.request, **local}
+
+
+#: Where a multi-file registry entry's files are linked side by side inside a job folder.
+REFERENCES_DIR = Path("inputs") / "references"
+
+
+def stage_pipeline(request: dict, cache: storage.Cache, job_dir: Path,
+                   on_progress: Callable[[int, int], None] | None = None, *, job_id: str,
+                   home: Path | None = None) -> dict:
+    """A pipeline body with every registry name resolved and every input a local absolute
+    path (objects staged into the shared cache, ``file://`` stripped); outputs untouched.
+
+    A registry entry with companion files (an index, a dictionary) is linked as
+    ``inputs/references/<label>/<basename>`` for each of its files, so the companions sit
+    beside the file the field names, wherever each one came from.
+    """
+    home = home or settings_mod.load().home
+    resolved = references.resolve(pipeline_inputs.input_fields(request), references.load(home))
+    local = storage.stage_inputs(resolved.fields, storage.S3Config.from_env(), cache, job_dir,
+                                 on_progress=on_progress, job_id=job_id)
+    values = dict(local)
+    for label in resolved.names:
+        companions = resolved.companions(label)
+        if not companions:
+            continue
+        folder = job_dir / REFERENCES_DIR / label.replace("[", "_").replace("]", "")
+        folder.mkdir(parents=True, exist_ok=True)
+        for item in (label, *companions):
+            link = folder / Path(local[item]).name
+            if link.is_symlink() or link.exists():
+                link.unlink()
+            link.symlink_to(Path(local[item]).resolve())
+        values[label] = str(folder / Path(local[label]).name)
+    return pipeline_inputs.with_values(request, values)
 
 
 @dataclass

@@ -136,6 +136,10 @@ def check_batch(items: list[BatchItem], *, base_name: str | None = None) -> list
     checked = []
     for item in items:
         try:
+            if "job_type" in item.body:  # a pipeline body: (request, no plan, input size)
+                request, size = service.check_pipeline(item.body)
+                checked.append((item, (request, None, size)))
+                continue
             checked.append((item, service.check_cnvkit(item.body)))
         except LocalgeneError as exc:
             raise _refuse(item.origin, _where(item, exc.field, base_name), exc) from None
@@ -148,7 +152,8 @@ def submit_batch(store, items: list[BatchItem], *, project_id: str, owner: str,
     from localgene.schema import CNVKIT_KIND, new_record
 
     records = [
-        new_record(project_id, owner, CNVKIT_KIND, request, input_size=size, warnings=plan.warnings)
+        new_record(project_id, owner, request.get("job_type", CNVKIT_KIND), request, input_size=size,
+                   warnings=plan.warnings if plan else ())
         for _, (request, plan, size) in check_batch(items, base_name=base_name)
     ]
     store.submit_many(records)

@@ -1,4 +1,4 @@
-"""Running the CNVkit Snakemake workflow for one job, in its own folder, as a child process.
+"""Running the Snakemake workflow for one job (CNVkit or a pipeline), in its own folder, as a child process.
 
 Snakemake runs as ``python -m snakemake`` in a separate process (it changes the working
 directory and installs signal handlers, so it never runs inside a server thread). Its output
@@ -84,7 +84,12 @@ def workflow_dir() -> Path:
 
 
 def absolute_paths(body: dict[str, Any], base: Path) -> dict[str, Any]:
-    """Plain relative paths in a body made absolute against ``base`` (URLs left as they are)."""
+    """Plain relative paths in a body made absolute against ``base`` (URLs left as they are;
+    in a pipeline body, registry names too)."""
+    if "job_type" in body:
+        from localgene.pipeline_inputs import absolute_paths as pipeline_absolute
+
+        return pipeline_absolute(body, base)
 
     def fix(value: str) -> str:
         if "://" in value or Path(value).is_absolute():
@@ -116,13 +121,62 @@ def load_body(path: str | os.PathLike) -> dict[str, Any]:
     return body
 
 
+def pipeline_snakefile(job_type: str) -> Path:
+    """The workflow of a pipeline, ``rules/<job_type in lower case>/main.smk`` beside the
+    Snakefile (which dispatches to it); :class:`UnsupportedOption` if it is not installed."""
+    from localgene.errors import UnsupportedOption
+
+    wf = workflow_dir()
+    path = wf / "rules" / job_type.lower() / "main.smk"
+    if not path.is_file():
+        raise UnsupportedOption(
+            f"the {job_type} pipeline is not available in this localgene: its workflow "
+            f"rules/{job_type.lower()}/main.smk is not installed in {wf}",
+            field="job_type",
+        )
+    return path
+
+
+def prepare_pipeline_job(body: dict[str, Any], job_dir: str | os.PathLike, *,
+                         instance_id: str | None, index_cache: str | os.PathLike | None = None) -> None:
+    """Write a pipeline job's ``config.json``: ``body`` (already holding local paths) plus
+    ``instance_id`` and ``index_cache`` (the shared aligner-index folder; docs/pipelines.md)."""
+    from localgene.schema import parse_pipeline_body
+
+    parsed = parse_pipeline_body(body)
+    pipeline_snakefile(parsed.job_type)
+    if index_cache is None:
+        from localgene import index_cache as index_cache_mod
+        from localgene import settings
+
+        index_cache = settings.load().cache_dir / index_cache_mod.SUBDIR
+    config = dict(body)
+    if instance_id:
+        config["instance_id"] = instance_id
+    config["index_cache"] = str(Path(index_cache).absolute())
+    _write_config(Path(job_dir), config)
+
+
+def _write_config(job_dir: Path, config: dict[str, Any]) -> None:
+    (job_dir / "logs").mkdir(parents=True, exist_ok=True)
+    tmp = job_dir / "config.json.tmp"
+    tmp.write_text(json.dumps(config, indent=2) + "\n")
+    tmp.replace(job_dir / "config.json")
+
+
 def prepare_job(
-    body: dict[str, Any], job_dir: str | os.PathLike, *, instance_id: str | None, cores: int
-) -> Plan:
+    body: dict[str, Any], job_dir: str | os.PathLike, *, instance_id: str | None, cores: int,
+    index_cache: str | os.PathLike | None = None,
+) -> Plan | None:
     """Check a job completely and write ``config.json`` into its folder; nothing runs yet.
 
-    Raises a :class:`~localgene.errors.LocalgeneError` naming the field for any problem.
+    A body with ``job_type`` is a pipeline job (:func:`prepare_pipeline_job`; returns None);
+    any other is a CNVkit job (returns its plan). Raises a
+    :class:`~localgene.errors.LocalgeneError` naming the field for any problem.
     """
+    if "job_type" in body:
+        prepare_pipeline_job(body, job_dir, instance_id=instance_id, index_cache=index_cache)
+        return None
     from localgene.schema import parse_cnvkit_body
 
     parse_cnvkit_body(body)
@@ -140,9 +194,7 @@ def prepare_job(
         save_snapshot(plan.options, config, job_dir / SNAPSHOT_PATH)
     except OSError:
         pass  # it then checks the options itself
-    tmp = job_dir / "config.json.tmp"
-    tmp.write_text(json.dumps(config, indent=2) + "\n")
-    tmp.replace(job_dir / "config.json")
+    _write_config(job_dir, config)
     return plan
 
 

@@ -237,11 +237,23 @@ def _inside(path: str, roots: tuple[Path, ...]) -> bool:
     return any(real == str(root) or real.startswith(str(root).rstrip("/") + "/") for root in roots)
 
 
+def _pipeline_paths(body: dict[str, Any]) -> Iterable[tuple[str, str]]:
+    """The file fields of a pipeline body that hold paths (registry names are not paths)."""
+    from localgene import pipeline_inputs, references
+
+    for fld, value in pipeline_inputs.input_fields(body).items():
+        if fld in pipeline_inputs.read_fields(body) or not references.is_name(value):
+            yield fld, value
+    for fld, value in pipeline_inputs.output_fields(body).items():
+        yield fld, value
+
+
 def check_server_paths(body: dict[str, Any], allowed: tuple[Path, ...]) -> None:
     """Local paths sent to a server must be absolute (the server cannot know the client's
     folder), and inside ``allowed`` when the server was given ``--allow-path`` folders."""
-    for fld, value in _paths(body):
-        location = parse_location(value, fld, require_key=not fld.startswith("output_dir"))
+    paths = _pipeline_paths(body) if "job_type" in body else _paths(body)
+    for fld, value in paths:
+        location = parse_location(value, fld, require_key=not fld.startswith(("output_dir", "output")))
         if location.is_s3:
             continue
         if "://" not in value and not os.path.isabs(value):

@@ -131,6 +131,15 @@ class JobLog(_Reply):
     log: str
 
 
+class PipelineJobLog(_Reply):
+    """localgene extension: the tail of a pipeline job's Snakemake log (or of one step's log)."""
+
+    job_id: str
+    status: StatusName
+    progress: str
+    log: str
+
+
 class Health(_Reply):
     status: Literal["ok"]
     version: str

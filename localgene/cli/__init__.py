@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "localgene.cli.demo_data",
     "localgene.cli.serve",
     "localgene.cli.users",
+    "localgene.cli.references",
 ]
 
 EXIT_BAD_INPUT = 2
@@ -34,7 +35,7 @@ EXIT_FAILED = 1
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="localgene",
-        description="Run gene-service CNVkit jobs locally with Snakemake and the real CNVkit.",
+        description="Run gene-service CNVkit and pipeline jobs locally with Snakemake and the real tools.",
     )
     parser.add_argument("--version", action="version", version=f"localgene {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -15,7 +15,15 @@ from localgene import workflow
 from localgene.cli.identity import add_identity
 from localgene.client import ENV_SERVER, ENV_TOKEN
 from localgene.errors import InvalidRequest
-from localgene.schema import CNVKIT_KIND, PIPELINE_KINDS, cnvkit_instance_item, cnvkit_listing, pipeline_listing
+from localgene.errors import JobNotFound
+from localgene.schema import (
+    CNVKIT_KIND,
+    PIPELINE_KINDS,
+    cnvkit_instance_item,
+    cnvkit_listing,
+    pipeline_job_item,
+    pipeline_listing,
+)
 from localgene.store import Store, parse_paging, parse_time_range
 
 
@@ -50,10 +58,12 @@ def _query(args: argparse.Namespace, names=("limit", "offset", "start", "end")) 
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("submit", help="record CNVkit jobs for a worker to run; prints their instance_ids",
-                       description="Check and record one or more CNVkit job bodies (JSON files). Each "
+    p = sub.add_parser("submit", help="record CNVkit or pipeline jobs for a worker to run; prints their ids",
+                       description="Check and record one or more job bodies (JSON files): a CNVkit body, or "
+                       "a pipeline body (DNA_GERMLINE, DNA_SOMATIC, RNA_DIFF_EXPR: its job_type decides). Each "
                        "accepted job is LAUNCHING until `localgene worker` runs it. Relative paths in a "
-                       "body are taken from the current folder.")
+                       "body are taken from the current folder; in a pipeline body a reference value "
+                       "without '/' is a name in the reference registry (`localgene references`).")
     p.add_argument("jobs", nargs="*", help="job body files (JSON)")
     p.add_argument("--sample-sheet", metavar="TSV",
                    help="one job per row of this TSV (columns: experimental_input, optional "
@@ -189,8 +199,12 @@ def _cmd_show(args: argparse.Namespace) -> int:
         return _remote_show(args)
     store, cfg = _store()
     record = store.get(args.project, args.instance_id)
-    item = cnvkit_instance_item(record)
-    item.update(progress=record.progress, warnings=record.warnings, input_size=record.input_size,
+    if record.kind in PIPELINE_KINDS:
+        item = pipeline_job_item(record)
+    else:
+        item = cnvkit_instance_item(record)
+        item.update(progress=record.progress)
+    item.update(warnings=record.warnings, input_size=record.input_size,
                 job_dir=str(cfg.job_dir(record.instance_id)))
     _print_json(item)
     return 0
@@ -248,6 +262,9 @@ def _remote_submit(args: argparse.Namespace) -> int:
     with _client(args) as api:
         for item in items:
             path, body = item.origin, item.body
+            if "job_type" in body:
+                print(api.submit_pipeline(body))
+                continue
             instance_id = api.submit_cnvkit(body)
             for warning in api.get_cnvkit(instance_id).get("warnings", []):
                 print(f"warning: {path}: {warning}", file=sys.stderr)
@@ -289,23 +306,38 @@ def _remote_list_ids(args: argparse.Namespace, ids: list[str]) -> int:
     return 0
 
 
+def _remote_kind(api, job_id: str) -> tuple[str, dict]:
+    """``("cnvkit" or "pipeline", the job's item)``: the API keeps the two kinds apart, so a
+    job unknown as a CNVkit job is looked up as a pipeline job."""
+    try:
+        return "cnvkit", api.get_cnvkit(job_id)
+    except JobNotFound:
+        return "pipeline", api.get_job(job_id)
+
+
 def _remote_show(args: argparse.Namespace) -> int:
     with _client(args) as api:
-        _print_json(api.get_cnvkit(args.instance_id))
+        _print_json(_remote_kind(api, args.instance_id)[1])
     return 0
 
 
 def _remote_cancel(args: argparse.Namespace) -> int:
     with _client(args) as api:
-        api.cancel_cnvkit(args.instance_id)
-        status = api.get_cnvkit(args.instance_id)["status"]
+        kind, _ = _remote_kind(api, args.instance_id)
+        if kind == "cnvkit":
+            api.cancel_cnvkit(args.instance_id)
+        else:
+            api.cancel_job(args.instance_id)
+        status = _remote_kind(api, args.instance_id)[1]["status"]
     print(f"{args.instance_id}: {status}")
     return 0
 
 
 def _remote_logs(args: argparse.Namespace) -> int:
     with _client(args) as api:
-        sys.stdout.write(api.log_cnvkit(args.instance_id, step=args.step, tail=args.tail)["log"])
+        kind, _ = _remote_kind(api, args.instance_id)
+        log = api.log_cnvkit if kind == "cnvkit" else api.log_job
+        sys.stdout.write(log(args.instance_id, step=args.step, tail=args.tail)["log"])
     return 0
 
 

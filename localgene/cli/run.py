@@ -1,4 +1,4 @@
-"""``localgene run job.json``: one CNVkit job in the foreground, with progress."""
+"""``localgene run job.json``: one job (CNVkit or pipeline) in the foreground, with progress."""
 
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ from localgene.store import Store
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "run",
-        help="run one CNVkit job in the foreground",
-        description="Run one CNVkit job (a JSON body in the gene service's format) in the "
+        help="run one job (CNVkit or pipeline) in the foreground",
+        description="Run one job (a CNVkit or pipeline JSON body in the gene service's format) in the "
         "foreground: check it, record it in the job store, run the workflow with live progress "
         "and deliver the results to output_dir/<instance_id>/. Relative paths in the body are "
         "taken from the current folder. Ctrl-C cancels the job.",
@@ -46,7 +46,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     body = workflow.absolute_paths(body, Path.cwd())
     cfg = settings_mod.load().ensure_dirs()
     store = Store.open(cfg)
-    record = service.submit_cnvkit(store, body, project_id=args.project, owner=args.owner)
+    record = service.submit(store, body, project_id=args.project, owner=args.owner)
     instance_id = record.instance_id
     store.claim(instance_id)  # this process runs it: no worker may take it
     print(f"instance_id: {instance_id}")
@@ -79,6 +79,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise WorkflowFailed(record.message)
     print(f"finished: {record.progress} steps")
     print(f"results:  {cfg.job_dir(instance_id) / 'results'}")
+    if "job_type" in body:
+        print(f"delivered to: {body['output']} (see {cfg.job_dir(instance_id) / 'logs' / 'delivered.json'})")
+        return 0
     print(f"delivered to: {body['output_dir'].rstrip('/')}/{instance_id}")
     for sample in map(sample_name, body["experimental_inputs"]):
         print(f"  {sample}: samples/{sample}.call.cns, plots/{sample}-scatter.png, plots/{sample}-diagram.png")

@@ -1,4 +1,5 @@
-"""Delivering a finished job's results to ``output_dir/<instance_id>/...``."""
+"""Delivering a finished job's results to ``output_dir/<instance_id>/...`` (CNVkit) or to a
+pipeline's ``output`` (a folder, or the main result's own path)."""
 
 from __future__ import annotations
 
@@ -99,6 +100,55 @@ def deliver_file(
     else:
         _copy(src, dest)
     return dest.uri if dest.is_s3 else dest.path
+
+
+def output_names_file(output: str, main: str | os.PathLike | None) -> bool:
+    """Does a pipeline's ``output`` name a file (the main result itself) rather than a folder?
+    Yes when it does not end with ``/`` and ends with the main result's extension (``.csv``,
+    ``.vcf``, ``.vcf.gz``, ``.bam``...)."""
+    if main is None or output.endswith("/"):
+        return False
+    suffixes = Path(str(main).lower()).suffixes
+    suffix = "".join(suffixes[-2:]) if suffixes[-1:] == [".gz"] else "".join(suffixes[-1:])
+    return bool(suffix) and output.rsplit("/", 1)[-1].lower().endswith(suffix)
+
+
+def deliver_output(
+    results_dir: str | os.PathLike,
+    output: str,
+    instance_id: str,
+    *,
+    main: str | os.PathLike | None = None,
+    config: S3Config | None = None,
+    client=None,
+) -> dict:
+    """Deliver a pipeline job's results to its ``output`` field (docs/pipelines.md).
+
+    ``output`` a folder: every file under ``results_dir`` goes to ``output/<instance_id>/...``
+    (as CNVkit results do). ``output`` a file (see :func:`output_names_file`): ``main`` (the
+    job's main result, a file under ``results_dir``) is written exactly to ``output``, and every
+    result to ``<folder of output>/<instance_id>/...`` beside it. Returns ``{"destination",
+    "main", "files"}`` (where things went), ready for ``logs/delivered.json``.
+    """
+    config = config or S3Config.from_env()
+    if not output_names_file(output, main):
+        folder = output
+        main_dest = None
+    else:
+        folder = output.rsplit("/", 1)[0] + "/" if "/" in output else "./"
+        main_dest = parse_location(output, "output")
+        if main_dest.is_s3 and client is None:
+            client = make_client(config)
+    files = deliver_results(results_dir, folder, instance_id, config, client=client)
+    dest = parse_location(folder, "output", require_key=False).child(instance_id)
+    if main_dest is not None:
+        src = Path(main)
+        if not src.is_file():
+            raise DeliveryError(f"cannot deliver the main result: {src} does not exist")
+        deliver_file(src, output, config, client=client)
+    return {"destination": dest.uri if dest.is_s3 else dest.path,
+            "main": None if main_dest is None else (main_dest.uri if main_dest.is_s3 else main_dest.path),
+            "files": files}
 
 
 def _run_all(func, plan, workers: int) -> None:

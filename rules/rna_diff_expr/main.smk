@@ -53,7 +53,7 @@ RRNA_SUMMARY = "work/qc/rrna.txt.summary"
 QC_TSV = "results/qc/qc.tsv"
 QC_PNG = "results/qc/qc.png"
 SUMMARY = "results/job.json"
-DELIVERED = "logs/rna/delivered.json"
+DELIVERED = "logs/delivered.json"
 
 STEP_SCRIPT = "scripts/rna_step.py"
 DESEQ2_SCRIPT = str(Path(workflow.basedir) / "rules" / "rna_diff_expr" / "scripts" / "deseq2.R")

@@ -33,6 +33,7 @@ ENDPOINTS = [
     ("GET", "/v2.0/{p}/gene/jobs"),
     ("GET", "/v2.0/{p}/gene/jobs/" + ID),
     ("DELETE", "/v2.0/{p}/gene/jobs/" + ID),
+    ("GET", "/v2.0/{p}/gene/jobs/" + ID + "/log"),
     ("GET", "/v2.0/{p}/gene/statistics"),
 ]
 
@@ -98,8 +99,8 @@ def test_another_users_job_is_403_for_an_ordinary_user_and_open_to_the_admin(cli
     for method, suffix in (("GET", ""), ("DELETE", ""), ("GET", "/log")):
         reply = client.request(method, f"{CNVKIT.format(p='p1')}/{alices}{suffix}", headers=env.headers("bob"))
         check_error(reply, 403, "DLI.0403", "belongs to another user")
-    for method in ("GET", "DELETE"):
-        reply = client.request(method, f"/v2.0/p1/gene/jobs/{ids[('bob', 'pipe')]}", headers=env.headers("bea"))
+    for method, suffix in (("GET", ""), ("DELETE", ""), ("GET", "/log")):
+        reply = client.request(method, f"/v2.0/p1/gene/jobs/{ids[('bob', 'pipe')]}{suffix}", headers=env.headers("bea"))
         check_error(reply, 403, "DLI.0403", "belongs to another user")
     assert env.snapshot() == before
     # the tenant's administrator reads and cancels any user's job of the project

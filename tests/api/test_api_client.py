@@ -16,7 +16,10 @@ from localgene.schema import new_record
 from localgene.status import Status
 
 
-def test_client_operations(live, env):
+def test_client_operations(live, env, tmp_path, monkeypatch):
+    from pipeline_helpers import no_pipelines
+
+    monkeypatch.setenv("LOCALGENE_WORKFLOW_DIR", str(no_pipelines(tmp_path / "workflow")))
     with Client(live.url, env.tokens["alice"], project_id="p1") as api:
         assert api.health()["status"] == "ok"
         instance_id = api.submit_cnvkit(env.body())

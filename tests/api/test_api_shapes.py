@@ -167,7 +167,11 @@ def test_log_extension(client, env):
 # Pipeline jobs
 
 
-def test_pipeline_submit_is_validated_in_full_then_refused(client, env):
+def test_pipeline_submit_is_validated_in_full_then_refused_when_its_workflow_is_missing(client, env, tmp_path,
+                                                                                       monkeypatch):
+    from pipeline_helpers import no_pipelines
+
+    monkeypatch.setenv("LOCALGENE_WORKFLOW_DIR", str(no_pipelines(tmp_path / "workflow")))
     before = env.snapshot()
     for body in (GERMLINE, SOMATIC):
         check_error(client.post(JOBS, json=body, headers=env.headers("alice")), 400, "DLI.0007",
@@ -321,6 +325,7 @@ def test_openapi_document_and_docs(client):
         "/v2.0/{project_id}/gene/tools/cnvkit/{instance_id}/log": {"get"},
         "/v2.0/{project_id}/gene/jobs": {"get", "post"},
         "/v2.0/{project_id}/gene/jobs/{job_id}": {"get", "delete"},
+        "/v2.0/{project_id}/gene/jobs/{job_id}/log": {"get"},
         "/v2.0/{project_id}/gene/statistics": {"get"},
         "/health": {"get"},
     }

@@ -108,6 +108,16 @@ def cancel(instance_id: str, request: Request, scope: ProjectScope = Depends(get
     return JSONResponse({})
 
 
+#: The query parameters of a job's log (CNVkit and pipeline jobs alike).
+LOG_PARAMETERS = [
+    {"name": "tail", "in": "query", "required": False, "description": "lines from the end",
+     "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100}},
+    {"name": "step", "in": "query", "required": False,
+     "description": "a step's log under logs/, e.g. segment/T1.log",
+     "schema": {"type": "string", "maxLength": 255, "pattern": _STEP_LOG.pattern}},
+]
+
+
 @router.get(
     BASE + "/{instance_id}/log",
     summary="The tail of a CNVkit job's log (localgene extension)",
@@ -116,15 +126,15 @@ def cancel(instance_id: str, request: Request, scope: ProjectScope = Depends(get
     "the job has started.",
     response_model=JobLog,
     responses=errors(400, 401, 403, 404),
-    openapi_extra={"parameters": [
-        {"name": "tail", "in": "query", "required": False, "description": "lines from the end",
-         "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100}},
-        {"name": "step", "in": "query", "required": False,
-         "description": "a step's log under logs/, e.g. segment/T1.log",
-         "schema": {"type": "string", "maxLength": 255, "pattern": _STEP_LOG.pattern}},
-    ]},
+    openapi_extra={"parameters": LOG_PARAMETERS},
 )
 def log(instance_id: str, request: Request, scope: ProjectScope = Depends(get_scope)) -> JSONResponse:
+    return job_log(instance_id, request, scope, kinds=schema.CNVKIT_KIND, id_key="instance_id")
+
+
+def job_log(job_id: str, request: Request, scope: ProjectScope, *, kinds, id_key: str) -> JSONResponse:
+    """The log reply of one job of ``kinds``: ``{id_key, status, progress, log}``."""
+    instance_id = job_id
     q = deps.query(request, ("tail", "step"))
     tail = deps.query_int(q, "tail", 1, 10000, 100)
     step = deps.single(q, "step")
@@ -133,7 +143,7 @@ def log(instance_id: str, request: Request, scope: ProjectScope = Depends(get_sc
         raise InvalidRequest("must be a relative path under the job's logs/ folder, "
                              "e.g. segment/T1.log (letters, digits, '.', '_', '+', '-', '/')", field="step")
     record = scope.store.get(scope.project_id, deps.job_id(instance_id, scope.project_id), scope.owner_filter,
-                             kinds=schema.CNVKIT_KIND)
+                             kinds=kinds)
     text = service.log_text(scope.state.cfg.job_dir(record.instance_id), step, tail)
-    return JSONResponse({"instance_id": record.instance_id, "status": record.status.value,
+    return JSONResponse({id_key: record.instance_id, "status": record.status.value,
                          "progress": record.progress, "log": text})

@@ -1,8 +1,8 @@
-"""Pipeline jobs (DNA_GERMLINE, DNA_SOMATIC, RNA_DIFF_EXPR): submit, list, one job, cancel.
+"""Pipeline jobs (DNA_GERMLINE, DNA_SOMATIC, RNA_DIFF_EXPR): submit, list, one job, cancel, log.
 
-No pipeline runs in localgene yet: a submitted body is checked in full (so a client learns what
-is wrong with it), then refused with 400 DLI.0007 naming the pipeline. Listing, reading and
-cancelling work on whatever pipeline jobs the store holds.
+A submitted body is checked in full (shape, reference names, inputs, FASTQ pairs, output) and
+recorded as LAUNCHING; the worker runs it with the pipeline's Snakemake workflow. A pipeline
+whose workflow is not installed is refused with 400 DLI.0007 naming it (docs/pipelines.md).
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from localgene import jobs as service
 from localgene import schema
 from localgene.api import deps
 from localgene.api.deps import PAGING, PAGING_PARAMETERS, TIME_PARAMETERS, ProjectScope, get_scope
-from localgene.api.models import Empty, PipelineJob, PipelineListing, PipelineSubmitted
+from localgene.api.models import Empty, PipelineJob, PipelineJobLog, PipelineListing, PipelineSubmitted
 from localgene.api.routes import errors
+from localgene.api.routes.cnvkit import LOG_PARAMETERS, job_log
 from localgene.errors import InvalidRequest
 from localgene.store import parse_paging
 
@@ -42,16 +43,24 @@ _JOB_TYPE_PARAM = {
 @router.post(
     BASE,
     status_code=201,
-    summary="Submit a pipeline job (checked, then refused: no pipeline runs in localgene yet)",
-    description="The body is validated in full against its `job_type`'s rules; a valid body is then "
-    "refused with 400 DLI.0007 saying that the pipeline is not available. No job is recorded.",
+    summary="Submit a pipeline job",
+    description="The body is validated in full against its `job_type`'s rules; reference names "
+    "(`hg38`, known sites, ...) must be in the server's reference registry (else 400 DLI.0002 listing "
+    "its names), every input must exist, local FASTQ pairs must be readable FASTQ with matching read "
+    "names, and `output` must be deliverable. Then the job is recorded as LAUNCHING and `localgene "
+    "worker` runs it. A pipeline whose workflow is not installed: 400 DLI.0007. Replies 201 with the "
+    "new job's `job_id`.",
     response_model=PipelineSubmitted,
     responses=errors(400, 401, 403, 413),
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _PIPELINE_SCHEMA}}}},
 )
 def submit(scope: ProjectScope = Depends(get_scope), body: Any = Depends(deps.json_body)) -> JSONResponse:
-    record = service.submit_pipeline(scope.store, body, project_id=scope.project_id, owner=scope.caller.name)
-    return JSONResponse({"job_id": record.instance_id}, status_code=201)  # pragma: no cover - refused today
+    schema.parse_pipeline_body(body)  # the body's own problems first, named by field
+    deps.check_server_paths(body, scope.state.allowed_paths)
+    record = service.submit_pipeline(scope.store, body, project_id=scope.project_id, owner=scope.caller.name,
+                                     home=scope.state.cfg.home)
+    return JSONResponse({"job_id": record.instance_id}, status_code=201,
+                        headers={"Location": f"/v2.0/{scope.project_id}/gene/jobs/{record.instance_id}"})
 
 
 @router.get(
@@ -102,3 +111,16 @@ def cancel(job_id: str, request: Request, scope: ProjectScope = Depends(get_scop
     service.cancel(scope.store, deps.job_id(job_id, scope.project_id), project_id=scope.project_id,
                    owner=scope.owner_filter, kinds=schema.PIPELINE_KINDS)
     return JSONResponse({})
+
+
+@router.get(
+    BASE + "/{job_id}/log",
+    summary="The tail of a pipeline job's log (localgene extension)",
+    description="The last `tail` lines (1..10000, default 100) of the job's Snakemake log, or of one "
+    "step's log with `step` (a path under the job's `logs/` folder). Empty until the job has started.",
+    response_model=PipelineJobLog,
+    responses=errors(400, 401, 403, 404),
+    openapi_extra={"parameters": LOG_PARAMETERS},
+)
+def log(job_id: str, request: Request, scope: ProjectScope = Depends(get_scope)) -> JSONResponse:
+    return job_log(job_id, request, scope, kinds=schema.PIPELINE_KINDS, id_key="job_id")

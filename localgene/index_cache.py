@@ -1,0 +1,313 @@
+"""A shared cache of reference indexes: built once per reference content, reused by every job.
+
+Aligner indexes (bwa, HISAT2 with splice sites and exons), ``.fai`` and sequence dictionaries
+depend only on the bytes of the FASTA (and, for HISAT2, the GTF) and on the tool's version.
+The first job that needs one builds it here; later jobs, and jobs running at the same time,
+use the same files. The cache lives in ``$LOCALGENE_HOME/cache/indexes`` and reaches a
+pipeline workflow as its config key ``index_cache``.
+
+Layout::
+
+    locks/<kind>-<key>.lock            flock'ed while an entry is checked or built
+    <kind>/<key>/                      a complete entry: the built files + meta.json
+    <kind>/.<key>.<random>.tmp/        an entry being built (renamed into place when complete)
+    fingerprints/<stat key>.json       remembered content fingerprints of input files
+
+The key is the SHA-256 of the kind, the tool version string and the *content fingerprint* of
+every input (the SHA-256 of its bytes; a copy of the same FASTA elsewhere hits, an edited one
+misses; ``touch`` does not invalidate). A file's fingerprint is remembered by (real path, size,
+mtime, inode), so a 3 GB FASTA is read once, not by every job.
+
+Concurrency: one exclusive ``flock`` per key. The builder fills a temporary folder; ``meta.json``
+(with the size of every file) is written into it last, then the folder is renamed to its final
+name, so an entry either exists complete or not at all, and a crashed build leaves only a
+``.tmp`` folder (removed by the next build of that key). A job that finds the lock held waits
+(and says so), then uses what the other built. Every use verifies the entry against its
+``meta.json``. flock works across the processes of one machine; on a cluster the cache must be
+on a file system with coherent flock (NFSv4, Lustre, GPFS, BeeGFS).
+
+Use (a Snakemake rule's script, or any Python)::
+
+    from localgene import index_cache
+    entry = index_cache.ensure_bwa(config["index_cache"], fasta, log=print)   # -> Path
+    prefix = entry / "reference"                                              # bwa mem prefix
+
+or the generic form with your own builder::
+
+    entry = index_cache.ensure_index(cache_dir, "mykind", {"fasta": fasta},
+                                     build=lambda tmp: ..., log=print, version="tool 1.2")
+
+Size: unbounded; an entry no job uses any more can be deleted by hand (never while a job runs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from localgene.coverage_cache import file_lock, fsync_path, sha256_file
+from localgene.errors import LocalgeneError
+
+SUBDIR = "indexes"
+CONFIG_KEY = "index_cache"
+META = "meta.json"
+#: Seconds between "still building" lines while an index builds (or while waiting for one).
+PROGRESS_SECONDS = 15.0
+#: The name every index's files share inside an entry (``reference.1.ht2``, ``reference.bwt``…).
+PREFIX = "reference"
+
+Log = Callable[[str], None]
+
+
+class IndexBuildFailed(LocalgeneError):
+    """A tool building an index failed; the message carries its last output lines."""
+
+
+# -- the key ----------------------------------------------------------------------------------
+
+
+def content_fingerprint(path: str | os.PathLike, memo_dir: str | os.PathLike | None = None) -> str:
+    """SHA-256 of a file's bytes, remembered in ``memo_dir`` by (real path, size, mtime, inode)."""
+    real = os.path.realpath(path)
+    st = os.stat(real)
+    stat_key = hashlib.sha256(f"{real}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\0{st.st_dev}".encode()).hexdigest()
+    memo = Path(memo_dir) / f"{stat_key}.json" if memo_dir else None
+    if memo is not None:
+        try:
+            return json.loads(memo.read_text())["sha256"]
+        except (OSError, ValueError, KeyError):
+            pass
+    digest = sha256_file(real)
+    if memo is not None:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        tmp = memo.with_name(f".{memo.name}.{uuid.uuid4().hex[:8]}")
+        tmp.write_text(json.dumps({"path": real, "size": st.st_size, "sha256": digest}) + "\n")
+        os.replace(tmp, memo)
+    return digest
+
+
+def index_key(kind: str, inputs: Mapping[str, str | os.PathLike], version: str,
+              memo_dir: str | os.PathLike | None = None) -> tuple[str, dict]:
+    """``(key, parts)``: what an entry is made of (kept in its meta.json) and its hash."""
+    parts = {
+        "kind": kind,
+        "version": version,
+        "inputs": {name: content_fingerprint(p, memo_dir) for name, p in sorted(inputs.items())},
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest(), parts
+
+
+# -- the cache --------------------------------------------------------------------------------
+
+
+def verified(entry: Path) -> dict | None:
+    """The meta.json of a complete entry whose files all have their recorded sizes, else None."""
+    try:
+        meta = json.loads((entry / META).read_text())
+        for rel, size in meta["files"].items():
+            if (entry / rel).stat().st_size != size:
+                return None
+        return meta
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _ticker(log: Log, what: str, stop: threading.Event, every: float) -> threading.Thread:
+    t0 = time.monotonic()
+
+    def run() -> None:
+        while not stop.wait(every):
+            log(f"index cache: {what} ({time.monotonic() - t0:.0f} s)")
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def ensure_index(cache_dir: str | os.PathLike, kind: str, inputs: Mapping[str, str | os.PathLike],
+                 build: Callable[[Path], None], log: Log = print, *, version: str,
+                 progress_seconds: float = PROGRESS_SECONDS) -> Path:
+    """The folder of a complete index of ``kind`` for ``inputs`` (name -> file), built with
+    ``build(tmp_folder)`` if no job has built it yet; ``version`` (the tool's) is part of
+    the key. Safe when several processes ask for the same index at once: one builds, the
+    others wait and reuse it. ``log`` receives progress lines. Raises what ``build`` raises
+    (the half-built folder is removed)."""
+    cache = Path(cache_dir)
+    key, parts = index_key(kind, inputs, version, cache / "fingerprints")
+    entry = cache / kind / key
+    label = f"{kind} index {key[:12]}"
+    if verified(entry):
+        log(f"index cache: reusing {label} ({entry})")
+        return entry
+    lock = cache / "locks" / f"{kind}-{key}.lock"
+    stop = threading.Event()
+    _waiting_notice(lock, log, label, stop, progress_seconds)
+    with file_lock(lock) as waited:
+        stop.set()
+        if verified(entry):
+            log(f"index cache: reusing {label}, built by another job while this one waited {waited:.0f} s")
+            return entry
+        if entry.exists():  # incomplete (files lost or changed): build it again
+            shutil.rmtree(entry, ignore_errors=True)
+        for stale in entry.parent.glob(f".{key}.*.tmp"):
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = entry.parent / f".{key}.{uuid.uuid4().hex[:12]}.tmp"
+        tmp.mkdir(parents=True)
+        log(f"index cache: building {label} from {', '.join(str(p) for p in inputs.values())}")
+        t0 = time.monotonic()
+        building = threading.Event()
+        _ticker(log, f"still building {label}", building, progress_seconds)
+        try:
+            build(tmp)
+            files = {p.relative_to(tmp).as_posix(): p.stat().st_size
+                     for p in sorted(tmp.rglob("*")) if p.is_file()}
+            if not files:
+                raise IndexBuildFailed(f"building the {kind} index produced no files")
+            for rel in files:
+                fsync_path(tmp / rel)
+            meta = {**parts, "key": key, "files": files, "seconds": round(time.monotonic() - t0, 1),
+                    "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            (tmp / META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+            fsync_path(tmp / META)
+            os.replace(tmp, entry)
+            fsync_path(entry.parent)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        finally:
+            building.set()
+        log(f"index cache: built {label} in {time.monotonic() - t0:.0f} s ({entry})")
+    return entry
+
+
+def _waiting_notice(lock: Path, log: Log, label: str, stop: threading.Event, every: float) -> None:
+    """Say so (now, then every ``every`` s) when another process holds the lock."""
+    import fcntl
+
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a+") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            return
+        except BlockingIOError:
+            pass
+    log(f"index cache: another job is building {label}; waiting for it")
+    _ticker(log, f"still waiting for {label}", stop, every)
+
+
+# -- the indexes localgene's pipelines use ---------------------------------------------------
+
+
+def tool_version(argv: list[str]) -> str:
+    """The first line a tool prints for its version (``samtools --version`` …)."""
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, errors="replace", check=False, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise IndexBuildFailed(f"cannot run {argv[0]}: {exc}") from None
+    text = (out.stdout or out.stderr).strip()
+    lines = [line for line in text.splitlines() if line.strip()]
+    if argv[0] == "bwa":  # bwa prints its usage, with "Version: 0.7.17-r1188"
+        lines = [line for line in lines if line.startswith("Version")] or lines
+    tool, first = os.path.basename(argv[0]), (lines[0].strip() if lines else "unknown")
+    return first if first.startswith(tool) else f"{tool} {first}"
+
+
+def run_tool(argv: list[str], log: Log, stdout_path: Path | None = None) -> None:
+    """Run one build command (an argv list, no shell); its output goes to ``log``."""
+    log("$ " + " ".join(argv) + (f" > {stdout_path.name}" if stdout_path else ""))
+    out = open(stdout_path, "w") if stdout_path else subprocess.PIPE
+    try:
+        proc = subprocess.run(argv, stdout=out, stderr=subprocess.PIPE if stdout_path else subprocess.STDOUT,
+                              text=True, errors="replace", check=False)
+    except OSError as exc:
+        raise IndexBuildFailed(f"cannot run {argv[0]}: {exc}") from None
+    finally:
+        if stdout_path:
+            out.close()
+    text = (proc.stderr if stdout_path else proc.stdout) or ""
+    for line in text.splitlines()[-20:]:
+        log(line)
+    if proc.returncode != 0:
+        tail = " | ".join(line for line in text.splitlines()[-3:] if line.strip())
+        raise IndexBuildFailed(f"{os.path.basename(argv[0])} exited with {proc.returncode}: {tail}")
+
+
+def ensure_faidx(cache_dir, fasta, log: Log = print) -> Path:
+    """``<entry>/reference.fa.fai``: samtools faidx of ``fasta``."""
+    def build(tmp: Path) -> None:
+        run_tool(["samtools", "faidx", str(fasta), "--fai-idx", str(tmp / f"{PREFIX}.fa.fai")], log)
+
+    return ensure_index(cache_dir, "faidx", {"fasta": fasta}, build, log,
+                        version=tool_version(["samtools", "--version"]))
+
+
+def ensure_dict(cache_dir, fasta, log: Log = print) -> Path:
+    """``<entry>/reference.dict``: the sequence dictionary (``samtools dict``, Picard's format)."""
+    def build(tmp: Path) -> None:
+        run_tool(["samtools", "dict", str(fasta), "-o", str(tmp / f"{PREFIX}.dict")], log)
+
+    return ensure_index(cache_dir, "dict", {"fasta": fasta}, build, log,
+                        version=tool_version(["samtools", "--version"]))
+
+
+def ensure_bwa(cache_dir, fasta, log: Log = print) -> Path:
+    """``<entry>/reference.{amb,ann,bwt,pac,sa}``: ``bwa index``; the prefix is ``<entry>/reference``."""
+    def build(tmp: Path) -> None:
+        run_tool(["bwa", "index", "-p", str(tmp / PREFIX), str(fasta)], log)
+
+    return ensure_index(cache_dir, "bwa", {"fasta": fasta}, build, log, version=tool_version(["bwa"]))
+
+
+def ensure_hisat2(cache_dir, fasta, gtf, log: Log = print, *, threads: int = 1, splice_aware: bool = True) -> Path:
+    """``<entry>/reference.*.ht2`` plus ``splice_sites.txt`` and ``exons.txt`` from the GTF.
+
+    ``splice_aware`` (small genomes) builds with ``--ss``/``--exon``; otherwise a plain index
+    (kind ``hisat2-plain``) for aligning with ``--known-splicesite-infile splice_sites.txt``
+    (a human genome with splice sites needs ~160-200 GB). ``threads`` is not part of the key.
+    """
+    def build(tmp: Path) -> None:
+        ss, exons = tmp / "splice_sites.txt", tmp / "exons.txt"
+        run_tool(["hisat2_extract_splice_sites.py", str(gtf)], log, stdout_path=ss)
+        run_tool(["hisat2_extract_exons.py", str(gtf)], log, stdout_path=exons)
+        extra = ["--ss", str(ss), "--exon", str(exons)] if splice_aware else []
+        run_tool(["hisat2-build", "-p", str(max(1, threads)), *extra, str(fasta), str(tmp / PREFIX)], log)
+
+    kind = "hisat2" if splice_aware else "hisat2-plain"
+    return ensure_index(cache_dir, kind, {"fasta": fasta, "gtf": gtf}, build, log,
+                        version=tool_version(["hisat2-build", "--version"]))
+
+
+#: The kinds a rule can ask for by name (rules/scripts/pipeline_step.py).
+BUILDERS = {
+    "faidx": lambda cache, fasta, gtf, log, threads: ensure_faidx(cache, fasta, log),
+    "dict": lambda cache, fasta, gtf, log, threads: ensure_dict(cache, fasta, log),
+    "bwa": lambda cache, fasta, gtf, log, threads: ensure_bwa(cache, fasta, log),
+    "hisat2": lambda cache, fasta, gtf, log, threads: ensure_hisat2(cache, fasta, gtf, log, threads=threads),
+    "hisat2-plain": lambda cache, fasta, gtf, log, threads: ensure_hisat2(
+        cache, fasta, gtf, log, threads=threads, splice_aware=False),
+}
+
+
+def link_entry(entry: Path, folder: Path) -> list[Path]:
+    """Symlink every file of an entry (not meta.json) into ``folder``; the links made."""
+    folder.mkdir(parents=True, exist_ok=True)
+    links = []
+    meta = verified(entry)
+    if meta is None:
+        raise IndexBuildFailed(f"the cached index {entry} is incomplete")
+    for rel in meta["files"]:
+        link = folder / Path(rel).name
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(entry / rel)
+        links.append(link)
+    return links
