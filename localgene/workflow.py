@@ -253,7 +253,9 @@ def run_workflow(
     # group it does not own.
     own_group = os.getpgrp() == os.getpid()
     # CNVkit imported once for the job's steps (docs/speed.md); None: each step is a process
-    server = cnvkit_server.start(job_dir, env, local=execution.is_local, snakemake_args=extra_args)
+    # (pipeline jobs run no CNVkit step: no server for them)
+    server = None if _is_pipeline_job(job_dir) else cnvkit_server.start(
+        job_dir, env, local=execution.is_local, snakemake_args=extra_args)
     with open(log_path, "a") as log, _stopped_at_end(server):
         argv = snakemake_argv(job_dir, cores, extra_args, execution)
         proc = subprocess.Popen(
@@ -317,6 +319,13 @@ def run_workflow(
     if code != 0:
         raise WorkflowFailed(failure_message(log_path, job_dir))
     return RunResult(done=done, total=total, log=log_path)
+
+
+def _is_pipeline_job(job_dir: Path) -> bool:
+    try:
+        return "job_type" in json.loads((job_dir / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
 
 
 @contextlib.contextmanager
