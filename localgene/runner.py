@@ -13,7 +13,10 @@
   left.
 
 Job processes do not depend on the worker: a worker that dies leaves its jobs running, and the
-next worker adopts them (cancel still works; a job whose process is gone is marked FAILED).
+next worker adopts them (cancel still works). A job whose process group is gone (SIGKILL, the
+OOM killer, a reboot) is re-queued and **resumed in its own folder** by the next worker:
+Snakemake reruns what was incomplete and keeps the finished steps (:func:`resume_note`), up to
+``LOCALGENE_MAX_ATTEMPTS`` starts; then it is FAILED with every attempt listed.
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ def execute_job(store: Store, instance_id: str, *, cfg: settings_mod.Settings, c
     store.set_runner(instance_id, os.getpid(), this_host())
     job_dir = cfg.job_dir(instance_id)
     job_dir.mkdir(parents=True, exist_ok=True)
+    resume_note(store, instance_id, job_dir)
     stop = threading.Event()
 
     def beat() -> None:
@@ -106,6 +110,31 @@ def execute_job(store: Store, instance_id: str, *, cfg: settings_mod.Settings, c
         except OSError as exc:  # never fails a job: the bound is kept after the next one
             log.warning("coverage cache: not pruned (%s)", exc)
     return store.find(instance_id).status
+
+
+def resume_note(store: Store, instance_id: str, job_dir: Path) -> bool:
+    """Prepare a job folder that an earlier attempt of the job left behind; True if there was one.
+
+    The store lets one runner hold a job at a time, so Snakemake's locks in the folder belong to
+    a runner that is gone (killed before it could remove them) and are removed; Snakemake's own
+    incomplete-output records stay, so ``--rerun-incomplete`` reruns only the steps that were cut
+    short. A line in ``logs/snakemake.log`` says which attempt this is and why the last one ended.
+    """
+    smk = job_dir / ".snakemake"
+    if not smk.is_dir():
+        return False
+    locks = smk / "locks"
+    for lock in locks.glob("*.lock") if locks.is_dir() else ():
+        lock.unlink(missing_ok=True)
+    attempts = store.attempts(instance_id)
+    record = store.find(instance_id)
+    why = (f"after: {attempts[-1]}" if attempts else
+           record.message if record is not None and record.message.startswith("retried") else "")
+    (job_dir / "logs").mkdir(parents=True, exist_ok=True)
+    with open(job_dir / "logs" / "snakemake.log", "a") as log_file:
+        log_file.write(f"localgene: attempt {len(attempts) + 1}: resuming in this folder (finished steps "
+                       f"are kept){'; ' + why if why else ''}\n")
+    return True
 
 
 def open_cache(cfg: settings_mod.Settings) -> storage.Cache:

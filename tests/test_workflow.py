@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 import struct
 
-import pandas as pd
 import pytest
 
-from workflow_helpers import expected_cn_ok, overlap_cn, read_table, run_job
+from workflow_helpers import assert_same_table, expected_cn_ok, overlap_cn, read_table, run_job
 
 pytestmark = pytest.mark.workflow
 
@@ -173,17 +172,6 @@ def by_hand(demo_data, tmp_path_factory):
         run("segment", out / f"{s}.cnr", *conf["segment_conf"], "-o", out / f"{s}.cns")
         run("call", out / f"{s}.cns", *conf["call_conf"], "-o", out / f"{s}.call.cns")
     return out
-
-
-def assert_same_table(ours, theirs, float_tol=0.0):
-    a, b = read_table(ours), read_table(theirs)
-    assert sorted(a.columns) == sorted(b.columns), (ours, list(a.columns), list(b.columns))
-    assert len(a) == len(b), ours
-    for col in b.columns:
-        if pd.api.types.is_float_dtype(b[col]) and float_tol:
-            assert (a[col] - b[col]).abs().max() <= float_tol, (ours, col)
-        else:
-            pd.testing.assert_series_equal(a[col], b[col], check_names=False, obj=f"{ours.name}:{col}")
 
 
 def test_bins_and_coverage_equal_cnvkit_by_hand(demo_run, by_hand, truth):

@@ -16,6 +16,7 @@ from fastapi import Path as PathParam
 from fastapi.security import APIKeyHeader
 
 from localgene import settings as settings_mod
+from localgene.api.data_roots import DataRoots
 from localgene.api.users import PROJECT_ID, Caller, UsersFile
 from localgene.errors import AccessDenied, BodyTooLarge, InputPermissionDenied, InvalidRequest, JobNotFound
 from localgene.schema import MAX_BODY_BYTES
@@ -35,6 +36,8 @@ class ApiState:
     users: UsersFile | None  # None: no users file, a single local user
     local_user: Caller | None
     allowed_paths: tuple[Path, ...] = ()
+    #: a server with a users file: where job bodies may point (None: the single local user)
+    data_roots: DataRoots | None = None
     max_body_bytes: int = MAX_BODY_BYTES
     version: str = ""
     extras: dict[str, Any] = field(default_factory=dict)
@@ -237,9 +240,26 @@ def _inside(path: str, roots: tuple[Path, ...]) -> bool:
     return any(real == str(root) or real.startswith(str(root).rstrip("/") + "/") for root in roots)
 
 
-def check_server_paths(body: dict[str, Any], allowed: tuple[Path, ...]) -> None:
+def check_server_paths(body: dict[str, Any], allowed: tuple[Path, ...], scope: "ProjectScope | None" = None) -> None:
     """Local paths sent to a server must be absolute (the server cannot know the client's
-    folder), and inside ``allowed`` when the server was given ``--allow-path`` folders."""
+    folder), and inside ``allowed`` when the server was given ``--allow-path`` folders. A
+    server with a users file (``scope.state.data_roots``) also keeps every local path of the
+    body inside the project's data roots (403 DLI.0012, :mod:`localgene.api.data_roots`)."""
+    _relative_and_allowed(body, allowed if scope is None or scope.state.data_roots is None else ())
+    if scope is not None and scope.state.data_roots is not None:
+        scope.state.data_roots.check(body, project_id=scope.project_id, owner=scope.caller.name,
+                                     named=PATH_FIELDS, find_job=scope.store.find)
+
+
+def check_pipeline_paths(body: Any, scope: ProjectScope) -> None:
+    """A pipeline body's local paths (any field, nested) on a server with a users file: inside
+    the project's data roots (403 DLI.0012)."""
+    if scope.state.data_roots is not None:
+        scope.state.data_roots.check(body, project_id=scope.project_id, owner=scope.caller.name,
+                                     find_job=scope.store.find)
+
+
+def _relative_and_allowed(body: dict[str, Any], allowed: tuple[Path, ...]) -> None:
     for fld, value in _paths(body):
         location = parse_location(value, fld, require_key=not fld.startswith("output_dir"))
         if location.is_s3:

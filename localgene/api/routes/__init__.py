@@ -12,7 +12,8 @@ _WHY = {
     401: "no X-Auth-Token, or one that no user has (DLI.0013)",
     403: "the project, or the job (another project's, or another user's), is not the caller's (DLI.0403)",
     404: "no such job (DLI.0023)",
-    409: "the job's state forbids the action, e.g. cancelling a FINISHED job (DLI.0409)",
+    409: "the job's state forbids the action, e.g. cancelling a FINISHED job or retrying a RUNNING one "
+    "(DLI.0409)",
     413: "the request body is larger than 1 MiB (DLI.0009)",
     500: "a bug in localgene (DLI.0999); the message carries the request id the server log names",
 }

@@ -50,6 +50,8 @@ _JOB_TYPE_PARAM = {
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _PIPELINE_SCHEMA}}}},
 )
 def submit(scope: ProjectScope = Depends(get_scope), body: Any = Depends(deps.json_body)) -> JSONResponse:
+    schema.parse_pipeline_body(body)  # the body's own problems first, named by field
+    deps.check_pipeline_paths(body, scope)  # a multi-user server: inside the data roots (403)
     record = service.submit_pipeline(scope.store, body, project_id=scope.project_id, owner=scope.caller.name)
     return JSONResponse({"job_id": record.instance_id}, status_code=201)  # pragma: no cover - refused today
 
