@@ -192,3 +192,27 @@ def test_copy_ratios_segments_and_calls_equal_cnvkit_by_hand(demo_run, by_hand, 
         assert_same_table(demo_run.results / "samples" / f"{sample}.cnr", by_hand / f"{sample}.cnr", float_tol=1e-5)
         assert_same_table(demo_run.results / "samples" / f"{sample}.cns", by_hand / f"{sample}.cns")
         assert_same_table(demo_run.results / "samples" / f"{sample}.call.cns", by_hand / f"{sample}.call.cns")
+
+
+# --- The CBS pitfall warning (localgene.segment_check) ----------------------------------------
+
+
+def test_cbs_over_the_planted_homozygous_deletion_is_warned_about_without_changing_cnvkits_result(
+        demo_run, truth, by_hand):
+    # The demo segments with -m cbs and without --drop-low-coverage; T2's planted deep loss
+    # (copy number 0) leaves bins with no reads at all, T1 has none.
+    cnr = read_table(demo_run.results / "samples" / "T2.cnr")
+    dead = cnr[cnr.depth == 0]
+    [deep] = [e for e in truth["samples"]["T2"]["events"] if e["kind"] == "deep_loss"]
+    assert len(dead) > 0 and ((dead.chromosome == deep["chrom"]) & (dead.end > deep["start"])
+                              & (dead.start < deep["end"])).all(), "the bins with no reads are the planted deletion"
+    warnings = demo_run.summary()["warnings"]
+    mine = [w for w in warnings if "CNVkit issue #683" in w]
+    assert mine == [f"segment_conf: T2.cnr holds {len(dead)} bins with no coverage (log2 about -20); CBS (-m cbs) "
+                    "without --drop-low-coverage can return one segment for a whole chromosome there and hide "
+                    "real losses around them (CNVkit issue #683). Consider --drop-low-coverage, which in turn "
+                    "hides homozygous deletions"]
+    assert (demo_run.job_dir / "logs" / "segment" / "T2.log").read_text().endswith(f"localgene: warning: {mine[0]}\n")
+    assert "localgene: warning" not in (demo_run.job_dir / "logs" / "segment" / "T1.log").read_text()
+    # CNVkit's result is CNVkit's: the segments equal the ones typed by hand
+    assert_same_table(demo_run.results / "samples" / "T2.cns", by_hand / "T2.cns")

@@ -8,7 +8,7 @@ step exits non-zero, without a traceback.
 
 import sys
 
-from localgene import annotation, inputs, storage
+from localgene import annotation, inputs, segment_check, storage
 from localgene.errors import LocalgeneError
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
@@ -33,7 +33,13 @@ def annotation_file():
 
 
 def summary():
-    inputs.write_json(out[0], p.summary)
+    found = segment_check.check_segment_inputs(p.cnrs, method=p.segment_method,
+                                               drop_low_coverage=p.drop_low_coverage)
+    for sample, warning in found.items():
+        with open(p.segment_logs[sample], "a") as segment_log:
+            segment_log.write(f"localgene: warning: {warning}\n")
+        print(f"warning: {warning}")
+    inputs.write_json(out[0], {**p.summary, "warnings": [*p.summary["warnings"], *found.values()]})
 
 
 def deliver():
