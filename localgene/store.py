@@ -21,6 +21,7 @@ CANCELLED job. See ``docs/jobs.md``.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -424,18 +425,49 @@ class Store:
             if held[0] == os.getpid():
                 held[1].close()
             self._local.conn = None
+        writers = getattr(self._local, "writers", None)
+        if writers is not None:
+            if writers[0] == os.getpid():
+                os.close(writers[1])
+            self._local.writers = None
+
+    def _writer_lock(self) -> int:
+        """This thread's descriptor of ``<db>.writers``, the lock write transactions queue on."""
+        pid = os.getpid()
+        held = getattr(self._local, "writers", None)
+        if held is not None and held[0] == pid:
+            return held[1]
+        try:
+            fd = os.open(f"{self.db_path}.writers", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise EnvironmentProblem(f"cannot open the job database's lock {self.db_path}.writers: "
+                                     f"{exc.strerror}") from None
+        self._local.writers = (pid, fd)
+        return fd
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``).
+
+        Writers of every process first queue on an ``flock`` of ``<db>.writers``: the kernel wakes
+        the next waiter the moment a writer is done, where SQLite's own busy handler only polls
+        (up to every 100 ms), so a process that writes all the time (a runner's progress, a
+        worker's tick) cannot starve the others past ``busy_timeout`` and a client never sees
+        "database is locked". ``busy_timeout`` still covers SQLite's other locks (checkpoints)."""
         conn = self._connect()
-        conn.execute("BEGIN IMMEDIATE")
+        fd = self._writer_lock()
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
-            yield conn
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
