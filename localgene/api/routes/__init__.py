@@ -10,7 +10,8 @@ _WHY = {
     400: "a malformed or invalid request (DLI.0001, names the field), a missing input (DLI.0002), "
     "an option CNVkit cannot take (DLI.0007), a limit (DLI.0009), a path the server may not use (DLI.0011)",
     401: "no X-Auth-Token, or one that no user has (DLI.0013)",
-    403: "the project, or the job (another project's, or another user's), is not the caller's (DLI.0403)",
+    403: "the project, or the job (another project's, or another user's), is not the caller's (DLI.0403); "
+    "a local path outside the server's data roots (DLI.0012)",
     404: "no such job (DLI.0023)",
     409: "the job's state forbids the action, e.g. cancelling a FINISHED job or retrying a RUNNING one "
     "(DLI.0409)",
