@@ -16,6 +16,8 @@ import pytest
 from localgene.schema import new_record
 from localgene.status import Status
 
+pytestmark = pytest.mark.slow
+
 SUBMISSIONS = 500
 
 #: A process that moves a job's progress as fast as it can (the writes of a busy runner).
