@@ -143,6 +143,9 @@ class Client:
     def cancel_cnvkit(self, instance_id: str) -> None:
         self.request("DELETE", self._gene("tools", "cnvkit", instance_id))
 
+    def retry_cnvkit(self, instance_id: str) -> None:
+        self.request("POST", self._gene("tools", "cnvkit", instance_id, "retry"))
+
     def log_cnvkit(self, instance_id: str, *, step: str | None = None, tail: int | None = None) -> dict[str, Any]:
         return self.request("GET", self._gene("tools", "cnvkit", instance_id, "log"),
                             params={"step": step, "tail": tail})

@@ -62,6 +62,14 @@ class InputPermissionDenied(InvalidRequest):
     code = "DLI.0011"
 
 
+class PathNotAllowed(LocalgeneError):
+    """A multi-user server's job body names a local path outside the administrator's data roots,
+    or inside a place no job may reach (localgene.api.data_roots)."""
+
+    code = "DLI.0012"
+    http_status = 403
+
+
 class AuthenticationError(LocalgeneError):
     """Missing or invalid credentials."""
 

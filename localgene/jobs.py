@@ -132,6 +132,13 @@ def cancel(store: Store, instance_id: str, *, project_id: str, owner: str | None
     return store.request_cancel(project_id, instance_id, owner, kinds=kinds, message="cancelled by the user")
 
 
+def retry(store: Store, instance_id: str, *, project_id: str, owner: str | None,
+          kinds: str | tuple[str, ...] | None = None) -> JobRecord:
+    """Run a FAILED or CANCELLED job again from where it stopped: back to LAUNCHING; the worker
+    that takes it resumes it in its folder (finished steps are not run again)."""
+    return store.retry(project_id, instance_id, owner, kinds=kinds)
+
+
 def log_text(job_dir: Path, step_log: str | None = None, tail: int | None = None) -> str:
     """A job's Snakemake log, or one step's log (a path under ``logs/``), optionally its tail."""
     logs = (job_dir / "logs").resolve()

@@ -13,13 +13,18 @@
   left.
 
 Job processes do not depend on the worker: a worker that dies leaves its jobs running, and the
-next worker adopts them (cancel still works; a job whose process is gone is marked FAILED).
+next worker adopts them (cancel still works). A job whose process group is gone (SIGKILL, the
+OOM killer, a reboot) is re-queued and **resumed in its own folder** by the next worker:
+Snakemake reruns what was incomplete and keeps the finished steps (:func:`resume_note`), up to
+``LOCALGENE_MAX_ATTEMPTS`` starts; then it is FAILED with every attempt listed.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -68,6 +73,7 @@ def execute_job(store: Store, instance_id: str, *, cfg: settings_mod.Settings, c
     store.set_runner(instance_id, os.getpid(), this_host())
     job_dir = cfg.job_dir(instance_id)
     job_dir.mkdir(parents=True, exist_ok=True)
+    resume_note(store, instance_id, job_dir)
     stop = threading.Event()
 
     def beat() -> None:
@@ -95,11 +101,17 @@ def execute_job(store: Store, instance_id: str, *, cfg: settings_mod.Settings, c
     except StateConflict:
         pass  # cancelled before it started running
     except LocalgeneError as exc:
-        _finish(store, instance_id, Status.FAILED, str(exc))
-    except Exception as exc:  # a bug of ours: keep the traceback in the job folder, not the message
-        (job_dir / "logs").mkdir(parents=True, exist_ok=True)
-        (job_dir / "logs" / "runner.log").write_text(traceback.format_exc())
-        _finish(store, instance_id, Status.FAILED, f"internal error ({type(exc).__name__}); see logs/runner.log")
+        _finish(store, instance_id, Status.FAILED, lost_folder(job_dir, exc) or str(exc))
+    except Exception as exc:
+        reason = lost_folder(job_dir, exc)
+        if reason is None:  # a bug of ours: keep the traceback in the job folder, not the message
+            reason = f"internal error ({type(exc).__name__}); see logs/runner.log"
+            try:
+                (job_dir / "logs").mkdir(parents=True, exist_ok=True)
+                (job_dir / "logs" / "runner.log").write_text(traceback.format_exc())
+            except OSError:
+                log.exception("job %s failed; its runner.log cannot be written", instance_id)
+        _finish(store, instance_id, Status.FAILED, reason)
     finally:
         stop.set()
         cache.release(instance_id)
@@ -108,6 +120,76 @@ def execute_job(store: Store, instance_id: str, *, cfg: settings_mod.Settings, c
         except OSError as exc:  # never fails a job: the bound is kept after the next one
             log.warning("coverage cache: not pruned (%s)", exc)
     return store.find(instance_id).status
+
+
+def resume_note(store: Store, instance_id: str, job_dir: Path) -> bool:
+    """Prepare a job folder that an earlier attempt of the job left behind; True if there was one.
+
+    The store lets one runner hold a job at a time, so Snakemake's locks in the folder belong to
+    a runner that is gone (killed before it could remove them) and are removed; Snakemake's own
+    incomplete-output records stay, so ``--rerun-incomplete`` reruns only the steps that were cut
+    short. A line in ``logs/snakemake.log`` says which attempt this is and why the last one ended.
+    """
+    smk = job_dir / ".snakemake"
+    if not smk.is_dir():
+        return False
+    locks = smk / "locks"
+    for lock in locks.glob("*.lock") if locks.is_dir() else ():
+        lock.unlink(missing_ok=True)
+    attempts = store.attempts(instance_id)
+    record = store.find(instance_id)
+    why = (f"after: {attempts[-1]}" if attempts else
+           record.message if record is not None and record.message.startswith("retried") else "")
+    (job_dir / "logs").mkdir(parents=True, exist_ok=True)
+    with open(job_dir / "logs" / "snakemake.log", "a") as log_file:
+        log_file.write(f"localgene: attempt {len(attempts) + 1}: resuming in this folder (finished steps "
+                       f"are kept){'; ' + why if why else ''}\n")
+    return True
+
+
+def lost_folder(job_dir: Path, exc: BaseException) -> str | None:
+    """Why a job failed when its folder itself went wrong under it, or None.
+
+    * the folder was deleted while the job ran (by hand, a cleanup script): Snakemake and its
+      steps lose their working directory;
+    * the file system of the folder is full (ENOSPC): writing a step's output or a log failed.
+      The steps that had started and not finished are named, from Snakemake's log (what of it
+      reached the disk).
+    """
+    if not job_dir.is_dir():
+        return f"the job folder {job_dir} was deleted while the job ran"
+    full = isinstance(exc, OSError) and exc.errno == errno.ENOSPC
+    if not full and not (isinstance(exc, LocalgeneError) and "No space left on device" in str(exc)):
+        return None
+    if not full:  # a step failed on ENOSPC and said so in its log: the message names the step
+        return f"{exc} (no space left on the device of the job folder {job_dir})"
+    steps = running_steps(job_dir / "logs" / "snakemake.log")
+    where = f"step {', '.join(steps)}" if steps else "the workflow"
+    return f"{where} failed: no space left on the device of the job folder {job_dir}"
+
+
+def running_steps(snakemake_log: Path) -> list[str]:
+    """``'rule' (wildcards)`` of the steps a Snakemake log shows started and not finished."""
+    try:
+        rows = snakemake_log.read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    started: dict[str, str] = {}
+    rule = jobid = wildcards = None
+    for row in [*rows, ""]:
+        if m := re.match(r"^(?:local)?rule (\w+):$", row):
+            rule, jobid, wildcards = m.group(1), None, None
+        elif rule and (m := re.match(r"^\s+jobid: (\d+)$", row)):
+            jobid = m.group(1)
+        elif rule and (m := re.match(r"^\s+wildcards: (.+)$", row)):
+            wildcards = m.group(1)
+        elif rule and not row[:1].isspace():
+            if jobid is not None:
+                started[jobid] = f"'{rule}'" + (f" ({wildcards})" if wildcards else "")
+            rule = None
+        if m := re.match(r"^Finished jobid: (\d+)", row):
+            started.pop(m.group(1), None)
+    return list(started.values())
 
 
 def open_cache(cfg: settings_mod.Settings) -> storage.Cache:

@@ -8,6 +8,10 @@
     ``cores`` is the number of CPUs this process may use (its affinity mask, not the whole
     machine). Each CNVkit step is a separate ~200 MB process, and Snakemake inside a job can use
     more than one core, so half the cores is a conservative default.
+``LOCALGENE_MAX_ATTEMPTS``
+    How many times a job is started before a dead runner (a job process or worker killed by
+    SIGKILL, the OOM killer or a reboot) fails it for good. Each restart resumes the job in its
+    own folder (finished steps are kept). Default 3; 1 means never resume.
 
 Usage::
 
@@ -29,6 +33,10 @@ ENV_HOME = "LOCALGENE_HOME"
 ENV_SLOTS = "LOCALGENE_SLOTS"
 ENV_CACHE_MAX_GB = "LOCALGENE_CACHE_MAX_GB"
 ENV_COVERAGE_CACHE_MAX_GB = "LOCALGENE_COVERAGE_CACHE_MAX_GB"
+ENV_MAX_ATTEMPTS = "LOCALGENE_MAX_ATTEMPTS"
+DEFAULT_MAX_ATTEMPTS = 3
+#: An upper bound for LOCALGENE_MAX_ATTEMPTS (a job that dies 100 times will not live).
+MAX_ATTEMPTS_LIMIT = 100
 DEFAULT_HOME = "~/.local/share/localgene"
 DB_FILENAME = "localgene.db"
 #: An upper bound for LOCALGENE_SLOTS, only to catch typos such as 40000 for 4.
@@ -58,6 +66,8 @@ class Settings:
     cache_max_bytes: int | None = None
     #: bound of the shared control-coverage cache (``LOCALGENE_COVERAGE_CACHE_MAX_GB``)
     coverage_cache_max_bytes: int | None = None
+    #: starts of a job before a dead runner fails it (``LOCALGENE_MAX_ATTEMPTS``)
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
 
     @property
     def db_path(self) -> Path:
@@ -85,14 +95,15 @@ class Settings:
         return self
 
 
-def _parse_slots(raw: str) -> int:
+def _parse_count(raw: str, field: str, top: int) -> int:
     text = raw.strip()
-    if not text.isascii() or not text.isdigit():
-        raise InvalidRequest(f"must be a whole number from 1 to {MAX_SLOTS}, got {raw!r}", field=ENV_SLOTS)
-    value = int(text)
-    if not 1 <= value <= MAX_SLOTS:
-        raise InvalidRequest(f"must be a whole number from 1 to {MAX_SLOTS}, got {raw!r}", field=ENV_SLOTS)
-    return value
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= top:
+        raise InvalidRequest(f"must be a whole number from 1 to {top}, got {raw!r}", field=field)
+    return int(text)
+
+
+def _parse_slots(raw: str) -> int:
+    return _parse_count(raw, ENV_SLOTS, MAX_SLOTS)
 
 
 def _parse_gb(raw: str, field: str) -> int | None:
@@ -112,8 +123,8 @@ def _parse_gb(raw: str, field: str) -> int | None:
 def load(env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from ``env`` (default: ``os.environ`` at call time).
 
-    An empty variable counts as unset. A bad ``LOCALGENE_SLOTS``, ``LOCALGENE_CACHE_MAX_GB`` or
-    ``LOCALGENE_COVERAGE_CACHE_MAX_GB`` raises :class:`~localgene.errors.InvalidRequest`
+    An empty variable counts as unset. A bad ``LOCALGENE_SLOTS``, ``LOCALGENE_CACHE_MAX_GB``,
+    ``LOCALGENE_COVERAGE_CACHE_MAX_GB`` or ``LOCALGENE_MAX_ATTEMPTS`` raises :class:`~localgene.errors.InvalidRequest`
     naming the variable.
     """
     env = os.environ if env is None else env
@@ -121,7 +132,10 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     home = Path(os.path.expanduser(home_raw)).absolute()
     slots_raw = env.get(ENV_SLOTS, "")
     slots = _parse_slots(slots_raw) if slots_raw.strip() else default_slots()
-    return Settings(home=home, slots=slots,
+    attempts_raw = env.get(ENV_MAX_ATTEMPTS, "")
+    max_attempts = (_parse_count(attempts_raw, ENV_MAX_ATTEMPTS, MAX_ATTEMPTS_LIMIT)
+                    if attempts_raw.strip() else DEFAULT_MAX_ATTEMPTS)
+    return Settings(home=home, slots=slots, max_attempts=max_attempts,
                     cache_max_bytes=_parse_gb(env.get(ENV_CACHE_MAX_GB, ""), ENV_CACHE_MAX_GB),
                     coverage_cache_max_bytes=_parse_gb(env.get(ENV_COVERAGE_CACHE_MAX_GB, ""),
                                                        ENV_COVERAGE_CACHE_MAX_GB))

@@ -22,8 +22,15 @@ it cleanly. Recording FAILED with the real reason is more honest than calling it
 the job still ends in a final state. ``CANCELING → FINISHED`` is not allowed: once a user has been
 told the job is being cancelled, its outputs are not presented as a finished result.
 
-FINISHED, FAILED and CANCELLED are final: nothing ever leaves them. A "transition" to the same
-state is not a transition and is refused too.
+FINISHED, FAILED and CANCELLED are final: no step of a job ever leaves them. A "transition" to
+the same state is not a transition and is refused too. Two moves back to the queue (LAUNCHING)
+are outside this table, because they start a new *attempt* of the job rather than continue the
+current one, and only the store makes them (docs/jobs.md, "Resume and retry"):
+
+* :data:`RESUMABLE` → LAUNCHING: crash recovery re-queues a job whose runner died, to be
+  resumed in its own folder (at most ``LOCALGENE_MAX_ATTEMPTS`` attempts);
+* :data:`RETRYABLE` → LAUNCHING: ``localgene retry`` (or ``POST …/retry``) runs a FAILED or
+  CANCELLED job again from where it stopped.
 """
 
 from __future__ import annotations
@@ -58,6 +65,11 @@ FINAL: frozenset[Status] = frozenset({Status.FINISHED, Status.FAILED, Status.CAN
 ACTIVE: frozenset[Status] = frozenset({Status.LAUNCHING, Status.RUNNING, Status.CANCELING})
 #: States from which a cancel is accepted.
 CANCELLABLE: frozenset[Status] = frozenset({Status.LAUNCHING, Status.RUNNING})
+
+#: States a crashed job may be re-queued from (its runner died; crash recovery resumes it).
+RESUMABLE: frozenset[Status] = frozenset({Status.LAUNCHING, Status.RUNNING})
+#: Final states a user may retry from (FINISHED is a result, not something to redo).
+RETRYABLE: frozenset[Status] = frozenset({Status.FAILED, Status.CANCELLED})
 
 #: The transition table: state -> the states it may move to. Finals map to nothing.
 TRANSITIONS: Mapping[Status, frozenset[Status]] = {
@@ -99,6 +111,13 @@ def can_transition(old: Status | str, new: Status | str) -> bool:
 def _names(states: frozenset[Status]) -> str:
     ordered = [s.value for s in ORDER if s in states]
     return ordered[0] if len(ordered) == 1 else ", ".join(ordered[:-1]) + " or " + ordered[-1]
+
+
+def check_retry(old: Status | str) -> None:
+    """Raise :class:`~localgene.errors.StateConflict` unless a job in ``old`` may be retried."""
+    old = parse_status(old)
+    if old not in RETRYABLE:
+        raise StateConflict(f"job is {old}; only {_names(RETRYABLE)} jobs can be retried")
 
 
 def check_transition(old: Status | str, new: Status | str) -> None:

@@ -12,12 +12,16 @@ Listings and statistics are answered by indexes (see :data:`MIGRATIONS`); a page
 
 Crash recovery: a worker claims a job with :meth:`Store.claim_next_launching`, which records the
 worker's pid, host and boot id; the process that runs the job then records itself with
-:meth:`Store.set_runner`. :meth:`Store.recover_orphans` ends (or re-queues) every active job whose
-recorded runner is gone. See ``docs/jobs.md``.
+:meth:`Store.set_runner`. :meth:`Store.recover_orphans` re-queues (to be resumed in its folder)
+or ends every active job whose recorded runner is gone; a store opened with
+``repair_on_read=True`` (:meth:`Store.open`: the CLI and the API) does that before answering a
+read, so no record says RUNNING without a runner. :meth:`Store.retry` re-queues a FAILED or
+CANCELLED job. See ``docs/jobs.md``.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -39,16 +43,17 @@ from localgene.errors import (
     StateConflict,
 )
 from localgene.schema import CNVKIT_KIND, KINDS, PIPELINE_KINDS, JobRecord, now_ms
-from localgene.status import FINAL, ORDER, Status, check_transition
+from localgene.status import FINAL, ORDER, RESUMABLE, Status, check_retry, check_transition
 
 # --------------------------------------------------------------------------------------------
 # Paging
 
 LIMIT_MIN, LIMIT_MAX, LIMIT_DEFAULT = 1, 100, 10
 INT64_MAX = 2**63 - 1
-#: How often a worker may die while holding a LAUNCHING job before the job is failed instead
-#: of re-queued (protects against a job that crashes its worker every time).
-MAX_CLAIMS = 3
+#: How many times a job is started (claimed) before a dead runner fails it instead of
+#: re-queuing it (protects against a job that kills its runner every time). The default of
+#: ``LOCALGENE_MAX_ATTEMPTS``.
+MAX_CLAIMS = settings_mod.DEFAULT_MAX_ATTEMPTS
 
 _INTEGER = re.compile(r"[+-]?[0-9]{1,19}")
 
@@ -194,6 +199,10 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX jobs_queue ON jobs (seq) WHERE status = 'LAUNCHING' AND claimed_by IS NULL",
         f"CREATE INDEX jobs_active ON jobs (status) WHERE {_ACTIVE_SQL}",
     ],
+    [
+        # Why each earlier attempt of the job ended (JSON list of str), since its last retry.
+        "ALTER TABLE jobs ADD COLUMN attempts TEXT NOT NULL DEFAULT '[]'",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -287,6 +296,16 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
+def _gave_up(attempts: list[str], *, launching: bool = False) -> str:
+    """The message of a job failed because its runner died on every attempt."""
+    retry = "`localgene retry` runs it again from where it stopped"
+    if len(attempts) == 1:
+        return f"runner died ({attempts[0]}); {retry}"
+    while_ = " while launching" if launching else ""
+    listed = "; ".join(f"{i}) {reason}" for i, reason in enumerate(attempts, 1))
+    return f"runner died {len(attempts)} times{while_} (attempts: {listed}); {retry}"
+
+
 # --------------------------------------------------------------------------------------------
 # The store
 
@@ -301,17 +320,28 @@ class Store:
         *,
         clock: Callable[[], int] = now_ms,
         timeout: float = 30.0,
+        max_attempts: int = MAX_CLAIMS,
+        repair_on_read: bool = False,
+        is_alive: Callable[[int], bool] | None = None,
     ):
         self.db_path = Path(db_path)
         self.clock = clock
         self.timeout = timeout
+        #: starts of a job before a dead runner fails it (``LOCALGENE_MAX_ATTEMPTS``)
+        self.max_attempts = max_attempts
+        #: run :meth:`recover_orphans` (this host's runners only) before get/list/statistics
+        self.repair_on_read = repair_on_read
+        self.is_alive = is_alive or pid_alive
         self._local = threading.local()
         self._migrated_pid: int | None = None
 
     @classmethod
     def open(cls, cfg: settings_mod.Settings | None = None, **kwargs: Any) -> "Store":
-        """The store of the configured ``LOCALGENE_HOME`` (creating its folders)."""
+        """The store of the configured ``LOCALGENE_HOME`` (creating its folders), with
+        ``LOCALGENE_MAX_ATTEMPTS`` and repair on read (the CLI's and the server's store)."""
         cfg = (cfg or settings_mod.load()).ensure_dirs()
+        kwargs.setdefault("max_attempts", cfg.max_attempts)
+        kwargs.setdefault("repair_on_read", True)
         store = cls(cfg.db_path, **kwargs)
         store._connect()
         return store
@@ -395,18 +425,49 @@ class Store:
             if held[0] == os.getpid():
                 held[1].close()
             self._local.conn = None
+        writers = getattr(self._local, "writers", None)
+        if writers is not None:
+            if writers[0] == os.getpid():
+                os.close(writers[1])
+            self._local.writers = None
+
+    def _writer_lock(self) -> int:
+        """This thread's descriptor of ``<db>.writers``, the lock write transactions queue on."""
+        pid = os.getpid()
+        held = getattr(self._local, "writers", None)
+        if held is not None and held[0] == pid:
+            return held[1]
+        try:
+            fd = os.open(f"{self.db_path}.writers", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise EnvironmentProblem(f"cannot open the job database's lock {self.db_path}.writers: "
+                                     f"{exc.strerror}") from None
+        self._local.writers = (pid, fd)
+        return fd
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``).
+
+        Writers of every process first queue on an ``flock`` of ``<db>.writers``: the kernel wakes
+        the next waiter the moment a writer is done, where SQLite's own busy handler only polls
+        (up to every 100 ms), so a process that writes all the time (a runner's progress, a
+        worker's tick) cannot starve the others past ``busy_timeout`` and a client never sees
+        "database is locked". ``busy_timeout`` still covers SQLite's other locks (checkpoints)."""
         conn = self._connect()
-        conn.execute("BEGIN IMMEDIATE")
+        fd = self._writer_lock()
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
-            yield conn
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -515,6 +576,7 @@ class Store:
         """One job of ``project_id`` (and of ``owner`` when given; ``None`` = any owner, for a
         tenant administrator). ``kinds`` restricts the kind (a pipeline id on the CNVkit path
         is "not found"). Raises JobNotFound (404) or AccessDenied (403)."""
+        self._repair()
         with self._read() as conn:
             return _record(self._visible(conn, project_id, instance_id, owner, _kinds(kinds)))
 
@@ -583,6 +645,7 @@ class Store:
         check_paging(limit, offset, start, end)
         indexed, where, params = self._where(project_id, _kinds(kinds), owner, instance_id, start, end,
                                              instance_ids)
+        self._repair()
         with self._read() as conn:
             count = conn.execute(f"SELECT count(*) FROM jobs{indexed} WHERE {where}", params).fetchone()[0]
             rows = conn.execute(self._page_sql(indexed, where), [*params, limit, offset]).fetchall()
@@ -813,27 +876,32 @@ class Store:
 
     def recover_orphans(
         self,
-        is_alive: Callable[[int], bool] = pid_alive,
+        is_alive: Callable[[int], bool] | None = None,
         *,
         host: str | None = None,
         stale_after_ms: int | None = None,
+        max_attempts: int | None = None,
     ) -> list[JobRecord]:
-        """End the jobs whose runner is gone; run it when a worker or server starts.
+        """Re-queue or end the jobs whose runner is gone; a worker runs it on every tick.
 
         Candidates are RUNNING and CANCELING jobs, and LAUNCHING jobs claimed by a worker. A
         candidate's runner is gone when it ran on this host (``host``, default this machine)
-        and its pid is not alive (``is_alive(pid)`` is False), or the machine has rebooted since
-        (boot id changed), or no runner pid was recorded; for a runner on another host, when
-        ``stale_after_ms`` is given and its last heartbeat is older than that. Then:
+        and its pid is not alive (``is_alive(pid)`` is False; default :func:`pid_alive`), or the
+        machine has rebooted since (boot id changed), or no runner pid was recorded; for a
+        runner on another host, only when ``stale_after_ms`` is given and its last heartbeat is
+        older than that. Then:
 
-        * RUNNING → FAILED, message ``runner died (…); job can be resubmitted``;
         * CANCELING → CANCELLED (nothing of it runs any more);
-        * claimed LAUNCHING → back to the queue (unclaimed), unless it has been claimed
-          :data:`MAX_CLAIMS` times already: then FAILED like RUNNING.
+        * RUNNING or claimed LAUNCHING, started fewer than ``max_attempts`` times (default: the
+          store's, ``LOCALGENE_MAX_ATTEMPTS``) → back to the queue (LAUNCHING, unclaimed), to be
+          **resumed in its folder** by the next worker; the reason is added to its attempts;
+        * otherwise → FAILED, the message listing every attempt's end.
 
         Each change is a compare-and-set: a job that moved on meanwhile is left alone.
         Returns the changed records.
         """
+        is_alive = is_alive or self.is_alive
+        limit = self.max_attempts if max_attempts is None else max_attempts
         host = host or this_host()
         boot = boot_id()
         now = self.clock()
@@ -841,7 +909,7 @@ class Store:
             self._connect()
             .execute(
                 f"""SELECT instance_id, status, claimed_by, claims, runner_pid, runner_host,
-                       runner_boot, heartbeat
+                       runner_boot, heartbeat, attempts
                 FROM jobs INDEXED BY jobs_active
                 WHERE {_ACTIVE_SQL} AND (status != 'LAUNCHING' OR claimed_by IS NOT NULL)"""
             )
@@ -866,37 +934,79 @@ class Store:
             if reason is None:
                 continue
             old = Status(c["status"])
+            started = max(c["claims"], 1)
+            attempts = [*json.loads(c["attempts"]), reason]
+            requeue = False
             if old is Status.CANCELING:
                 new, message = Status.CANCELLED, f"cancelled; its runner died ({reason})"
-            elif old is Status.LAUNCHING and c["claims"] < MAX_CLAIMS:
-                new, message = None, None
-            elif old is Status.LAUNCHING:
-                new = Status.FAILED
-                message = (
-                    f"runner died {c['claims']} times while launching ({reason}); job can be resubmitted"
-                )
+            elif old in RESUMABLE and started < limit:
+                new, requeue = Status.LAUNCHING, True
+                message = (f"runner died ({reason}); to be resumed in its folder "
+                           f"(attempt {started + 1} of {limit})")
             else:
-                new, message = Status.FAILED, f"runner died ({reason}); job can be resubmitted"
+                new, message = Status.FAILED, _gave_up(attempts, launching=old is Status.LAUNCHING)
             with self._write() as conn:
                 same = """instance_id = ? AND status = ? AND claimed_by IS ? AND runner_pid IS ?"""
                 key = (c["instance_id"], old.value, c["claimed_by"], pid)
-                if new is None:
+                if requeue:
                     cur = conn.execute(
-                        f"""UPDATE jobs SET claimed_by = NULL, claimed_at = NULL, runner_pid = NULL,
+                        f"""UPDATE jobs SET status = 'LAUNCHING', message = ?, attempts = ?,
+                                claimed_by = NULL, claimed_at = NULL, runner_pid = NULL,
                                 runner_host = NULL, runner_boot = NULL, updated_at = ?
                             WHERE {same}""",
-                        (now, *key),
+                        (message, json.dumps(attempts), now, *key),
                     )
                 else:
                     check_transition(old, new)
                     cur = conn.execute(
-                        f"""UPDATE jobs SET status = ?, message = ?, end_time = ?, updated_at = ?
+                        f"""UPDATE jobs SET status = ?, message = ?, attempts = ?, end_time = ?,
+                                updated_at = ?
                             WHERE {same}""",
-                        (new.value, message, now, now, *key),
+                        (new.value, message, json.dumps(attempts), now, now, *key),
                     )
                 if cur.rowcount:
                     changed.append(_record(self._row(conn, c["instance_id"])))
         return changed
+
+    def _repair(self) -> None:
+        """Repair on read: a record never says RUNNING (or CANCELING, or claimed) after its
+        runner on this host is gone. Only this host's runners are judged (no heartbeat age)."""
+        if self.repair_on_read:
+            self.recover_orphans()
+
+    def attempts(self, instance_id: str) -> list[str]:
+        """Why each earlier attempt of a job ended (its runner died), since its last retry."""
+        row = self._connect().execute("SELECT attempts FROM jobs WHERE instance_id = ?", (instance_id,)).fetchone()
+        if row is None:
+            raise JobNotFound(f"no job {instance_id}")
+        return json.loads(row[0])
+
+    def retry(
+        self,
+        project_id: str,
+        instance_id: str,
+        owner: str | None = None,
+        *,
+        kinds: str | Iterable[str] | None = None,
+    ) -> JobRecord:
+        """A user's retry, checked like :meth:`get`: a FAILED or CANCELLED job goes back to the
+        queue (LAUNCHING) with a fresh set of attempts; its worker resumes it in its folder, so
+        the steps that had finished are not run again. Other states: StateConflict (409)."""
+        now = self.clock()
+        self._repair()
+        with self._write() as conn:
+            row = self._visible(conn, project_id, instance_id, owner, _kinds(kinds))
+            old = Status(row["status"])
+            check_retry(old)
+            before = f": {row['message']}" if row["message"] else ""
+            conn.execute(
+                """UPDATE jobs SET status = 'LAUNCHING', message = ?, end_time = NULL, attempts = '[]',
+                       claims = 0, claimed_by = NULL, claimed_at = NULL, runner_pid = NULL,
+                       runner_host = NULL, runner_boot = NULL, heartbeat = NULL, updated_at = ?
+                   WHERE instance_id = ? AND status = ?""",
+                (f"retried (it was {old}{before})", now, instance_id, old.value),
+            )
+            return _record(self._row(conn, instance_id))
 
     # -- statistics ---------------------------------------------------------------------------
 
@@ -913,6 +1023,7 @@ class Store:
         an owner gets only their own totals, ``total_user_num`` 1 and no ``users``.
         """
         check_paging(start=start, end=end)
+        self._repair()
         params: list[Any] = [project_id]
         owner_sql = ""
         if owner is not None:

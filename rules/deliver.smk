@@ -20,6 +20,11 @@ rule summary:
         SUMMARY,
     params:
         summary=lambda wc: PLAN.summary(config),
+        # the CBS pitfall check (localgene.segment_check): each sample's .cnr and segment log
+        cnrs={s: CNR.format(sample=s) for s in EXPERIMENTAL},
+        segment_logs={s: f"logs/segment/{s}.log" for s in EXPERIMENTAL},
+        segment_method=PLAN.options.segment_method,
+        drop_low_coverage=bool(PLAN.options.value("segment", "drop_low_coverage")),
     log:
         "logs/summary.log",
     script:

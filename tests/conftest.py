@@ -32,3 +32,16 @@ def rna_demo_data() -> Path:
     from localgene.demodata_rna import DEFAULT_LIBRARY_TYPE, generate
 
     return generate(DATA_DIR / "rna" / DEFAULT_LIBRARY_TYPE).parent
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under ``pytest -n N --dist loadgroup`` (pytest-xdist), keep each test module on one
+    worker, so a module's shared fixtures (one demo run, one server) are built once, and every
+    test of the shared SLURM cluster (tests/hpc) on the same worker, so two workers never start
+    or reconfigure it at once. Without xdist the marks do nothing."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        path = Path(str(item.fspath))
+        group = "hpc" if "hpc" in path.parts else path.stem
+        item.add_marker(pytest.mark.xdist_group(group))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -123,29 +124,94 @@ def test_worker_runs_queued_jobs_first_come_first_served_and_cancels_a_running_o
     assert again.returncode == 2 and "CANCELLED" in again.stderr and "Traceback" not in again.stderr
 
 
-def test_a_runner_killed_with_sigkill_is_not_left_running_and_the_queue_survives(env, body):
+def steps_in(log_text: str) -> tuple[set[tuple[str, str]], dict[tuple[str, str], str]]:
+    """(started steps, {finished step: its log}) of a Snakemake log; a step is (rule, wildcards).
+
+    A step's block is ``localrule X:`` and the indented lines after it (log, jobid, wildcards)."""
+    started, finished, by_jobid, logs = set(), {}, {}, {}
+    block: dict[str, str] | None = None
+
+    def close() -> None:
+        if block is not None:
+            step = (block["rule"], block.get("wildcards", ""))
+            started.add(step)
+            by_jobid[block.get("jobid")] = step
+            logs[step] = block.get("log", "")
+
+    for line in log_text.splitlines():
+        if block is not None and line[:1].isspace() and ":" in line:
+            key, _, value = line.strip().partition(": ")
+            block[key] = value.split(",")[0].strip() if key == "log" else value.strip()
+            continue
+        close()
+        block = None
+        if m := re.match(r"^(?:local)?rule (\w+):$", line):
+            block = {"rule": m.group(1)}
+        elif m := re.match(r"^Finished jobid: (\d+)", line):
+            step = by_jobid[m.group(1)]
+            finished[step] = logs[step]
+    close()
+    return started, finished
+
+
+def test_a_job_killed_with_its_worker_is_resumed_in_its_folder_and_equals_an_uninterrupted_run(env, body):
+    from workflow_helpers import assert_same_table
+
     instance_id = env.submit(body)
-    queued = env.submit(body)
+    uninterrupted = env.submit(body)  # the same job, queued behind it: the run to compare with
     worker = env.start_worker()
-    job = env.wait(instance_id, progress_at_least(5), what="job running")
+    job = env.wait(instance_id, lambda j: j.status is Status.RUNNING
+                   and (env.home / "jobs" / instance_id / "logs" / "coverage").is_dir()
+                   and int(j.progress.split("/")[0]) >= 12, what="job running its coverage steps")
     pgid = job.runner_pid
-    # The machine "crashes": worker and every process of the job die at once.
+    # The machine "crashes" mid-coverage: the worker and every process of the job die at once.
     worker.send_signal(signal.SIGKILL)
     worker.wait(10)
     os.killpg(pgid, signal.SIGKILL)
-    time.sleep(0.5)
-    assert env.store.find(instance_id).status is Status.RUNNING  # nobody has noticed yet
+    deadline = time.monotonic() + 30
+    while group_members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert group_members(pgid) == []
+    job_dir = env.home / "jobs" / instance_id
+    first_log = (job_dir / "logs" / "snakemake.log").read_text()
+    _, done_before = steps_in(first_log)
+    assert any(rule == "access" for rule, _ in done_before), "some steps had finished before the kill"
+    step_logs = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in (job_dir / "logs").rglob("*.log")
+                 if p.name != "snakemake.log"}
+
+    # Nobody is running; reading the job already tells the truth (repair on read).
+    shown = json.loads(env.cli("show", instance_id).stdout)
+    assert shown["status"] == "LAUNCHING" and "to be resumed in its folder (attempt 2 of 3)" in shown["message"]
+
     env.start_worker()  # the restart
-    failed = env.wait(instance_id, lambda j: j.status.is_final, timeout=30, what="recovery")
-    assert failed.status is Status.FAILED
-    assert "runner died" in failed.message and "resubmitted" in failed.message
-    # The job that was queued at the crash still runs.
-    env.wait(queued, progress_at_least(1), timeout=60, what="queued job running after restart")
-    env.cli("cancel", queued)
-    env.wait(queued, lambda j: j.status.is_final, timeout=90, what="cancel")
+    done = env.wait(instance_id, lambda j: j.status.is_final, timeout=900, what="the resumed job")
+    assert done.status is Status.FINISHED, done.message
+    resumed_log = (job_dir / "logs" / "snakemake.log").read_text()
+    assert resumed_log.startswith(first_log)
+    second = resumed_log[len(first_log):]
+    assert second.startswith("localgene: attempt 2: resuming in this folder (finished steps are kept); "
+                             f"after: pid {pgid} on ")
+    started_after, _ = steps_in(second)
+    assert started_after and not (started_after & set(done_before)), "a finished step was run again"
+    assert any(rule == "coverage" for rule, _ in started_after)  # the cut-short ones were rerun
+    kept = [job_dir / log for log in done_before.values() if log]
+    rewritten = [str(p.relative_to(job_dir)) for p in kept if step_logs[p] != (p.stat().st_mtime_ns, p.read_bytes())]
+    assert kept and not rewritten, f"the logs of steps that had finished were written again: {rewritten}"
+
+    other = env.wait(uninterrupted, lambda j: j.status.is_final, timeout=900, what="the uninterrupted job")
+    assert other.status is Status.FINISHED, other.message
+    ours, theirs = job_dir / "results", env.home / "jobs" / uninterrupted / "results"
+    for sample in ("T1", "T2"):
+        for name in (f"{sample}.cnr", f"{sample}.cns", f"{sample}.call.cns"):
+            assert_same_table(ours / "samples" / name, theirs / "samples" / name)
+    for name in sorted(p.name for p in (theirs / "coverage").glob("*.cnn")):
+        assert_same_table(ours / "coverage" / name, theirs / "coverage" / name)
+    assert_same_table(ours / "reference.cnn", theirs / "reference.cnn")
+    assert (Path(body["output_dir"]) / instance_id / "samples" / "T1.call.cns").is_file()
 
 
 def test_a_job_process_killed_alone_is_failed_and_its_children_stopped(env, body):
+    env.env["LOCALGENE_MAX_ATTEMPTS"] = "1"  # no resume: the first death fails it
     instance_id = env.submit(body)
     env.start_worker()
     job = env.wait(instance_id, progress_at_least(5), what="job running")

@@ -127,7 +127,7 @@ def test_wal_and_schema_version(store):
     add(store)
     conn = sqlite3.connect(store.db_path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     conn.close()
     again = Store(store.db_path)
     assert again.schema_version() == SCHEMA_VERSION
@@ -500,17 +500,84 @@ def test_recover_orphans_dead_pid(store):
     store.set_runner(canceling.instance_id, gone)
     store.request_cancel("p1", canceling.instance_id)
     store.set_runner(alive.instance_id, os.getpid())
-    changed = {r.instance_id: r for r in store.recover_orphans()}
+    changed = {r.instance_id: r for r in store.recover_orphans(max_attempts=1)}
     assert set(changed) == {running.instance_id, canceling.instance_id}
     failed = store.find(running.instance_id)
     assert failed.status is Status.FAILED and failed.end_time is not None
-    assert (
-        failed.message.startswith(f"runner died (pid {gone} on ")
-        and "job can be resubmitted" in failed.message
-    )
+    assert failed.message.startswith(f"runner died (pid {gone} on ")
+    assert "`localgene retry` runs it again" in failed.message
+    assert store.attempts(running.instance_id) == [f"pid {gone} on {this_host()} is gone"]
     assert store.find(canceling.instance_id).status is Status.CANCELLED
     assert store.find(alive.instance_id).status is Status.RUNNING
     assert store.recover_orphans() == []  # nothing left to do
+
+
+def test_a_running_job_whose_runner_died_is_requeued_to_resume_then_failed_listing_attempts(store):
+    rec = add(store)
+    reasons = []
+    for attempt in range(1, MAX_CLAIMS + 1):
+        claimed = store.claim_next_launching("w")
+        assert claimed.instance_id == rec.instance_id  # a re-queued job is at the head of the queue
+        store.transition(rec.instance_id, Status.RUNNING)
+        gone = dead_pid()
+        store.set_runner(rec.instance_id, gone)
+        store.set_progress(rec.instance_id, 7, 37)
+        [changed] = store.recover_orphans()
+        reasons.append(f"pid {gone} on {this_host()} is gone")
+        assert store.attempts(rec.instance_id) == reasons
+        if attempt < MAX_CLAIMS:
+            assert changed.status is Status.LAUNCHING and changed.claimed_by is None
+            assert changed.end_time is None and changed.progress == "7/37"  # what was done is kept
+            assert changed.message == (f"runner died ({reasons[-1]}); to be resumed in its folder "
+                                       f"(attempt {attempt + 1} of {MAX_CLAIMS})")
+        else:
+            assert changed.status is Status.FAILED and changed.end_time is not None
+            listed = "; ".join(f"{i}) {r}" for i, r in enumerate(reasons, 1))
+            assert changed.message == (f"runner died {MAX_CLAIMS} times (attempts: {listed}); "
+                                       "`localgene retry` runs it again from where it stopped")
+
+
+def test_retry_requeues_a_failed_or_cancelled_job_with_fresh_attempts(store):
+    failed, cancelled, finished = add(store), add(store), add(store)
+    for rec in (failed, finished):
+        store.transition(rec.instance_id, Status.RUNNING)
+    store.transition(failed.instance_id, Status.FAILED, message="step 'coverage' failed: disk full")
+    store.transition(finished.instance_id, Status.FINISHED)
+    store.request_cancel("p1", cancelled.instance_id)
+    again = store.retry("p1", failed.instance_id, "alice")
+    assert again.status is Status.LAUNCHING and again.end_time is None and again.claimed_by is None
+    assert again.message == "retried (it was FAILED: step 'coverage' failed: disk full)"
+    assert store.attempts(failed.instance_id) == []
+    assert store.retry("p1", cancelled.instance_id).status is Status.LAUNCHING
+    with pytest.raises(StateConflict, match=r"^job is FINISHED; only FAILED or CANCELLED jobs can be retried$"):
+        store.retry("p1", finished.instance_id)
+    with pytest.raises(StateConflict, match="job is LAUNCHING; only FAILED or CANCELLED"):
+        store.retry("p1", failed.instance_id)
+    with pytest.raises(AccessDenied, match="another user"):
+        store.retry("p1", finished.instance_id, "bob")
+    with pytest.raises(AccessDenied, match="another project"):
+        store.retry("p2", finished.instance_id)
+    with pytest.raises(JobNotFound):
+        store.retry("p1", finished.instance_id, kinds="DNA_GERMLINE")
+
+
+def test_repair_on_read_moves_a_job_whose_runner_is_gone_before_answering(tmp_path):
+    cfg = settings.load({"LOCALGENE_HOME": str(tmp_path / "home"), "LOCALGENE_MAX_ATTEMPTS": "1"})
+    store = Store.open(cfg)
+    assert store.repair_on_read and store.max_attempts == 1
+    running, elsewhere, queued = add(store), add(store), add(store)
+    for rec in (running, elsewhere):
+        store.transition(rec.instance_id, Status.RUNNING)
+    store.set_runner(running.instance_id, dead_pid())
+    store.set_runner(elsewhere.instance_id, 1, host="another-host")  # not ours to judge
+    plain = Store(store.db_path)  # a worker's store: no repair on read
+    assert plain.get("p1", running.instance_id).status is Status.RUNNING
+    assert store.get("p1", running.instance_id).status is Status.FAILED
+    _, page = store.list_jobs("p1")
+    states = {r.instance_id: r.status for r in page}
+    assert states == {running.instance_id: Status.FAILED, elsewhere.instance_id: Status.RUNNING,
+                      queued.instance_id: Status.LAUNCHING}
+    assert store.statistics("p1")["total_running_num"] == 1
 
 
 def test_recover_requeues_claimed_launching_then_gives_up(store):
@@ -534,7 +601,7 @@ def test_recover_other_host_only_when_heartbeat_is_stale(store, clock):
     clock.t += 30_000
     assert store.recover_orphans(lambda pid: False, stale_after_ms=60_000) == []
     clock.t += 60_000
-    [changed] = store.recover_orphans(lambda pid: False, stale_after_ms=60_000)
+    [changed] = store.recover_orphans(lambda pid: False, stale_after_ms=60_000, max_attempts=1)
     assert changed.status is Status.FAILED and "no heartbeat" in changed.message
 
 
@@ -576,8 +643,8 @@ def test_sigkilled_runner_is_not_left_running(store):
         if proc.is_alive():
             proc.kill()
     [changed] = Store(store.db_path).recover_orphans()  # "the next start"
-    assert changed.instance_id == rec.instance_id and changed.status is Status.FAILED
-    assert f"pid {proc.pid}" in changed.message
+    assert changed.instance_id == rec.instance_id and changed.status is Status.LAUNCHING  # resumed next
+    assert f"pid {proc.pid}" in changed.message and "to be resumed in its folder" in changed.message
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 import struct
 
-import pandas as pd
 import pytest
 
-from workflow_helpers import expected_cn_ok, overlap_cn, read_table, run_job
+from workflow_helpers import assert_same_table, expected_cn_ok, overlap_cn, read_table, run_job
 
 pytestmark = pytest.mark.workflow
 
@@ -175,17 +174,6 @@ def by_hand(demo_data, tmp_path_factory):
     return out
 
 
-def assert_same_table(ours, theirs, float_tol=0.0):
-    a, b = read_table(ours), read_table(theirs)
-    assert sorted(a.columns) == sorted(b.columns), (ours, list(a.columns), list(b.columns))
-    assert len(a) == len(b), ours
-    for col in b.columns:
-        if pd.api.types.is_float_dtype(b[col]) and float_tol:
-            assert (a[col] - b[col]).abs().max() <= float_tol, (ours, col)
-        else:
-            pd.testing.assert_series_equal(a[col], b[col], check_names=False, obj=f"{ours.name}:{col}")
-
-
 def test_bins_and_coverage_equal_cnvkit_by_hand(demo_run, by_hand, truth):
     assert (demo_run.results / "regions/targets.target.bed").read_text() == (by_hand / "t.target.bed").read_text()
     assert (demo_run.results / "regions/targets.antitarget.bed").read_text() == (by_hand / "t.antitarget.bed").read_text()
@@ -204,3 +192,27 @@ def test_copy_ratios_segments_and_calls_equal_cnvkit_by_hand(demo_run, by_hand, 
         assert_same_table(demo_run.results / "samples" / f"{sample}.cnr", by_hand / f"{sample}.cnr", float_tol=1e-5)
         assert_same_table(demo_run.results / "samples" / f"{sample}.cns", by_hand / f"{sample}.cns")
         assert_same_table(demo_run.results / "samples" / f"{sample}.call.cns", by_hand / f"{sample}.call.cns")
+
+
+# --- The CBS pitfall warning (localgene.segment_check) ----------------------------------------
+
+
+def test_cbs_over_the_planted_homozygous_deletion_is_warned_about_without_changing_cnvkits_result(
+        demo_run, truth, by_hand):
+    # The demo segments with -m cbs and without --drop-low-coverage; T2's planted deep loss
+    # (copy number 0) leaves bins with no reads at all, T1 has none.
+    cnr = read_table(demo_run.results / "samples" / "T2.cnr")
+    dead = cnr[cnr.depth == 0]
+    [deep] = [e for e in truth["samples"]["T2"]["events"] if e["kind"] == "deep_loss"]
+    assert len(dead) > 0 and ((dead.chromosome == deep["chrom"]) & (dead.end > deep["start"])
+                              & (dead.start < deep["end"])).all(), "the bins with no reads are the planted deletion"
+    warnings = demo_run.summary()["warnings"]
+    mine = [w for w in warnings if "CNVkit issue #683" in w]
+    assert mine == [f"segment_conf: T2.cnr holds {len(dead)} bins with no coverage (log2 about -20); CBS (-m cbs) "
+                    "without --drop-low-coverage can return one segment for a whole chromosome there and hide "
+                    "real losses around them (CNVkit issue #683). Consider --drop-low-coverage, which in turn "
+                    "hides homozygous deletions"]
+    assert (demo_run.job_dir / "logs" / "segment" / "T2.log").read_text().endswith(f"localgene: warning: {mine[0]}\n")
+    assert "localgene: warning" not in (demo_run.job_dir / "logs" / "segment" / "T1.log").read_text()
+    # CNVkit's result is CNVkit's: the segments equal the ones typed by hand
+    assert_same_table(demo_run.results / "samples" / "T2.cns", by_hand / "T2.cns")

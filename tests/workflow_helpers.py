@@ -50,6 +50,18 @@ def read_table(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, sep="\t")
 
 
+def assert_same_table(ours: Path, theirs: Path, float_tol: float = 0.0) -> None:
+    """Two CNVkit tables hold the same columns and rows (floats within ``float_tol`` if given)."""
+    a, b = read_table(ours), read_table(theirs)
+    assert sorted(a.columns) == sorted(b.columns), (ours, list(a.columns), list(b.columns))
+    assert len(a) == len(b), ours
+    for col in b.columns:
+        if pd.api.types.is_float_dtype(b[col]) and float_tol:
+            assert (a[col] - b[col]).abs().max() <= float_tol, (ours, col)
+        else:
+            pd.testing.assert_series_equal(a[col], b[col], check_names=False, obj=f"{ours.name}:{col}")
+
+
 def overlap_cn(segments: pd.DataFrame, chrom: str, start: int, end: int) -> float:
     """Copy number over a region, weighted by how many bases each segment covers of it."""
     seg = segments[(segments.chromosome == chrom) & (segments.end > start) & (segments.start < end)]

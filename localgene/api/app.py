@@ -19,6 +19,7 @@ from pydantic.json_schema import models_json_schema
 from localgene import __version__
 from localgene import schema as schema_mod
 from localgene import settings as settings_mod
+from localgene.api import data_roots as data_roots_mod
 from localgene.api import errors as api_errors
 from localgene.api.deps import ApiState
 from localgene.api.routes import cnvkit, jobs, meta, statistics
@@ -45,13 +46,18 @@ class ApiSettings:
 
     ``users_path``: the users file; ``None`` runs as the single local user ``local_user``
     (default: the login name), administrator of every project. ``allowed_paths``: when not
-    empty, local paths in job bodies must lie inside one of these folders.
+    empty, local paths in job bodies must lie inside one of these folders. With a users file,
+    ``data_roots`` (every project) and ``project_roots`` (one project each) are the only folders
+    job bodies may name, ``allowed_paths`` counting as data roots (403 ``DLI.0012`` outside;
+    localgene.api.data_roots).
     """
 
     core: settings_mod.Settings
     users_path: Path | None = None
     local_user: str | None = None
     allowed_paths: tuple[Path, ...] = ()
+    data_roots: tuple[Path, ...] = ()
+    project_roots: dict[str, tuple[Path, ...]] = field(default_factory=dict)
     max_body_bytes: int = schema_mod.MAX_BODY_BYTES
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -80,12 +86,19 @@ def create_app(settings: ApiSettings | settings_mod.Settings | None = None) -> F
     for path in allowed:
         if not path.is_dir():
             raise InvalidRequest(f"{path} is not a folder", field="--allow-path")
+    roots = None
+    if users is not None:
+        server_roots, project_roots = data_roots_mod.parse_root_specs(
+            [*map(str, allowed), *map(str, settings.data_roots),
+             *(f"{p}={r}" for p, rs in settings.project_roots.items() for r in rs)])
+        roots = data_roots_mod.DataRoots(settings.core.home, settings.users_path, server_roots, project_roots)
     state = ApiState(
         cfg=settings.core,
         store=Store.open(settings.core),
         users=users,
         local_user=local,
         allowed_paths=allowed,
+        data_roots=roots,
         max_body_bytes=settings.max_body_bytes,
         version=__version__,
         extras=dict(settings.extras),

@@ -16,6 +16,7 @@ from fastapi import Path as PathParam
 from fastapi.security import APIKeyHeader
 
 from localgene import settings as settings_mod
+from localgene.api.data_roots import DataRoots
 from localgene.api.users import PROJECT_ID, Caller, UsersFile
 from localgene.errors import AccessDenied, BodyTooLarge, InputPermissionDenied, InvalidRequest, JobNotFound
 from localgene.schema import MAX_BODY_BYTES
@@ -35,6 +36,8 @@ class ApiState:
     users: UsersFile | None  # None: no users file, a single local user
     local_user: Caller | None
     allowed_paths: tuple[Path, ...] = ()
+    #: a server with a users file: where job bodies may point (None: the single local user)
+    data_roots: DataRoots | None = None
     max_body_bytes: int = MAX_BODY_BYTES
     version: str = ""
     extras: dict[str, Any] = field(default_factory=dict)
@@ -248,9 +251,20 @@ def _pipeline_paths(body: dict[str, Any]) -> Iterable[tuple[str, str]]:
         yield fld, value
 
 
-def check_server_paths(body: dict[str, Any], allowed: tuple[Path, ...]) -> None:
+def check_server_paths(body: dict[str, Any], allowed: tuple[Path, ...], scope: "ProjectScope | None" = None) -> None:
     """Local paths sent to a server must be absolute (the server cannot know the client's
-    folder), and inside ``allowed`` when the server was given ``--allow-path`` folders."""
+    folder), and inside ``allowed`` when the server was given ``--allow-path`` folders. A
+    server with a users file (``scope.state.data_roots``) also keeps every local path of the
+    body inside the project's data roots (403 DLI.0012, :mod:`localgene.api.data_roots`);
+    for a pipeline body, any field, nested."""
+    roots = None if scope is None else scope.state.data_roots
+    _relative_and_allowed(body, allowed if roots is None else ())
+    if roots is not None:
+        roots.check(body, project_id=scope.project_id, owner=scope.caller.name,
+                    named=() if "job_type" in body else PATH_FIELDS, find_job=scope.store.find)
+
+
+def _relative_and_allowed(body: dict[str, Any], allowed: tuple[Path, ...]) -> None:
     paths = _pipeline_paths(body) if "job_type" in body else _paths(body)
     for fld, value in paths:
         location = parse_location(value, fld, require_key=not fld.startswith(("output_dir", "output")))

@@ -1,4 +1,4 @@
-"""Job commands on the local store: submit, list, show, cancel, logs, stats."""
+"""Job commands on the local store: submit, list, show, cancel, retry, logs, stats."""
 
 from __future__ import annotations
 
@@ -100,6 +100,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_identity(p)
     _server_args(p)
     p.set_defaults(func=_cmd_cancel)
+
+    p = sub.add_parser("retry", help="run a FAILED or CANCELLED job again from where it stopped",
+                       description="Put a FAILED or CANCELLED job back in the queue (LAUNCHING); the worker "
+                       "that takes it resumes it in its own folder, so the steps that had finished are not "
+                       "run again. A worker must be running (`localgene worker`).")
+    p.add_argument("instance_id")
+    add_identity(p)
+    _server_args(p)
+    p.set_defaults(func=_cmd_retry)
 
     p = sub.add_parser("logs", help="a job's Snakemake log, or one step's log")
     p.add_argument("instance_id")
@@ -215,6 +224,19 @@ def _cmd_cancel(args: argparse.Namespace) -> int:
         return _remote_cancel(args)
     store, _ = _store()
     record = service.cancel(store, args.instance_id, project_id=args.project, owner=None)
+    print(f"{record.instance_id}: {record.status}")
+    return 0
+
+
+def _cmd_retry(args: argparse.Namespace) -> int:
+    if args.server:
+        with _client(args) as api:
+            api.retry_cnvkit(args.instance_id)
+            status = api.get_cnvkit(args.instance_id)["status"]
+        print(f"{args.instance_id}: {status}")
+        return 0
+    store, _ = _store()
+    record = service.retry(store, args.instance_id, project_id=args.project, owner=None)
     print(f"{record.instance_id}: {record.status}")
     return 0
 

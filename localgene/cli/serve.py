@@ -22,6 +22,7 @@ from localgene.errors import InvalidRequest
 ENV_HOST = "LOCALGENE_HOST"
 ENV_PORT = "LOCALGENE_PORT"
 ENV_ALLOWED = "LOCALGENE_ALLOWED_PATHS"
+ENV_DATA_ROOTS = "LOCALGENE_DATA_ROOTS"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 
@@ -45,6 +46,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--allow-path", action="append", default=None, metavar="DIR",
                    help="only take local paths inside this folder in job bodies (repeatable; env "
                    f"{ENV_ALLOWED}, separated by ':'); default: any path this account can read")
+    p.add_argument("--data-root", action="append", default=None, metavar="[PROJECT=]DIR",
+                   help="with a users file: a folder job bodies may name (every project; PROJECT=DIR: "
+                   f"that project only); repeatable; env {ENV_DATA_ROOTS}, separated by ':'. With a users "
+                   "file and no data root, job bodies can name no local path (403 DLI.0012); see docs/api.md")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     p.set_defaults(func=_cmd_serve)
 
@@ -95,7 +100,19 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     allowed = args.allow_path
     if allowed is None:
         allowed = [p for p in os.environ.get(ENV_ALLOWED, "").split(":") if p]
-    settings = ApiSettings(cfg, users_path=users_path, allowed_paths=tuple(Path(p) for p in allowed))
+    roots = args.data_root
+    if roots is None:
+        roots = [p for p in os.environ.get(ENV_DATA_ROOTS, "").split(":") if p]
+    if roots and users_path is None:
+        raise InvalidRequest("data roots keep the users of a users file apart; without one, restrict "
+                             "paths with --allow-path DIR", field="--data-root")
+    server_roots = [r for r in roots if "=" not in r]
+    project_roots: dict[str, tuple[Path, ...]] = {}
+    for spec in (r for r in roots if "=" in r):
+        project, _, folder = spec.partition("=")
+        project_roots[project] = (*project_roots.get(project, ()), Path(folder))
+    settings = ApiSettings(cfg, users_path=users_path, allowed_paths=tuple(Path(p) for p in allowed),
+                           data_roots=tuple(Path(p) for p in server_roots), project_roots=project_roots)
     app = create_app(settings)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     log = logging.getLogger("localgene.api")
@@ -106,9 +123,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     else:
         n = len(app.state.api.users.users())
         log.info("users file %s: %d user(s)%s", users_path, n, "" if n else " - every request will be refused")
-        if not allowed:
-            log.warning("job bodies may name any local path this account can read or write; "
-                        "restrict them with --allow-path DIR")
+        if not allowed and not roots:
+            log.warning("no data root: job bodies can name no local file (only s3a:// objects); "
+                        "give the folders users may use with --data-root DIR or --data-root PROJECT=DIR")
     log.info("job store %s; the API's docs at http://%s:%d/docs", cfg.db_path,
              f"[{args.host}]" if ":" in args.host else args.host, port)
     sys.stdout.flush()

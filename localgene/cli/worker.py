@@ -17,7 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "worker",
         help="run queued jobs (LAUNCHING) until stopped",
         description="Run queued jobs first come first served, SLOTS at a time (env LOCALGENE_SLOTS), "
-        "each as its own process group; stop cancelled jobs; mark jobs whose process died as FAILED. "
+        "each as its own process group; stop cancelled jobs; resume jobs whose process died, in their own folder, up to "
+        "LOCALGENE_MAX_ATTEMPTS starts (then FAILED). "
         "Stop it with Ctrl-C or SIGTERM: running jobs go on and the next worker adopts them.",
     )
     p.add_argument("--slots", type=int, help="jobs at once (default: LOCALGENE_SLOTS or cores/2)")

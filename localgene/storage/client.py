@@ -50,6 +50,10 @@ class S3Config:
     # Delivery: whole-file retries on transient errors, on top of botocore's per-request ones.
     delivery_attempts: int = 3
     delivery_backoff: float = 1.0  # seconds; doubles after each failed attempt
+    # Staging: whole-object download retries on transient errors (an endpoint that stops or
+    # restarts mid-transfer), on top of botocore's per-request ones.
+    staging_attempts: int = 3
+    staging_backoff: float = 1.0  # seconds; doubles after each failed attempt
 
     def __post_init__(self) -> None:
         if self.addressing_style is not None and self.addressing_style not in _STYLES:

@@ -175,6 +175,7 @@ class _Fetcher:
         from boto3.s3.transfer import TransferConfig, create_transfer_manager
 
         self.client = client
+        self.config = config
         self.cache = cache
         self.endpoint = endpoint
         self.job_id = job_id
@@ -230,31 +231,50 @@ class _Fetcher:
         from s3transfer.subscribers import BaseSubscriber
 
         class Subscriber(BaseSubscriber):
+            def __init__(self, sink: Callable[[int], None]) -> None:
+                self.sink = sink
+
             def on_queued(self, future, **kwargs):
                 future.meta.provide_transfer_size(st.size)
                 if st.etag:  # ranged GETs carry If-Match: a rewrite mid-download fails, not mixes
                     future.meta.provide_object_etag(f'"{st.etag}"')
 
             def on_progress(self, future, bytes_transferred, **kwargs):
-                add(bytes_transferred)
+                self.sink(bytes_transferred)
 
         loc = st.location
         if st.etag:
             self._etags[(loc.bucket, loc.key)] = f'"{st.etag}"'
-        try:
-            with open(tmp, "wb") as fh:
-                future = self.manager.download(loc.bucket, loc.key, fh, subscribers=[Subscriber()])
-                future.result()
-                fh.flush()
-                os.fsync(fh.fileno())
-        except LocalgeneError:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            if _is_transfer_error(exc):
+        attempts = max(1, self.config.staging_attempts)
+        delay = self.config.staging_backoff
+        for attempt in range(1, attempts + 1):
+            got = [0]
+
+            def counted(n: int) -> None:
+                got[0] += n
+                add(n)
+
+            try:
+                with open(tmp, "wb") as fh:
+                    future = self.manager.download(loc.bucket, loc.key, fh, subscribers=[Subscriber(counted)])
+                    future.result()
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                break
+            except LocalgeneError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                if not _is_transfer_error(exc):
+                    raise
+                if _faults.is_transient(exc) and attempt < attempts:
+                    add(-got[0])  # this attempt's bytes do not count; the next starts over
+                    time.sleep(delay)
+                    delay *= 2
+                    continue
                 raise StorageError(
                     f"download of {loc.original} failed: {self._why(exc)}"
+                    + (f" (after {attempt} attempts)" if attempt > 1 else "")
                 ) from None
-            raise
         if st.last_modified is not None:  # index files must look no older than their data
             os.utime(tmp, (time.time(), st.last_modified))
         self._verify(st, tmp)

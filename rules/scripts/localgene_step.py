@@ -10,7 +10,7 @@ import resource
 import sys
 import time
 
-from localgene import annotation, inputs, storage, timeline
+from localgene import annotation, inputs, segment_check, storage, timeline
 from localgene.errors import LocalgeneError
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
@@ -35,8 +35,15 @@ def annotation_file():
 
 
 def summary():
+    found = segment_check.check_segment_inputs(p.cnrs, method=p.segment_method,
+                                               drop_low_coverage=p.drop_low_coverage)
+    for sample, warning in found.items():
+        with open(p.segment_logs[sample], "a") as segment_log:
+            segment_log.write(f"localgene: warning: {warning}\n")
+        print(f"warning: {warning}")
     # where the time went: every step that ended before this one (localgene.timeline)
-    inputs.write_json(out[0], {**p.summary, "timeline": timeline.read()})
+    inputs.write_json(out[0], {**p.summary, "warnings": [*p.summary["warnings"], *found.values()],
+                               "timeline": timeline.read()})
 
 
 def deliver():

@@ -28,7 +28,9 @@ def env(tmp_path: Path) -> Env:
 
 @pytest.fixture
 def app(env: Env):
-    return create_app(ApiSettings(env.cfg, users_path=env.users_path))
+    # Data root "/": any path but the places no job may reach ($LOCALGENE_HOME, the users file,
+    # /proc), so these tests see the checks behind the roots; test_api_data_roots.py narrows them.
+    return create_app(ApiSettings(env.cfg, users_path=env.users_path, data_roots=(Path("/"),)))
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ ENDPOINTS = [
     ("GET", CNVKIT + "/" + ID),
     ("DELETE", CNVKIT + "/" + ID),
     ("GET", CNVKIT + "/" + ID + "/log"),
+    ("POST", CNVKIT + "/" + ID + "/retry"),
     ("POST", "/v2.0/{p}/gene/jobs"),
     ("GET", "/v2.0/{p}/gene/jobs"),
     ("GET", "/v2.0/{p}/gene/jobs/" + ID),
@@ -243,8 +244,14 @@ def test_a_broken_users_file_stops_the_server_with_its_reason(env, text, needle)
         create_app(ApiSettings(env.cfg, users_path=env.users_path))
 
 
-def test_allow_path_keeps_job_bodies_inside_the_given_folders(env, tmp_path):
-    app = create_app(ApiSettings(env.cfg, users_path=env.users_path, allowed_paths=(env.inputs,)))
+@pytest.mark.parametrize("users", [True, False], ids=["users-file", "single-local-user"])
+def test_allow_path_keeps_job_bodies_inside_the_given_folders(env, tmp_path, users):
+    # With a users file --allow-path folders are data roots (403 DLI.0012, test_api_data_roots.py);
+    # the single local user keeps the 400 DLI.0011 of --allow-path.
+    app = create_app(ApiSettings(env.cfg, users_path=env.users_path if users else None,
+                                 allowed_paths=(env.inputs,)))
+    status, code, words = (403, "DLI.0012", "outside the data roots") if users else \
+        (400, "DLI.0011", "outside the folders this server may use")
     outside = tmp_path / "secret.fa"
     outside.write_text(">x\nACGT\n")
     (env.inputs / "link.fa").symlink_to(outside)
@@ -258,7 +265,7 @@ def test_allow_path_keeps_job_bodies_inside_the_given_folders(env, tmp_path):
                              ({"control_inputs": [str(env.inputs / "N1.bam"), "file://" + str(outside)]},
                               "control_inputs[1]")):
             reply = client.post(CNVKIT.format(p="p1"), json=env.body(**fields), headers=h)
-            check_error(reply, 400, "DLI.0011", f"{name}: ", "outside the folders this server may use")
+            check_error(reply, status, code, f"{name}: ", words)
         assert env.snapshot() == before
     with pytest.raises(InvalidRequest, match="not a folder"):
         create_app(ApiSettings(env.cfg, users_path=env.users_path, allowed_paths=(tmp_path / "missing",)))

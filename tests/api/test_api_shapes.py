@@ -167,6 +167,33 @@ def test_log_extension(client, env):
 # Pipeline jobs
 
 
+def test_retry_puts_a_failed_or_cancelled_job_back_in_the_queue_and_409_otherwise(client, env):
+    h = env.headers("alice")
+    store = env.store()
+    failed = client.post(CNVKIT, json=env.body(), headers=h).json()["instance_id"]
+    assert store.claim(failed)
+    store.transition(failed, Status.RUNNING)
+    store.transition(failed, Status.FAILED, message="step 'coverage' (sample=T1) failed: no space left")
+    reply = client.post(f"{CNVKIT}/{failed}/retry", headers=h)
+    assert reply.status_code == 200 and reply.json() == {}
+    item = client.get(f"{CNVKIT}/{failed}", headers=h).json()
+    assert item["status"] == "LAUNCHING" and item["message"] == \
+        "retried (it was FAILED: step 'coverage' (sample=T1) failed: no space left)"
+    assert store.claim_next_launching("w").instance_id == failed  # a worker takes it (and resumes it)
+    check_error(client.post(f"{CNVKIT}/{failed}/retry", headers=h), 409, "DLI.0409",
+                "job is LAUNCHING; only FAILED or CANCELLED jobs can be retried")
+    cancelled = client.post(CNVKIT, json=env.body(), headers=h).json()["instance_id"]
+    client.delete(f"{CNVKIT}/{cancelled}", headers=h)
+    before = env.snapshot()
+    check_error(client.post(f"{CNVKIT}/{cancelled}/retry", headers=env.headers("bob")), 403, "DLI.0403",
+                "belongs to another user")
+    check_error(client.post(f"{CNVKIT}/{cancelled}/retry", params={"x": "1"}, headers=h), 400, "DLI.0001",
+                "unknown query parameter")
+    assert env.snapshot() == before
+    assert client.post(f"{CNVKIT}/{cancelled}/retry", headers=h).json() == {}
+    check_error(client.post(f"{CNVKIT}/00000000-0000-4000-8000-000000000000/retry", headers=h), 404, "DLI.0023")
+
+
 def test_pipeline_submit_is_validated_in_full_then_refused_when_its_workflow_is_missing(client, env, tmp_path,
                                                                                        monkeypatch):
     from pipeline_helpers import no_pipelines
@@ -323,6 +350,7 @@ def test_openapi_document_and_docs(client):
         "/v2.0/{project_id}/gene/tools/cnvkit": {"get", "post"},
         "/v2.0/{project_id}/gene/tools/cnvkit/{instance_id}": {"get", "delete"},
         "/v2.0/{project_id}/gene/tools/cnvkit/{instance_id}/log": {"get"},
+        "/v2.0/{project_id}/gene/tools/cnvkit/{instance_id}/retry": {"post"},
         "/v2.0/{project_id}/gene/jobs": {"get", "post"},
         "/v2.0/{project_id}/gene/jobs/{job_id}": {"get", "delete"},
         "/v2.0/{project_id}/gene/jobs/{job_id}/log": {"get"},

@@ -179,6 +179,7 @@ def test_server_stopped_mid_transfer(moto_process, tmp_path, cache):
     msg = str(info.value)
     assert msg.startswith("download of s3a://genes/big.bam failed: ")
     assert server.endpoint in msg and ("cannot reach" in msg or "connection" in msg)
+    assert msg.endswith(" (after 3 attempts)")  # retried while the endpoint stayed down
     assert info.value.http_status == 502
     _cache_is_clean(cache)
     assert not (job / STAGED_DIR / "big.bam").exists()
@@ -255,3 +256,40 @@ def test_local_only_job_needs_no_endpoint(tmp_path, cache):
     local = stage_inputs({"control_inputs": [str(tmp_path / "a.bam")]}, None, cache, tmp_path / "job")
     assert local == {"control_inputs": [str(tmp_path / "a.bam")]}
     assert not (tmp_path / "job" / STAGED_DIR).exists()
+
+
+def test_endpoint_stopped_mid_staging_is_retried_then_fails_the_job_with_the_reason(moto_process, tmp_path,
+                                                                                    monkeypatch):
+    from localgene import runner, settings
+    from localgene.schema import new_record
+    from localgene.status import Status
+    from localgene.store import Store
+
+    server = moto_process()
+    s3 = boto3.client("s3", endpoint_url=server.endpoint)
+    s3.create_bucket(Bucket="genes")
+    src = tmp_path / "N1.bam"
+    src.write_bytes(random_bytes(64 * MiB))
+    s3.upload_file(str(src), "genes", "N1.bam")
+    monkeypatch.setenv("LOCALGENE_S3_ENDPOINT_URL", server.endpoint)
+    cfg = settings.load({"LOCALGENE_HOME": str(tmp_path / "home")})
+    store = Store.open(cfg)
+    local = tmp_path / "T1.bam"
+    local.write_bytes(b"x")
+    body = {"experimental_inputs": [str(local)], "control_inputs": ["s3a://genes/N1.bam"],
+            "output_dir": str(tmp_path / "out"), "ref": str(local), "bed": str(local)}
+    record = store.submit(new_record("p", "me", "cnvkit", body))
+    assert store.claim(record.instance_id)
+    other = store.submit(new_record("p", "me", "cnvkit", body))  # another job: untouched
+
+    def stop_endpoint(done, total):
+        if 0 < done < total:
+            server.kill()
+
+    status = runner.execute_job(store, record.instance_id, cfg=cfg, cores=1, on_staging=stop_endpoint)
+    job = store.find(record.instance_id)
+    assert status is Status.FAILED and job.status is Status.FAILED
+    assert job.message.startswith("download of s3a://genes/N1.bam failed: ") and server.endpoint in job.message
+    assert job.message.endswith(" (after 3 attempts)") and "Traceback" not in job.message
+    assert store.find(other.instance_id).status is Status.LAUNCHING
+    assert Cache(cfg.cache_dir).pinned_jobs() == []  # the failed job holds nothing in the cache

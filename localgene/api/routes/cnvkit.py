@@ -1,5 +1,5 @@
 """CNVkit jobs ("tool instances"): submit, list, and localgene's extensions (one job, cancel,
-log)."""
+retry, log)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ _STEP_LOG = re.compile(r"[A-Za-z0-9._+-]+(/[A-Za-z0-9._+-]+)*")
 )
 def submit(scope: ProjectScope = Depends(get_scope), body: Any = Depends(deps.json_body)) -> JSONResponse:
     schema.parse_cnvkit_body(body)  # the body's own problems first, named by field
-    deps.check_server_paths(body, scope.state.allowed_paths)
+    deps.check_server_paths(body, scope.state.allowed_paths, scope)
     record = service.submit_cnvkit(scope.store, body, project_id=scope.project_id, owner=scope.caller.name)
     return JSONResponse(
         {"instance_id": record.instance_id},
@@ -116,6 +116,22 @@ LOG_PARAMETERS = [
      "description": "a step's log under logs/, e.g. segment/T1.log",
      "schema": {"type": "string", "maxLength": 255, "pattern": _STEP_LOG.pattern}},
 ]
+
+
+@router.post(
+    BASE + "/{instance_id}/retry",
+    summary="Retry a FAILED or CANCELLED CNVkit job (localgene extension)",
+    description="The job goes back to LAUNCHING (same `instance_id`, same `start_time`); the worker that "
+    "takes it resumes it in its own folder, so the steps that had finished are not run again. Its "
+    "`message` says it was retried and why it had ended. Any other state: 409.",
+    response_model=Empty,
+    responses=errors(400, 401, 403, 404, 409),
+)
+def retry(instance_id: str, request: Request, scope: ProjectScope = Depends(get_scope)) -> JSONResponse:
+    deps.query(request, ())
+    service.retry(scope.store, deps.job_id(instance_id, scope.project_id), project_id=scope.project_id,
+                  owner=scope.owner_filter, kinds=schema.CNVKIT_KIND)
+    return JSONResponse({})
 
 
 @router.get(

@@ -56,7 +56,7 @@ _JOB_TYPE_PARAM = {
 )
 def submit(scope: ProjectScope = Depends(get_scope), body: Any = Depends(deps.json_body)) -> JSONResponse:
     schema.parse_pipeline_body(body)  # the body's own problems first, named by field
-    deps.check_server_paths(body, scope.state.allowed_paths)
+    deps.check_server_paths(body, scope.state.allowed_paths, scope)  # + data roots (403)
     record = service.submit_pipeline(scope.store, body, project_id=scope.project_id, owner=scope.caller.name,
                                      home=scope.state.cfg.home)
     return JSONResponse({"job_id": record.instance_id}, status_code=201,

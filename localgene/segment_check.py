@@ -1,0 +1,44 @@
+"""A CNVkit pitfall made visible: CBS segmentation over bins that have no coverage at all.
+
+When ``cnvkit.py segment -m cbs`` runs without ``--drop-low-coverage`` on a ``.cnr`` holding bins
+with no reads (log2 about -20, CNVkit's stand-in for log2(0)), CBS can return one segment for a
+whole chromosome and hide real losses around those bins (measured on synthetic exome data with
+one failed bait; CNVkit issue #683 describes the same). localgene never changes CNVkit's result:
+:func:`check_segment_inputs` counts those bins with CNVkit's own rule (the bins
+``CopyNumArray.drop_low_coverage`` would remove) and the job's summary step records one warning
+per sample in ``results/job.json`` and appends it to that sample's segment log
+(``rules/deliver.smk``, rule ``summary``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+
+def low_coverage_bins(cnr_path: str | os.PathLike[str]) -> int:
+    """How many bins of a ``.cnr`` ``--drop-low-coverage`` would drop (CNVkit decides)."""
+    import cnvlib  # heavy import, only where a .cnr is read
+
+    cnarr = cnvlib.read(str(cnr_path))
+    return len(cnarr) - len(cnarr.drop_low_coverage())
+
+
+def cbs_warning(sample: str, bins: int) -> str:
+    """The warning of one sample whose ``.cnr`` holds ``bins`` bins with no coverage."""
+    return (
+        f"segment_conf: {sample}.cnr holds {bins} bin{'s' if bins != 1 else ''} with no coverage "
+        "(log2 about -20); CBS (-m cbs) without --drop-low-coverage can return one segment for a "
+        "whole chromosome there and hide real losses around them (CNVkit issue #683). Consider "
+        "--drop-low-coverage, which in turn hides homozygous deletions"
+    )
+
+
+def check_segment_inputs(cnrs: Mapping[str, str | os.PathLike[str]], *, method: str,
+                         drop_low_coverage: bool) -> dict[str, str]:
+    """``{sample: warning}`` for the samples of a CBS segmentation run without
+    ``--drop-low-coverage`` whose ``.cnr`` holds bins with no coverage; empty otherwise."""
+    if method != "cbs" or drop_low_coverage:
+        return {}
+    found = {sample: low_coverage_bins(path) for sample, path in cnrs.items()}
+    return {sample: cbs_warning(sample, n) for sample, n in found.items() if n}

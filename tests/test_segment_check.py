@@ -1,0 +1,41 @@
+"""The CBS pitfall check counts bins with no coverage the way CNVkit's --drop-low-coverage does."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from localgene.segment_check import cbs_warning, check_segment_inputs, low_coverage_bins
+
+
+def write_cnr(path, dead: int, *, seed: int = 1):
+    """A .cnr of 200 target bins on chr1; ``dead`` of them in the middle with no reads."""
+    rng = np.random.default_rng(seed)
+    n = 200
+    start = np.arange(n) * 1000 + 10_000
+    log2 = rng.normal(0, 0.1, n)
+    depth = rng.uniform(80, 120, n)
+    mid = slice(n // 2, n // 2 + dead)
+    log2[mid], depth[mid] = -20.0 + rng.normal(0, 0.3, dead), 0.0  # CNVkit's log2(0) stand-in, after fix
+    pd.DataFrame({"chromosome": "chr1", "start": start, "end": start + 200, "gene": "G", "log2": log2,
+                  "depth": depth, "weight": 1.0}).to_csv(path, sep="\t", index=False)
+    return path
+
+
+def test_bins_without_coverage_are_counted_and_named_once_per_sample(tmp_path):
+    dead = write_cnr(tmp_path / "T2.cnr", dead=7)
+    fine = write_cnr(tmp_path / "T1.cnr", dead=0)
+    assert low_coverage_bins(dead) == 7 and low_coverage_bins(fine) == 0
+    found = check_segment_inputs({"T1": fine, "T2": dead}, method="cbs", drop_low_coverage=False)
+    assert found == {"T2": cbs_warning("T2", 7)}
+    assert found["T2"].startswith("segment_conf: T2.cnr holds 7 bins with no coverage (log2 about -20); ")
+    assert "--drop-low-coverage" in found["T2"] and "#683" in found["T2"]
+    assert "homozygous deletions" in found["T2"]
+    assert cbs_warning("T2", 1).startswith("segment_conf: T2.cnr holds 1 bin with")
+
+
+def test_no_warning_where_the_pitfall_does_not_apply(tmp_path):
+    dead = write_cnr(tmp_path / "T2.cnr", dead=7)
+    assert check_segment_inputs({"T2": dead}, method="cbs", drop_low_coverage=True) == {}
+    for method in ("hmm", "haar", "none", "hybrid"):
+        assert check_segment_inputs({"T2": dead}, method=method, drop_low_coverage=False) == {}
