@@ -65,6 +65,7 @@ localrules:
     check_inputs,
     annotation,
     summary,
+    report,
     deliver,
 
 
