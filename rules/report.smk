@@ -2,8 +2,10 @@
 # table), then results/report.html, one self-contained page (plots inlined) that shows the
 # job's results, QC, run record and timeline (localgene.report; docs/report.md).
 
+from localgene import report as lg_report
+
 METRICS = "results/qc/metrics.tsv"
-REPORT = "results/report.html"
+REPORT = lg_report.REPORT_PATH
 
 # The layout the report reads, named as localgene.report.cnvkit expects (paths from common.smk).
 REPORT_PATHS = {

@@ -16,6 +16,9 @@ from typing import Any, Callable, Mapping
 from localgene.report import cnvkit, common
 from localgene.report.page import Section, render_page
 
+#: Where a job's report is, relative to its job folder (the report rule writes it there).
+REPORT_PATH = "results/report.html"
+
 #: Job kind -> the function that builds its own sections from (job folder, job.json, paths),
 #: ``paths`` being the workflow's layout (name -> path pattern relative to the job folder).
 SectionBuilder = Callable[[Path, dict[str, Any], Mapping[str, str]], list[Section]]
