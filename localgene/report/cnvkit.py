@@ -134,6 +134,9 @@ QC_COLUMNS = ["sample", "role", "bins", "segments", "stdev", "MAD", "IQR", "biva
 
 
 def sections(job_dir: Path, summary: dict[str, Any], paths: Paths) -> list[Section]:
+    missing = [name for name in REQUIRED_PATHS if name not in paths]
+    if missing:
+        raise KeyError(f"the CNVkit report needs the paths of: {', '.join(missing)}")
     job_dir = Path(job_dir)
     experimental = list(summary.get("experimental") or {})
     samples = list(summary.get("controls") or {}) + experimental

@@ -16,6 +16,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from localgene import jobs as service
 from localgene import report as job_report
@@ -58,7 +59,7 @@ def ui_page() -> Response:
 @router.get("/ui/static/{name}")
 def ui_static(name: str) -> Response:
     if name not in _STATIC:
-        raise JobNotFound(f"no file {deps._show(name)} in the job browser")
+        raise StarletteHTTPException(404)  # answered like any unknown path (DLI.0404)
     return Response(_static(name), media_type=_STATIC[name])
 
 
