@@ -6,7 +6,7 @@ VENV      ?= .venv
 PYTHON    ?= python3
 PY        := $(VENV)/bin/python
 DEMO_DIR  ?= demo
-SYS_PKGS  := r-base-core r-bioc-dnacopy bwa samtools slurm-wlm munge
+SYS_PKGS  := r-base-core r-bioc-dnacopy bwa samtools slurm-wlm munge chromium chromium-driver
 PYTEST_ARGS ?=
 
 .PHONY: all setup sysdeps venv demo test clean

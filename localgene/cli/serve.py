@@ -109,8 +109,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         if not allowed:
             log.warning("job bodies may name any local path this account can read or write; "
                         "restrict them with --allow-path DIR")
-    log.info("job store %s; the API's docs at http://%s:%d/docs", cfg.db_path,
-             f"[{args.host}]" if ":" in args.host else args.host, port)
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    log.info("job store %s; the API's docs at http://%s:%d/docs, the job browser at http://%s:%d/ui/",
+             cfg.db_path, shown, port, shown, port)
     sys.stdout.flush()
     uvicorn.run(app, host=args.host.strip("[]"), port=port, log_level=args.log_level, access_log=True,
                 server_header=False)
