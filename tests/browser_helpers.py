@@ -5,6 +5,7 @@ Screenshots go to ``tests/.artifacts/`` (gitignored), for people to look at afte
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import shutil
 import tempfile
@@ -19,24 +20,35 @@ CHROMIUM_ARGS = [
 ]
 
 
+_PLAYWRIGHT = None
+
+
+def _playwright():
+    """One Playwright driver per test process (its sync API allows one at a time), stopped at exit."""
+    global _PLAYWRIGHT
+    if _PLAYWRIGHT is None:
+        from playwright.sync_api import sync_playwright
+
+        _PLAYWRIGHT = sync_playwright().start()
+        atexit.register(_PLAYWRIGHT.stop)
+    return _PLAYWRIGHT
+
+
 @contextlib.contextmanager
 def browser(viewport: tuple[int, int] = (1300, 900)) -> Iterator["object"]:
     """A fresh Chromium profile (a BrowserContext); closed and removed afterwards."""
-    from playwright.sync_api import sync_playwright
-
     exe = shutil.which("chromium") or CHROMIUM
     assert Path(exe).exists(), "Debian's chromium is needed for the browser tests (apt-get install chromium)"
     profile = tempfile.mkdtemp(prefix="localgene-chromium-")
     try:
-        with sync_playwright() as p:
-            ctx = p.chromium.launch_persistent_context(
-                profile, executable_path=exe, headless=True, args=CHROMIUM_ARGS,
-                viewport={"width": viewport[0], "height": viewport[1]})
-            ctx.set_default_timeout(60_000)  # a loaded 2-core machine is slow, never wrong
-            try:
-                yield ctx
-            finally:
-                ctx.close()
+        ctx = _playwright().chromium.launch_persistent_context(
+            profile, executable_path=exe, headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": viewport[0], "height": viewport[1]})
+        ctx.set_default_timeout(60_000)  # a loaded 2-core machine is slow, never wrong
+        try:
+            yield ctx
+        finally:
+            ctx.close()
     finally:
         shutil.rmtree(profile, ignore_errors=True)
 

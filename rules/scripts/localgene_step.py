@@ -8,7 +8,7 @@ step exits non-zero, without a traceback.
 
 import sys
 
-from localgene import annotation, inputs, report, storage
+from localgene import annotation, inputs, storage
 from localgene.errors import LocalgeneError
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
@@ -37,6 +37,8 @@ def summary():
 
 
 def report_page():
+    from localgene import report  # pandas and jinja2: only this step needs them
+
     report.write_report(".", p.paths, out[0])
 
 
