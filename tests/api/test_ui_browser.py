@@ -149,6 +149,7 @@ def test_another_users_jobs_are_not_visible(site):
         alert = page.wait_for_selector("#job [role=alert]")
         assert "DLI.0403" in alert.inner_text()
         assert page.locator("#report-link").count() == 0 and page.locator("#cancel").count() == 0
+        assert page.locator("#log-card").is_hidden()
         screenshot(page, "ui-job-not-yours")
 
 

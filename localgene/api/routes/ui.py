@@ -27,7 +27,7 @@ from localgene.api.users import Caller
 from localgene.errors import InvalidRequest, JobNotFound
 from localgene.schema import JobRecord, now_ms
 from localgene.status import ACTIVE, Status
-from localgene.store import LIMIT_MAX, parse_paging
+from localgene.store import parse_paging
 
 router = APIRouter(include_in_schema=False)
 
@@ -108,22 +108,8 @@ def list_jobs(request: Request, scope: ProjectScope = Depends(get_scope)) -> JSO
         raise InvalidRequest(f"must be one of {', '.join(JOB_TYPES)}, got {deps._show(job_type)}", field="type")
     if status is not None and status not in STATUSES:
         raise InvalidRequest(f"must be one of {', '.join(STATUSES)}, got {deps._show(status)}", field="status")
-    kinds = _kinds(job_type)
-    if status is None:
-        count, records = scope.store.list_jobs(scope.project_id, kinds=kinds, owner=scope.owner_filter,
-                                               **paging.kwargs())
-    else:
-        # The store filters by project, owner, kind and time; the state is kept here, page by page.
-        matching: list[JobRecord] = []
-        offset = 0
-        while True:
-            total, chunk = scope.store.list_jobs(scope.project_id, kinds=kinds, owner=scope.owner_filter,
-                                                 limit=LIMIT_MAX, offset=offset, start=paging.start, end=paging.end)
-            matching += [r for r in chunk if r.status.value == status]
-            offset += len(chunk)
-            if not chunk or offset >= total:
-                break
-        count, records = len(matching), matching[paging.offset:paging.offset + paging.limit]
+    count, records = scope.store.list_jobs(scope.project_id, kinds=_kinds(job_type), owner=scope.owner_filter,
+                                           status=status, **paging.kwargs())
     now = now_ms()
     return JSONResponse({"count": count, "limit": paging.limit, "offset": paging.offset,
                          "jobs": [job_item(r, now) for r in records]}, headers=_NO_STORE)

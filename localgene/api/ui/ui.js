@@ -212,9 +212,9 @@ async function jobPage(params) {
   const head = el("div"), facts = el("dl", { class: "facts" }), actions = el("div", { class: "actions" });
   const logPre = el("pre", { class: "log", id: "log" }, "");
   const errors = el("div");
+  const logCard = el("section", { class: "card", id: "log-card" }, el("h2", {}, "Log (last 60 lines)"), logPre);
   show(el("p", {}, el("a", { href: `#/jobs?project=${encodeURIComponent(project)}` }, "‹ all jobs")),
-    el("section", { class: "card", id: "job" }, head, errors, facts, actions),
-    el("section", { class: "card" }, el("h2", {}, "Log (last 60 lines)"), logPre));
+    el("section", { class: "card", id: "job" }, head, errors, facts, actions), logCard);
 
   let reportShown = false;
   const load = async () => {
@@ -226,6 +226,7 @@ async function jobPage(params) {
       if (err.status === 401) return loginPage(err);
       head.replaceChildren(el("h1", {}, "Job ", el("code", {}, id)));
       errors.replaceChildren(errorBox(err));
+      logCard.hidden = true;
       return;  // not visible to this user (or gone): stop polling
     }
     head.replaceChildren(el("h1", {}, `${job.type} job `, el("code", { id: "job-id" }, job.id), " ", badge(job.status)),
