@@ -589,6 +589,7 @@ class Store:
         start: int | None,
         end: int | None,
         instance_ids: Iterable[str] | None = None,
+        status: Status | str | None = None,
     ) -> tuple[str, str, list[Any]]:
         """(``INDEXED BY`` clause or "", WHERE text, parameters)."""
         clauses = ["project_id = ?"]
@@ -624,6 +625,9 @@ class Store:
             clauses.append("instance_id IN (SELECT value FROM json_each(?))")
             params.append(json.dumps(list(instance_ids)))
             index = ""
+        if status is not None:  # checked while walking the same index
+            clauses.append("status = ?")
+            params.append(Status(status).value)
         return (f" INDEXED BY {index}" if index else ""), " AND ".join(clauses), params
 
     def list_jobs(
@@ -637,14 +641,16 @@ class Store:
         start: int | None = None,
         end: int | None = None,
         instance_ids: Iterable[str] | None = None,
+        status: Status | str | None = None,
     ) -> tuple[int, list[JobRecord]]:
         """``(count, page)``: ``count`` is every matching job, ``page`` the ``limit`` newest
         after skipping ``offset`` (newest ``start_time`` first, then latest submitted).
         ``start``/``end`` are inclusive bounds on ``start_time`` (epoch ms). ``instance_ids``
-        keeps only those jobs (e.g. a batch that ``submit`` printed)."""
+        keeps only those jobs (e.g. a batch that ``submit`` printed); ``status`` only jobs in
+        that state (the job browser's filter)."""
         check_paging(limit, offset, start, end)
         indexed, where, params = self._where(project_id, _kinds(kinds), owner, instance_id, start, end,
-                                             instance_ids)
+                                             instance_ids, status)
         self._repair()
         with self._read() as conn:
             count = conn.execute(f"SELECT count(*) FROM jobs{indexed} WHERE {where}", params).fetchone()[0]

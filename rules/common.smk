@@ -69,6 +69,7 @@ localrules:
     check_inputs,
     annotation,
     summary,
+    report,
     deliver,
 
 

@@ -45,3 +45,17 @@ def pytest_collection_modifyitems(config, items):
         path = Path(str(item.fspath))
         group = "hpc" if "hpc" in path.parts else path.stem
         item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.fixture(scope="session")
+def cnvkit_job(demo_data, tmp_path_factory):
+    """One demo CNVkit job run to the end with ``localgene run`` (once per session), for the
+    tests that look at a finished job's results, report and job pages. Its LOCALGENE_HOME is
+    ``run.job_dir.parent.parent``."""
+    import json
+
+    from workflow_helpers import run_job
+
+    body = json.loads((demo_data / "job.json").read_text())
+    body["output_dir"] = str(tmp_path_factory.mktemp("delivered"))
+    return run_job(body, tmp_path_factory.mktemp("home"))

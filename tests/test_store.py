@@ -290,6 +290,22 @@ def test_filters_project_owner_kind_instance(store):
         store.list_jobs("p1", "DNA_OTHER")
 
 
+def test_filter_by_state_with_paging(store):
+    """The job browser's state filter: counted and paged like every listing, newest first."""
+    jobs = [add(store, owner="alice", start=1_000 + i) for i in range(7)]
+    add(store, owner="bob", start=5_000)
+    for job in jobs[:5]:
+        store.request_cancel("p1", job.instance_id, "alice")  # unclaimed: CANCELLED at once
+    count, page = store.list_jobs("p1", "cnvkit", owner="alice", status="CANCELLED", limit=2, offset=2)
+    assert count == 5 and [j.instance_id for j in page] == [jobs[2].instance_id, jobs[1].instance_id]
+    assert store.list_jobs("p1", status=Status.LAUNCHING)[0] == 3
+    assert store.list_jobs("p1", owner="alice", status="LAUNCHING")[0] == 2
+    assert store.list_jobs("p1", "cnvkit", status="RUNNING")[0] == 0
+    assert store.list_jobs("p1", status="CANCELLED", start=1_003, end=1_004)[0] == 2
+    with pytest.raises(ValueError):
+        store.list_jobs("p1", status="DONE")
+
+
 @pytest.mark.parametrize(
     "kinds,owner,index",
     [

@@ -2,7 +2,7 @@
 
 The demo data (tests/conftest.py ``demo_data``) holds three controls and two experimental
 samples with planted copy-number events whose truth is in ``truth.json``. One run of the demo
-job is shared by the tests of this module.
+job (the session's ``cnvkit_job``) is shared by these tests and the report and UI tests.
 """
 
 from __future__ import annotations
@@ -25,10 +25,9 @@ def truth(demo_data):
 
 
 @pytest.fixture(scope="module")
-def demo_run(demo_data, tmp_path_factory):
-    body = json.loads((demo_data / "job.json").read_text())
-    body["output_dir"] = str(tmp_path_factory.mktemp("delivered"))
-    return run_job(body, tmp_path_factory.mktemp("home"))
+def demo_run(cnvkit_job):
+    """The session's finished demo job (tests/conftest.py), shared with the report and UI tests."""
+    return cnvkit_job
 
 
 def planted(truth):
@@ -87,7 +86,7 @@ def test_scatter_and_diagram_are_pictures(demo_run, truth):
 def test_every_output_is_there_and_delivered(demo_run, truth):
     samples = truth["experimental"] + truth["controls"]
     expected = {"reference.cnn", "sex.tsv", "job.json", "regions/access.bed",
-                "regions/targets.target.bed", "regions/targets.antitarget.bed"}
+                "regions/targets.target.bed", "regions/targets.antitarget.bed", "qc/metrics.tsv", "report.html"}
     for s in samples:
         expected |= {f"coverage/{s}.targetcoverage.cnn", f"coverage/{s}.antitargetcoverage.cnn"}
     for s in truth["experimental"]:

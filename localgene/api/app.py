@@ -22,7 +22,7 @@ from localgene import settings as settings_mod
 from localgene.api import data_roots as data_roots_mod
 from localgene.api import errors as api_errors
 from localgene.api.deps import ApiState
-from localgene.api.routes import cnvkit, jobs, meta, statistics
+from localgene.api.routes import cnvkit, jobs, meta, statistics, ui
 from localgene.api.users import Caller, UsersFile, single_local_user
 from localgene.errors import InvalidRequest
 from localgene.store import Store
@@ -118,7 +118,7 @@ def create_app(settings: ApiSettings | settings_mod.Settings | None = None) -> F
     app.state.api = state
     api_errors.install(app)
     app.state.route_methods = []  # (path regex, methods): the Allow header of a 405
-    for module in (cnvkit, jobs, statistics, meta):
+    for module in (cnvkit, jobs, statistics, meta, ui):
         app.include_router(module.router)
         app.state.route_methods += [(r.path_regex, frozenset(r.methods)) for r in module.router.routes]
 

@@ -126,8 +126,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         if not allowed and not roots:
             log.warning("no data root: job bodies can name no local file (only s3a:// objects); "
                         "give the folders users may use with --data-root DIR or --data-root PROJECT=DIR")
-    log.info("job store %s; the API's docs at http://%s:%d/docs", cfg.db_path,
-             f"[{args.host}]" if ":" in args.host else args.host, port)
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    log.info("job store %s; the API's docs at http://%s:%d/docs, the job browser at http://%s:%d/ui/",
+             cfg.db_path, shown, port, shown, port)
     sys.stdout.flush()
     uvicorn.run(app, host=args.host.strip("[]"), port=port, log_level=args.log_level, access_log=True,
                 server_header=False)

@@ -1,7 +1,7 @@
 """localgene's own (non-CNVkit) steps, run by Snakemake's script directive.
 
 One entry per rule name: exposing inputs with their indexes, checking them, preparing the
-annotation, writing the job summary and delivering results. A refused input is written to the
+annotation, writing the job summary and report, and delivering results. A refused input is written to the
 rule's log as one ``error: …`` line (which localgene shows as the job's failure reason) and the
 step exits non-zero, without a traceback.
 """
@@ -46,6 +46,12 @@ def summary():
                                "timeline": timeline.read()})
 
 
+def report_page():
+    from localgene import report  # pandas and jinja2: only this step needs them
+
+    report.write_report(".", p.paths, out[0])
+
+
 def deliver():
     files = storage.deliver_results(p.results, p.output_dir, p.run_id)
     inputs.write_json(out[0], {"destination": p.destination, "files": files})
@@ -57,6 +63,7 @@ STEPS = {
     "check_inputs": check_inputs,
     "annotation": annotation_file,
     "summary": summary,
+    "report": report_page,
     "deliver": deliver,
 }
 

@@ -1,0 +1,56 @@
+"""The per-job HTML report: ``results/report.html``, one self-contained page per job.
+
+A report is the shared page chrome (:mod:`localgene.report.page`) around the sections of the
+job's kind. Each kind registers one function in :data:`KINDS` that reads the job's
+``results/`` folder and returns its :class:`~localgene.report.page.Section` list; the run
+record (options, warnings, versions) and the step timeline are shared sections every kind
+gets. ``docs/report.md`` describes how a pipeline adds its own sections.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from localgene.report import cnvkit, common
+from localgene.report.page import Section, render_page
+
+#: Where a job's report is, relative to its job folder (the report rule writes it there).
+REPORT_PATH = "results/report.html"
+
+#: Job kind -> the function that builds its own sections from (job folder, job.json, paths),
+#: ``paths`` being the workflow's layout (name -> path pattern relative to the job folder).
+SectionBuilder = Callable[[Path, dict[str, Any], Mapping[str, str]], list[Section]]
+KINDS: dict[str, SectionBuilder] = {
+    "CNVKIT": cnvkit.sections,
+}
+#: How the page names each kind.
+TITLES: dict[str, str] = {"CNVKIT": "CNVkit copy-number"}
+
+
+def job_kind(summary: dict[str, Any]) -> str:
+    """The kind a job.json describes: its ``job_type`` (pipeline jobs), else CNVKIT."""
+    return str(summary.get("job_type") or "CNVKIT").upper()
+
+
+def render(job_dir: Path, paths: Mapping[str, str], kind: str | None = None) -> str:
+    """The report of the job in ``job_dir``; ``paths["summary"]`` is its job.json."""
+    job_dir = Path(job_dir)
+    summary = json.loads((job_dir / paths["summary"]).read_text())
+    kind = kind or job_kind(summary)
+    builder = KINDS.get(kind)
+    if builder is None:
+        raise KeyError(f"no report for job kind {kind!r} (known: {', '.join(KINDS)})")
+    sections = [*builder(job_dir, summary, paths), *common.sections(summary)]
+    return render_page(kind=TITLES.get(kind, kind), summary=summary, sections=sections)
+
+
+def write_report(job_dir: Path, paths: Mapping[str, str], out: Path, kind: str | None = None) -> Path:
+    """Render the report into ``out`` (relative paths: inside ``job_dir``); returns the path."""
+    out = Path(job_dir) / out
+    html = render(job_dir, paths, kind)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(out)
+    return out
