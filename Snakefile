@@ -25,6 +25,13 @@ if JOB_TYPE:
 
     include: f"rules/{PIPELINE}/main.smk"
 
+    # A pipeline's last rule delivers its results and writes logs/delivered.json. (A default
+    # target set inside an included file does not survive the include.)
+    rule all:
+        input:
+            "logs/delivered.json",
+        default_target: True
+
 else:
 
     configfile: Path(workflow.basedir) / "config" / "config.yaml"

@@ -42,7 +42,7 @@ from .check import (
     cnvkit_input_fields,
 )
 from .client import S3Config, make_client
-from .deliver import deliver_results
+from .deliver import deliver_files, deliver_results
 from .paths import Location, parse_location
 from .stage import STAGED_DIR, stage_inputs
 
@@ -60,6 +60,7 @@ __all__ = [
     "check_inputs",
     "check_output_dir",
     "cnvkit_input_fields",
+    "deliver_files",
     "deliver_results",
     "make_client",
     "parse_location",

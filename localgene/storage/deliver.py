@@ -71,6 +71,37 @@ def deliver_results(
     return [d.uri if d.is_s3 else d.path for _, d in plan]
 
 
+def deliver_files(
+    pairs: list[tuple[str | os.PathLike, str]],
+    config: S3Config | None = None,
+    *,
+    client=None,
+) -> list[str]:
+    """Upload (S3) or copy (local) each ``(local file, destination path)``; return destinations.
+
+    For results that go to named files (a pipeline's ``output`` VCF, ``bam_output``) rather
+    than into ``output_dir/<instance_id>/``. Each destination is a full file path (local,
+    ``s3a://`` or ``s3://``), delivered like :func:`deliver_results` delivers a file.
+    """
+    config = config or S3Config.from_env()
+    plan = [(Path(src), parse_location(dst, "output")) for src, dst in pairs]
+    for src, _ in plan:
+        if not src.is_file():
+            raise DeliveryError(f"cannot deliver results: {src} is not a file")
+    s3 = [(src, dst) for src, dst in plan if dst.is_s3]
+    local = [(src, dst) for src, dst in plan if not dst.is_s3]
+    _run_all(_copy, local, config.file_workers)
+    if s3:
+        if client is None:
+            client = make_client(config)
+        uploader = _Uploader(client, config)
+        try:
+            _run_all(uploader.upload, s3, config.file_workers)
+        finally:
+            uploader.close()
+    return [d.uri if d.is_s3 else d.path for _, d in plan]
+
+
 def _run_all(func, plan, workers: int) -> None:
     if not plan:
         return
