@@ -68,7 +68,7 @@ MIN_SPACING = 60  # between germline variants (callers then see each one alone)
 SOMATIC_SPACING = 150  # between a somatic variant and any other variant
 EXCLUDED_REGION = ("chr2", 300_001, 400_000)  # 1-based, inclusive: outside the somatic intervals
 N_PON, N_GERMLINE_RESOURCE, N_ORIENTATION = 5, 5, 3
-ARTIFACT_FRACTION = 0.35  # of the tumor's F1R2 pairs at an orientation artifact site
+ARTIFACT_FRACTION = 0.6  # of the tumor's F1R2 pairs at an orientation artifact site
 
 MANIFEST = "manifest.json"
 JOB = "job.json"
@@ -221,7 +221,7 @@ def _simulate_reads(sources: list[_Source], depth: float, seed: int, component: 
     n_pairs = int(depth * genome_len / (2 * R))
     weights = np.array([s.weight for s in sources])
     counter = 0
-    with gzip.open(r1, "wb", compresslevel=1) as f1, gzip.open(r2, "wb", compresslevel=1) as f2:
+    with gzip.GzipFile(r1, "wb", compresslevel=1, mtime=0) as f1, gzip.GzipFile(r2, "wb", compresslevel=1, mtime=0) as f2:
         for chrom, _ in CHROMOSOMES:
             share = len(sources[0].seqs[chrom]) / genome_len
             n_chrom = int(n_pairs * share)

@@ -20,3 +20,19 @@ def demo_data() -> Path:
     from localgene.demodata import generate
 
     return generate(DATA_DIR / "demo").parent
+
+
+@pytest.fixture(scope="session")
+def dna_germline_data() -> Path:
+    """localgene.demodata_dna's germline set (default seed) in tests/.data/dna_germline."""
+    from localgene.demodata_dna import generate_germline
+
+    return generate_germline(DATA_DIR / "dna_germline").parent
+
+
+@pytest.fixture(scope="session")
+def dna_somatic_data() -> Path:
+    """localgene.demodata_dna's tumor/normal set (default seed) in tests/.data/dna_somatic."""
+    from localgene.demodata_dna import generate_somatic
+
+    return generate_somatic(DATA_DIR / "dna_somatic").parent

@@ -6,7 +6,7 @@ import json
 
 import pysam
 import pytest
-from conftest import run_workflow
+from dna_helpers import run_workflow
 from dna_truth import genotype_concordance, load_truth, read_calls, score
 
 pytestmark = pytest.mark.workflow
