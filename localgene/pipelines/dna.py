@@ -47,7 +47,7 @@ MIN_ALT_MAPQ = 30.0
 #: ``is_filter_by_orientationBias``: at least this many alternate reads, and a two-sided binomial
 #: p-value of the F1R2/F2R1 split below this.
 ORIENTATION_MIN_ALT = 5
-ORIENTATION_MAX_P = 0.001
+ORIENTATION_MAX_P = 0.01
 #: freebayes settings for a tumor/normal pair (bcbio's paired settings).
 FREEBAYES_SOMATIC = [
     "--pooled-discrete", "--pooled-continuous", "--genotype-qualities",
