@@ -192,7 +192,7 @@ def prepare_bam(src: str, expected_sample: str | None, field: str, threads: int,
     tmp = str(out_bam) + ".tmp"
     run_pipeline(
         [
-            ["samtools", "collate", "-u", "-O", "-T", tmp + ".collate", src],
+            ["samtools", "collate", "-u", "-O", src, tmp + ".collate"],
             ["samtools", "fixmate", "-m", "-u", "-", "-"],
             ["samtools", "sort", "-u", "-m", "400M", "-T", tmp + ".sort", "-"],
             ["samtools", "markdup", *(["-r"] if remove else []), "-T", tmp + ".md", "--write-index", "-",
