@@ -240,12 +240,15 @@ def _simulate_reads(sources: list[_Source], depth: float, seed: int, component: 
                     if art_chrom != chrom:
                         continue
                     site = sites[k]
-                    # F1R2 pairs (read 1 forward): the forward-strand read carries a T for the G.
-                    hit = (~flip) & (start <= site) & (site < start + R) & (rng.random(start.shape[0]) < ARTIFACT_FRACTION)
-                    fwd[hit, site - start[hit]] = ord("T")
-                    inside = hit & (start + length - R <= site) & (site < start + length)
-                    col = R - 1 - (site - (start[inside] + length[inside] - R))
-                    rev[inside, col] = ord("A")
+                    # F1R2 pairs (read 1 forward): the damaged strand reads T for the G, in
+                    # whichever read of the pair covers the site (A on the reverse read's strand).
+                    end = start + length
+                    cover_f = (start <= site) & (site < start + R)
+                    cover_r = (end - R <= site) & (site < end)
+                    hit = (~flip) & (cover_f | cover_r) & (rng.random(start.shape[0]) < ARTIFACT_FRACTION)
+                    on_f, on_r = hit & cover_f, hit & cover_r
+                    fwd[on_f, site - start[on_f]] = ord("T")
+                    rev[on_r, R - 1 - (site - (end[on_r] - R))] = ord("A")
                 r1s = np.where(flip[:, None], rev, fwd)
                 r2s = np.where(flip[:, None], fwd, rev)
                 for reads in (r1s, r2s):

@@ -282,7 +282,7 @@ def plan(body: Any) -> dict[str, Any]:
         samples = [{"name": name, "role": "sample", "files": files}]
         gvcf = bool(data.get("is_output_gvcf")) or bool(settings.get("gvcf"))
         if gvcf:
-            warnings.append(GVCF_WARNING.format(caller=caller, allele="<*>"))
+            warnings.append(GVCF_WARNING.format(caller=caller, allele="ALT . with END" if caller == "bcftools" else "ALT <*> with END"))
     else:
         caller = "freebayes"
         notes = (data.get("mutect_calls_variant") or "").strip()

@@ -254,7 +254,7 @@ def quality_args(plan: Mapping[str, Any], caller: str) -> list[str]:
 
 def qual_filter(min_qual: float) -> list[str]:
     """``bcftools view`` dropping variant records below ``min_qual`` (gVCF reference blocks kept)."""
-    return ["bcftools", "view", "-e", f'QUAL<{min_qual:g} && ALT!="<*>"', "-Oz", "-o"]
+    return ["bcftools", "view", "-e", f'QUAL<{min_qual:g} && TYPE!="ref"', "-Oz", "-o"]
 
 
 def call_germline(plan: Mapping[str, Any], fasta: str, bam: str, bed: str, min_qual: float, out_vcf: str, log_path) -> None:
