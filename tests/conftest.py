@@ -59,3 +59,19 @@ def cnvkit_job(demo_data, tmp_path_factory):
     body = json.loads((demo_data / "job.json").read_text())
     body["output_dir"] = str(tmp_path_factory.mktemp("delivered"))
     return run_job(body, tmp_path_factory.mktemp("home"))
+
+
+@pytest.fixture(scope="session")
+def dna_germline_data() -> Path:
+    """localgene.demodata_dna's germline set (default seed) in tests/.data/dna_germline."""
+    from localgene.demodata_dna import generate_germline
+
+    return generate_germline(DATA_DIR / "dna_germline").parent
+
+
+@pytest.fixture(scope="session")
+def dna_somatic_data() -> Path:
+    """localgene.demodata_dna's tumor/normal set (default seed) in tests/.data/dna_somatic."""
+    from localgene.demodata_dna import generate_somatic
+
+    return generate_somatic(DATA_DIR / "dna_somatic").parent

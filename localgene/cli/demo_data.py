@@ -12,6 +12,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from localgene.errors import InvalidRequest
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from localgene.demodata import DEFAULT_SEED
@@ -27,7 +29,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             "Needs bwa and samtools. A complete data set for the same seed is reused."
         ),
     )
-    parser.add_argument("dir", metavar="DIR", type=Path, help="folder to write (created if needed)")
+    parser.add_argument(
+        "dir", metavar="DIR", type=Path, nargs="?", help="folder for the CNVkit data set (created if needed)"
+    )
+    parser.add_argument(
+        "--dna-germline", metavar="DIR", type=Path,
+        help="also (or only) write the DNA_GERMLINE data set here: genome, FASTQ pair with planted "
+        "SNVs and indels, truth, known sites, job.json (localgene.demodata_dna)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--dna-somatic", metavar="DIR", type=Path,
+        help="also (or only) write the DNA_SOMATIC data set here: tumor/normal FASTQ pairs with "
+        "planted somatic variants at VAF ~0.3, truth, PON, germline resource, intervals, job.json",
+    )  # fmt: skip
     from localgene.demodata_rna import DEFAULT_LIBRARY_TYPE, DEFAULT_SEED as RNA_SEED, LIBRARY_TYPES
 
     parser.add_argument(
@@ -57,9 +71,24 @@ def run(args: argparse.Namespace) -> int:
     if not root.handlers:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.rna:
+        if args.dir is None:
+            raise InvalidRequest("--rna needs DIR, the folder for the RNA data set", field="demo-data")
         return run_rna(args)
     if args.seed is None:
         args.seed = demodata.DEFAULT_SEED
+    if args.dir is None and args.dna_germline is None and args.dna_somatic is None:
+        raise InvalidRequest("give DIR, --dna-germline DIR or --dna-somatic DIR", field="demo-data")
+    for flag, kind in ((args.dna_germline, "germline"), (args.dna_somatic, "somatic")):
+        if flag is not None:
+            from localgene import demodata_dna
+
+            generate = demodata_dna.generate_germline if kind == "germline" else demodata_dna.generate_somatic
+            folder = generate(flag, seed=args.seed, force=args.force).parent
+            print(f"DNA {kind} demo data (seed {args.seed}): {folder}")
+            print(f"planted variants: {folder / demodata_dna.TRUTH}")
+            print(f"DNA_{kind.upper()} job body: {folder / demodata_dna.JOB}")
+    if args.dir is None:
+        return 0
     manifest = demodata.generate(args.dir, seed=args.seed, force=args.force)
     folder = manifest.parent
     print(f"demo data (seed {args.seed}): {folder}")

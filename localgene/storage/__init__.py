@@ -42,7 +42,7 @@ from .check import (
     cnvkit_input_fields,
 )
 from .client import S3Config, make_client
-from .deliver import deliver_file, deliver_output, deliver_results
+from .deliver import deliver_file, deliver_files, deliver_output, deliver_results
 from .paths import Location, parse_location
 from .stage import STAGED_DIR, stage_inputs
 
@@ -61,6 +61,7 @@ __all__ = [
     "check_output_dir",
     "cnvkit_input_fields",
     "deliver_file",
+    "deliver_files",
     "deliver_output",
     "deliver_results",
     "make_client",

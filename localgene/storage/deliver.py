@@ -72,34 +72,43 @@ def deliver_results(
     return [d.uri if d.is_s3 else d.path for _, d in plan]
 
 
-def deliver_file(
-    src: str | os.PathLike,
-    destination: str,
+def deliver_files(
+    pairs: list[tuple[str | os.PathLike, str]],
     config: S3Config | None = None,
     *,
     client=None,
-) -> str:
-    """Upload (S3) or copy (local) one file to exactly ``destination`` (a file path or key).
+) -> list[str]:
+    """Upload (S3) or copy (local) each ``(local file, destination path)``; return destinations.
 
-    The same transfer, retries, verification and errors as :func:`deliver_results`; returns the
-    destination (``s3a://bucket/key`` or the absolute local path).
+    For results that go to named files (a pipeline's ``output`` VCF, ``bam_output``) rather
+    than into ``output_dir/<instance_id>/``. Each destination is a full file path (local,
+    ``s3a://`` or ``s3://``), delivered like :func:`deliver_results` delivers a file.
     """
     config = config or S3Config.from_env()
-    dest = parse_location(destination, "output", require_key=True)
-    src = Path(src)
-    if not src.is_file():
-        raise DeliveryError(f"cannot deliver {src}: it is not a file")
-    if dest.is_s3:
+    plan = [(Path(src), parse_location(dst, "output")) for src, dst in pairs]
+    for src, _ in plan:
+        if not src.is_file():
+            raise DeliveryError(f"cannot deliver results: {src} is not a file")
+    s3 = [(src, dst) for src, dst in plan if dst.is_s3]
+    local = [(src, dst) for src, dst in plan if not dst.is_s3]
+    _run_all(_copy, local, config.file_workers)
+    if s3:
         if client is None:
             client = make_client(config)
         uploader = _Uploader(client, config)
         try:
-            uploader.upload(src, dest)
+            _run_all(uploader.upload, s3, config.file_workers)
         finally:
             uploader.close()
-    else:
-        _copy(src, dest)
-    return dest.uri if dest.is_s3 else dest.path
+    return [d.uri if d.is_s3 else d.path for _, d in plan]
+
+
+def deliver_file(src: str | os.PathLike, destination: str, config: S3Config | None = None, *,
+                 client=None) -> str:
+    """Upload (S3) or copy (local) one file to exactly ``destination`` (a file path or key):
+    :func:`deliver_files` for one file; returns the destination."""
+    parse_location(destination, "output", require_key=True)
+    return deliver_files([(src, destination)], config, client=client)[0]
 
 
 def output_names_file(output: str, main: str | os.PathLike | None) -> bool:
