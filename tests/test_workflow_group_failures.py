@@ -10,14 +10,18 @@ from localgene.workflow import failure_message
 OUTER = """SLURM run ID: 5d1
 Job f704 has been submitted with SLURM jobid 52 (log: {d}/.snakemake/slurm_logs/group_coverage_coverage/52.log).
 [Tue Dec  1 13:36:16 2026]
-Error in group f704:
-    message: SLURM-job '52' failed, SLURM status is: 'FAILED'. Detailed failure reason unavailable (status command is not 'sacct').
+    message: Error in group coverage
     log: {d}/.snakemake/slurm_logs/group_coverage_coverage/52.log (check log file(s) for error details)
     jobs:
         rule coverage:
             jobid: 12
             output: results/coverage/N2.targetcoverage.cnn
             log: logs/coverage/N2.target.log (check log file(s) for error details)
+    [Tue Dec  1 13:36:16 2026]
+    Error in rule coverage:
+        message: None
+        jobid: 12
+        log: logs/coverage/N2.target.log (check log file(s) for error details)
 Exiting because a job execution failed. Look above for error messages
 """
 
@@ -56,6 +60,14 @@ def test_a_step_failing_on_its_own_inside_a_group_keeps_its_reason(tmp_path):
     message = failure_message(d / "logs" / "snakemake.log", d)
     assert message.startswith("step 'coverage' (sample=N2, kind=target) failed: ValueError: no reads in N2.bam")
     assert message.endswith("[SLURM job 52; log: .snakemake/slurm_logs/group_coverage_coverage/52.log]")
+
+
+def test_a_group_job_cancelled_from_outside_names_the_group_and_the_slurm_job(tmp_path):
+    d = _job(tmp_path, "", "$ cnvkit.py coverage ...\n")
+    path = d / ".snakemake" / "slurm_logs" / "group_coverage_coverage" / "52.log"
+    path.write_text("Building DAG of jobs...\nslurmstepd-vm: error: *** JOB 52 ON vm CANCELLED AT 2026-12-01T13:55:21 ***\n")
+    assert failure_message(d / "logs" / "snakemake.log", d) == (
+        "group 'coverage' failed: SLURM job 52 ended CANCELLED [log: .snakemake/slurm_logs/group_coverage_coverage/52.log]")
 
 
 def test_an_sbatch_refusal_names_the_setting_and_the_site_profile(tmp_path):
