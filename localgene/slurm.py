@@ -320,6 +320,7 @@ class LostJobWatch:
     run_id: str | None = None
     lost: str | None = None
     _group: list[str] | None = None   # job ids of the group block being read
+    _group_name: str | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -328,20 +329,20 @@ class LostJobWatch:
         with self._lock:
             if m := _RUN_ID.match(text):
                 self.run_id = m.group(1)
-            elif _GROUP.search(text):
+            elif m := _GROUP.search(text):
                 self._group = []
+                self._group_name = m.group(1)
             elif (m := _JOBID.match(text)) and self._group is not None:
                 self._group.append(m.group(1))
             elif m := _SUBMITTED.search(text):
                 parts = m.group(3).split("/slurm_logs/", 1)[-1].split("/")
                 kind, _, name = parts[0].partition("_")
-                step = name + (f" ({parts[1]})" if len(parts) > 2 else "")
-                if kind == "group":
-                    step = "group " + step
+                step = f"step '{name}'" + (f" ({parts[1]})" if len(parts) > 2 else "")
                 members = {m.group(1)}
-                if parts[0].startswith("group_") and self._group:
-                    members = set(self._group)
-                self._group = None
+                if kind == "group":
+                    step = f"group '{self._group_name or name}'"
+                    members = set(self._group or ()) or members
+                self._group = self._group_name = None
                 self.jobs[m.group(2)] = _Submitted(members, step)
             elif m := _FINISHED.match(text):
                 for sid, job in list(self.jobs.items()):
@@ -375,7 +376,7 @@ class LostJobWatch:
                     else:
                         what = f"squeue shows it {state}"
                     self.lost = (
-                        f"step '{job.step}': SLURM job {sid} is no longer queued or running ({what}) but "
+                        f"{job.step}: SLURM job {sid} is no longer queued or running ({what}) but "
                         f"Snakemake's SLURM plugin never read its final state; gave up after "
                         f"{self.bound:.0f} s ({ENV_LOST})")
                     break

@@ -553,18 +553,22 @@ def failure_message(snakemake_log: Path, job_dir: Path) -> str:
     )
 
 
-_ERROR_GROUP = re.compile(r"^Error in group (\S+?):?$")
+_ERROR_GROUP = re.compile(r"^(?:\s+message: )?Error in group (\S+?):?$")
+_SLURM_LOG_ID = re.compile(r"/(\d+)\.log$")
+_SLURM_CANCELLED = re.compile(r"\*\*\* JOB \d+ ON \S+ CANCELLED AT (?!.*DUE TO TIME LIMIT)")
 
 
 def _group_failure(rows: list[str], job_dir: Path) -> str | None:
     """Which step of a failed group job (several steps in one SLURM job) failed and why.
 
-    The outer log names the group, the SLURM job and state, and the job's SLURM log; that log
-    holds the inner Snakemake's own "Error in rule <step>:" block with the step's log.
+    Snakemake's group error block names the group and the job's SLURM log (``log:``), not the
+    SLURM state; the SLURM log holds slurmstepd's kill or cancel line and the inner Snakemake's
+    own "Error in rule <step>:" block with the step's log.
     """
+    group, logs, slurm = None, [], None
     for i in range(len(rows) - 1, -1, -1):
         if m := _ERROR_GROUP.match(rows[i]):
-            group, slurm, logs = m.group(1), None, []
+            group = m.group(1)
             for follow in rows[i + 1 : i + 40]:
                 if follow.strip() and not follow[0].isspace():
                     break
@@ -573,29 +577,32 @@ def _group_failure(rows: list[str], job_dir: Path) -> str | None:
                 if (lg := _LOG_LINE.match(follow)) and not logs:
                     logs = [p.strip() for p in lg.group(1).split(",")]
             break
-    else:
+    if group is None:
         return None
     slurm_logs = [job_dir / p for p in logs if "slurm_logs" in p]
-    inner_rows = []
+    text = ""
     for path in slurm_logs:
         try:
-            inner_rows = path.read_text(errors="replace").splitlines()
+            text = path.read_text(errors="replace")
         except OSError:
             continue
+    jobid = slurm[0] if slurm else next((m.group(1) for p in logs if (m := _SLURM_LOG_ID.search(p))), None)
+    state = slurm[1] if slurm else ("CANCELLED" if _SLURM_CANCELLED.search(text) else "FAILED")
+    inner_rows = [r.lstrip() for r in text.splitlines()]
     where, inner = f"group '{group}'", None
-    if any(_ERROR_RULE.match(r) for r in inner_rows):
+    if slurm_logs and any(_ERROR_RULE.match(r) for r in inner_rows):
         inner = failure_message(slurm_logs[0], job_dir)
         if m := re.match(r"^(step '[^']+'(?: \([^)]*\))?)", inner):
             where = m.group(1)
-    ref = f"SLURM job {slurm[0]}" if slurm else "SLURM job"
+    ref = f"SLURM job {jobid}" if jobid else "its SLURM job"
     where_log = _relative(str(slurm_logs[0]), job_dir) if slurm_logs else None
-    if slurm is not None and (killed := _slurm_kill(slurm[1], slurm_logs)):
+    if killed := _slurm_kill(state, slurm_logs):
         return f"{where} was killed by SLURM: {killed} [{ref}" + (f"; log: {where_log}]" if where_log else "]")
+    if state != "FAILED":
+        return f"{where} failed: {ref} ended {state}" + (f" [log: {where_log}]" if where_log else "")
     if inner:
         return f"{inner} [{ref}" + (f"; log: {where_log}]" if where_log else "]")
-    if slurm is not None:
-        return f"{where} failed: {ref} ended {slurm[1]}" + (f" [log: {where_log}]" if where_log else "")
-    return None
+    return f"{where} failed: {ref} ended {state}" + (f" [log: {where_log}]" if where_log else "")
 
 
 def _profile_name(job_dir: Path) -> str:

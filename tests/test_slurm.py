@@ -125,7 +125,7 @@ def test_a_job_gone_from_squeue_fails_the_run_after_the_bound_naming_step_and_id
     clock.now = 1101
     message = watch.check()
     assert lost == [message]
-    assert message.startswith("step 'coverage (N2_target)': SLURM job 29 is no longer queued or running "
+    assert message.startswith("step 'coverage' (N2_target): SLURM job 29 is no longer queued or running "
                               "(it left squeue)")
     assert "gave up after 100 s (LOCALGENE_SLURM_LOST_SECONDS)" in message
 
@@ -162,7 +162,7 @@ def test_a_group_job_ends_when_all_its_steps_finished():
                  "Job 9f0c-uuid has been submitted with SLURM jobid 40 (log: /j/.snakemake/slurm_logs/"
                  "group_sample/T1/40.log)."]:
         watch.feed(line + "\n")
-    assert watch.jobs["40"].members == {"21", "22"} and watch.jobs["40"].step == "group sample (T1)"
+    assert watch.jobs["40"].members == {"21", "22"} and watch.jobs["40"].step == "group 'sample'"
     watch.feed("Finished jobid: 21 (Rule: fix)\n")
     assert "40" in watch.jobs
     watch.feed("Finished jobid: 22 (Rule: call)\n")

@@ -200,12 +200,12 @@ def test_a_job_whose_end_the_plugin_cannot_read_fails_within_the_bound(slurm_clu
                           capture_output=True, text=True, timeout=JOB_BOUND)
     assert proc.returncode != 0, "the job cannot finish: the plugin never reads a job's end here"
     message = proc.stderr.strip().splitlines()[-1]
-    found = re.search(r"'(\S[^']*)': SLURM job (\d+) is no longer queued or running \((it left squeue|squeue shows "
+    found = re.search(r"(?:step|group) '[^']+'(?: \([^)]*\))?: SLURM job (\d+) is no longer queued or running \((it left squeue|squeue shows "
                       r"it COMPLETED)\) but Snakemake's SLURM plugin never read its final state; gave up after 20 s "
                       r"\(LOCALGENE_SLURM_LOST_SECONDS\)", message)
     assert found, message
     log = (home / "jobs" / _instance(proc.stdout) / "logs" / "snakemake.log").read_text()
-    assert found.group(2) in _submitted(log)
+    assert found.group(1) in _submitted(log)
     assert "status command: sacct (set in the profile)" in log
     record = _record(home, _instance(proc.stdout))
     assert record.status is Status.FAILED and "never read its final state" in record.message

@@ -1,0 +1,82 @@
+"""failure_message for grouped SLURM jobs (several steps in one SLURM job, config/slurm groups)
+and for sbatch refusals, from logs shaped as Snakemake 9 and the SLURM plugin 2.8 write them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from localgene.workflow import failure_message
+
+OUTER = """SLURM run ID: 5d1
+Job f704 has been submitted with SLURM jobid 52 (log: {d}/.snakemake/slurm_logs/group_coverage_coverage/52.log).
+[Tue Dec  1 13:36:16 2026]
+    message: Error in group coverage
+    log: {d}/.snakemake/slurm_logs/group_coverage_coverage/52.log (check log file(s) for error details)
+    jobs:
+        rule coverage:
+            jobid: 12
+            output: results/coverage/N2.targetcoverage.cnn
+            log: logs/coverage/N2.target.log (check log file(s) for error details)
+    [Tue Dec  1 13:36:16 2026]
+    Error in rule coverage:
+        message: None
+        jobid: 12
+        log: logs/coverage/N2.target.log (check log file(s) for error details)
+Exiting because a job execution failed. Look above for error messages
+"""
+
+INNER = """Building DAG of jobs...
+[Tue Dec  1 13:36:10 2026]
+Error in rule coverage:
+    jobid: 0
+    input: inputs/bam/N2.bam
+    output: results/coverage/N2.targetcoverage.cnn
+    log: logs/coverage/N2.target.log (check log file(s) for error details)
+    wildcards: sample=N2, kind=target
+"""
+
+
+def _job(tmp_path: Path, inner_extra: str, step_log: str) -> Path:
+    d = tmp_path
+    (d / "logs" / "coverage").mkdir(parents=True)
+    (d / ".snakemake" / "slurm_logs" / "group_coverage_coverage").mkdir(parents=True)
+    (d / "logs" / "snakemake.log").write_text(OUTER.format(d=d))
+    (d / ".snakemake" / "slurm_logs" / "group_coverage_coverage" / "52.log").write_text(INNER + inner_extra)
+    (d / "logs" / "coverage" / "N2.target.log").write_text(step_log)
+    return d
+
+
+def test_a_memory_kill_inside_a_group_job_names_the_step_the_limit_and_the_slurm_job(tmp_path):
+    d = _job(tmp_path, "slurmstepd-vm: error: StepId=52.3 exceeded memory limit (83886080 > 52428800), being killed\n"
+             "srun: error: vm: task 0: Killed\n", "$ cnvkit.py coverage ...\n")
+    assert failure_message(d / "logs" / "snakemake.log", d) == (
+        "step 'coverage' (sample=N2, kind=target) was killed by SLURM: out of memory (80 MB > 50 MB limit; "
+        "raise the step's mem_mb) [SLURM job 52; log: .snakemake/slurm_logs/group_coverage_coverage/52.log]")
+
+
+def test_a_step_failing_on_its_own_inside_a_group_keeps_its_reason(tmp_path):
+    d = _job(tmp_path, "", "$ cnvkit.py coverage ...\nTraceback (most recent call last):\n  File x\n"
+             "ValueError: no reads in N2.bam\n")
+    message = failure_message(d / "logs" / "snakemake.log", d)
+    assert message.startswith("step 'coverage' (sample=N2, kind=target) failed: ValueError: no reads in N2.bam")
+    assert message.endswith("[SLURM job 52; log: .snakemake/slurm_logs/group_coverage_coverage/52.log]")
+
+
+def test_a_group_job_cancelled_from_outside_names_the_group_and_the_slurm_job(tmp_path):
+    d = _job(tmp_path, "", "$ cnvkit.py coverage ...\n")
+    path = d / ".snakemake" / "slurm_logs" / "group_coverage_coverage" / "52.log"
+    path.write_text("Building DAG of jobs...\nslurmstepd-vm: error: *** JOB 52 ON vm CANCELLED AT 2026-12-01T13:55:21 ***\n")
+    assert failure_message(d / "logs" / "snakemake.log", d) == (
+        "group 'coverage' failed: SLURM job 52 ended CANCELLED [log: .snakemake/slurm_logs/group_coverage_coverage/52.log]")
+
+
+def test_an_sbatch_refusal_names_the_setting_and_the_site_profile(tmp_path):
+    (tmp_path / "logs" / "profile").mkdir(parents=True)
+    (tmp_path / "logs" / "profile" / "config.yaml").write_text(
+        "# Written by localgene for this job: config/slurm with /site/prof laid over it.\nexecutor: slurm\n")
+    (tmp_path / "logs" / "snakemake.log").write_text(
+        "Error in rule access:\n    message: SLURM sbatch failed. The error message was 'sbatch: error: Batch job "
+        "submission failed: Invalid account or account/partition combination specified'.\n    jobid: 15\n")
+    assert failure_message(tmp_path / "logs" / "snakemake.log", tmp_path) == (
+        "step 'access' was not submitted: SLURM refused the job: Invalid account or account/partition combination "
+        "specified; set slurm_account under default-resources in your site profile /site/prof/config.yaml")
