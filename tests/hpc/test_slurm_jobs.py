@@ -36,7 +36,7 @@ LOCALGENE = [sys.executable, "-m", "localgene"]
 PROFILES = Path(__file__).resolve().parent / "profiles"
 #: CNVkit steps; all run as SLURM jobs (localgene's own small rules are localrules).
 CLUSTER_STEPS = {"access", "target", "antitarget", "coverage", "reference", "fix", "segment", "call",
-                 "genemetrics", "sex", "scatter", "diagram", "metrics"}
+                 "genemetrics", "sex", "scatter", "diagram"}
 TABLES = ["{s}.cnr", "{s}.cns", "{s}.call.cns"]
 
 
@@ -92,20 +92,20 @@ def demo_runs(slurm_cluster, demo_data, tmp_path_factory):
 
 def test_demo_job_runs_every_cnvkit_step_as_its_own_slurm_job(slurm_cluster, demo_runs):
     job_dir = demo_runs["slurm"]
-    assert "finished: 40/40 steps" in demo_runs["stdout"]
+    assert "finished: 38/38 steps" in demo_runs["stdout"]
     log = (job_dir / "logs" / "snakemake.log").read_text()
     jobs = _slurm_jobs(log)
     assert {name.split("/")[0] for name in jobs.values()} == CLUSTER_STEPS
     # one SLURM job per step and sample (coverage: 5 BAMs x target/antitarget)
-    # 3 region steps + 10 coverages + reference + sex + metrics + 6 per-sample steps x 2 samples = 28
-    assert len(set(jobs.values())) == len(jobs) == 28, sorted(jobs.values())
+    # 3 region steps + 10 coverages + reference + sex + 6 per-sample steps x 2 samples = 27
+    assert len(set(jobs.values())) == len(jobs) == 27, sorted(jobs.values())
     comp = slurm_cluster.jobcomp()
     states = {jobid: comp.get(jobid, {}).get("JobState") for jobid in jobs}
     assert set(states.values()) == {"COMPLETED"}, states
     run_name = re.search(r"SLURM run ID: (\S+)", log).group(1)
     assert {comp[j]["Name"] for j in jobs} == {run_name}
     # localgene's own small rules ran on this machine
-    for local_rule in ("check_inputs", "summary", "report", "deliver"):
+    for local_rule in ("check_inputs", "summary", "deliver"):
         assert f"localrule {local_rule}:" in log
     # the profile the job used is kept in its folder
     profile = (job_dir / "logs" / "profile" / "config.yaml").read_text()
