@@ -279,7 +279,7 @@ def test_staging_shows_in_progress_while_launching(first_run):
     assert shown and shown[-1].startswith("staging inputs: 100% ("), first_run["stderr"][-2000:]
     assert lines.index(shown[-1]) < min(i for i, line in enumerate(lines) if line.startswith("progress: "))
     status, done, total = seen[-1]
-    assert status == "FINISHED" and done == total > 0 and total != 100, seen  # the workflow's steps (38)
+    assert status == "FINISHED" and done == total > 0 and total != 100, seen  # the workflow's steps (40)
 
 
 @pytest.mark.workflow

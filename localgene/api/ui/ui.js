@@ -254,7 +254,10 @@ async function jobPage(params) {
     if (reportShown) {
       reportLink.replaceChildren(el("a", { id: "report-link", class: "button primary", href: state.reportUrl, target: "_blank", rel: "noopener" }, "Open the report"));
     } else if (job.type === "CNVKIT") {
-      reportLink.replaceChildren(el("span", { class: "muted" }, job.status === "FINISHED" ? "no report in this job's folder" : "the report is written when the job finishes"));
+      const why = job.status === "FINISHED" ? "no report in this job's folder"
+        : ["FAILED", "CANCELLED"].includes(job.status) ? "no report: the job did not finish"
+        : "the report is written when the job finishes";
+      reportLink.replaceChildren(el("span", { class: "muted" }, why));
     }
     try {
       const log = await api(`${base}/log?tail=60`);
