@@ -4,8 +4,7 @@
 #
 # A body with a `job_type` (DNA_GERMLINE, DNA_SOMATIC, RNA_DIFF_EXPR: POST /gene/jobs) runs that
 # pipeline's workflow, rules/<job_type in lower case>/main.smk, with its config checked by
-# config/<job_type in lower case>.schema.yaml, whose last step writes logs/delivered.json (the
-# contract is in docs/pipelines.md). Any other body is a CNVkit job
+# config/<job_type in lower case>.schema.yaml. Any other body is a CNVkit job
 # (POST /gene/tools/cnvkit): it names the BAMs, reference, targets, annotation and one option
 # string per CNVkit step. Every option string is checked against CNVkit's own argument parser
 # before anything runs (localgene.options); each step runs `cnvkit.py <step>` with an argument
@@ -26,11 +25,11 @@ if JOB_TYPE:
 
     include: f"rules/{PIPELINE}/main.smk"
 
-    # The default target: a pipeline's workflow ends with the rule that delivers its results
-    # and writes logs/delivered.json (Snakemake ignores default targets set in included files).
-    rule pipeline_delivered:
+    # Each pipeline's main.smk names its final files in PIPELINE_TARGETS (Snakemake keeps the
+    # default target of the including file, so it must be a rule of this file).
+    rule all:
         input:
-            "logs/delivered.json",
+            PIPELINE_TARGETS,
         default_target: True
 
 else:
