@@ -48,5 +48,5 @@ def test_count_matrix_columns_follow_the_samples(tmp_path):
 
 
 def test_samples_with_nothing_counted(tmp_path):
-    counts.write_matrix(tmp_path / "m.tsv", ["a", "b", "c"], ["G1", "G2"], ["G1", "G2"], [[0, 4, 0], [0, 1, 2]])
+    counts.write_matrix(tmp_path / "m.tsv", ["a", "b", "c"], ["G1", "G2"], ["G1", "G2"], [[0, 40, 0], [1, 1, 20]])
     assert counts.empty_samples(tmp_path / "m.tsv") == ["a"]

@@ -206,3 +206,18 @@ def test_missing_fastq_is_refused_naming_the_field(demo, tmp_path):
     assert proc.returncode != 0
     assert "inputs[1].group_inputs[2].files[1]" in proc.stderr and "does not exist" in proc.stderr
     assert not (tmp_path / "job" / "logs").exists()
+
+
+def test_opposite_library_type_fails_with_a_clear_message(demo, tmp_path):
+    """dUTP reads declared fr-secondstrand: nothing is counted, the de step says why."""
+    body = copy.deepcopy(demo[0])
+    for group in body["inputs"]:
+        group["group_inputs"] = group["group_inputs"][:2]
+    body.pop("adapt")
+    body.update(library_type="fr-secondstrand", is_export_qc=False, bed=None, output=str(tmp_path / "out"))
+    proc = snakemake(body, tmp_path / "job")
+    assert proc.returncode != 0
+    log = (tmp_path / "job" / "logs" / "rna" / "de.log").read_text()
+    assert log.startswith("error: fewer than 10 read pairs were counted over all genes in sample(s) C1, C2, T1, T2")
+    assert "their reads look fr-firststrand but library_type is fr-secondstrand" in log
+    assert not (tmp_path / "out").exists()  # nothing delivered

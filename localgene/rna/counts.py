@@ -65,8 +65,12 @@ def total(summary: Summary, sample: str) -> int:
     return sum(summary[sample].values())
 
 
-def empty_samples(path: str | os.PathLike[str]) -> list[str]:
-    """Samples of a count matrix (:func:`write_matrix`) with no read pair counted for any gene."""
+#: A sample with fewer read pairs counted over all genes cannot be normalised.
+MIN_COUNTED_PAIRS = 10
+
+
+def empty_samples(path: str | os.PathLike[str], minimum: int = MIN_COUNTED_PAIRS) -> list[str]:
+    """Samples of a count matrix (:func:`write_matrix`) with fewer than ``minimum`` pairs counted."""
     with open(path, newline="") as handle:
         reader = csv.reader(handle, delimiter="\t")
         samples = next(reader)[2:]
@@ -74,4 +78,4 @@ def empty_samples(path: str | os.PathLike[str]) -> list[str]:
         for row in reader:
             for i, value in enumerate(row[2:]):
                 totals[i] += int(value)
-    return [s for s, n in zip(samples, totals) if n == 0]
+    return [s for s, n in zip(samples, totals) if n < minimum]

@@ -16,7 +16,7 @@ rule count:
         strand=DECLARED_STRAND,
     threads: 2
     resources:
-        mem_mb=400,
+        mem_mb=800,
     log:
         "logs/rna/count.log",
     benchmark:
@@ -37,7 +37,7 @@ rule strand_count:
         samples=SAMPLES,
     threads: 2
     resources:
-        mem_mb=400,
+        mem_mb=800,
     log:
         "logs/rna/strand_count/s{strand}.log",
     benchmark:

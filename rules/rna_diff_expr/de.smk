@@ -18,7 +18,7 @@ rule de:
         outdir="results/de",
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=1500,
     log:
         "logs/rna/de.log",
     benchmark:

@@ -21,6 +21,7 @@ SAMPLES = RNA.sample_names
 CONTRASTS = RNA.contrasts
 CHECK_STRANDS = rna_plan.check_strand_settings(RNA.library_type)
 DECLARED_STRAND = RNA.strandedness.featurecounts
+REF_MB = Path(RNA.ref).stat().st_size / 1e6 if Path(RNA.ref).is_file() else 0.0
 
 wildcard_constraints:
     sample="|".join(map(re.escape, SAMPLES)),

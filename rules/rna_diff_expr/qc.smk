@@ -15,7 +15,7 @@ rule rrna_count:
         samples=SAMPLES,
     threads: 2
     resources:
-        mem_mb=400,
+        mem_mb=800,
     log:
         "logs/rna/rrna_count.log",
     benchmark:

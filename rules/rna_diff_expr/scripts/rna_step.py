@@ -76,11 +76,12 @@ def strandedness_check(log):
 def de(log):
     empty = counts.empty_samples(inp.matrix)
     if empty:
-        check = json.loads(Path(inp.strandedness).read_text())
-        hint = "; ".join(check["warnings"]) or "see results/qc/strandedness.tsv"
+        rows = json.loads(Path(inp.strandedness).read_text())["rows"]
+        looks = sorted({r["inferred"] for r in rows if r["sample"] in empty})
         raise WorkflowFailed(
-            f"no read pair was assigned to any gene in sample(s) {', '.join(empty)}, so DESeq2 cannot "
-            f"normalise them; is library_type right? ({hint})"
+            f"fewer than {counts.MIN_COUNTED_PAIRS} read pairs were counted over all genes in sample(s) "
+            f"{', '.join(empty)}, so DESeq2 cannot normalise them; their reads look {' / '.join(looks)} "
+            f"but library_type is {rows[0]['declared']} (results/qc/strandedness.tsv)"
         )
     with open(out.coldata, "w") as handle:
         handle.write("sample\tgroup\n" + "".join(f"{s}\t{g}\n" for s, g in p.groups))
