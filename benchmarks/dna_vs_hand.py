@@ -120,6 +120,7 @@ def by_hand(kind: str, body: dict, work: Path, cores: int) -> tuple[float, list[
             ["bcftools", "view", "-e", 'QUAL<30', "-Oz", "-o", "raw.vcf.gz"],
         ])  # fmt: skip
         step("bcftools norm", "dna_norm", [["bcftools", "norm", "-f", "genome.fa", "-Oz", "-o", "norm.vcf.gz", "raw.vcf.gz"]])
+        step("bcftools index", "dna_norm", [["bcftools", "index", "-t", "norm.vcf.gz"]])
         step("bcftools annotate", "dna_annotate_ids",
              [["bcftools", "annotate", "-a", body["knownsites"][0], "-c", "+ID", "-Oz", "-o", "calls.vcf.gz", "norm.vcf.gz"]])  # fmt: skip
     else:

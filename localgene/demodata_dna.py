@@ -45,7 +45,14 @@ from typing import Any
 
 import numpy as np
 
-from localgene.demodata import _COMPLEMENT, _CODES, _locked, _random_bases, _rng, _write_json_atomic
+from localgene.demodata import (
+    _CODES,
+    _COMPLEMENT,
+    _locked,
+    _random_bases,
+    _rng,
+    _write_json_atomic,
+)
 
 log = logging.getLogger(__name__)
 

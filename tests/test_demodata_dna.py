@@ -58,8 +58,8 @@ def test_somatic_truth(dna_somatic_data):
 
 def test_cli_flag_writes_the_set(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "localgene", "demo-data", "--dna-germline", str(tmp_path)],
-                          capture_output=True, text=True)  # fmt: skip
+                          capture_output=True, text=True, check=False)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert f"DNA_GERMLINE job body: {tmp_path / 'job.json'}" in proc.stdout
-    proc = subprocess.run([sys.executable, "-m", "localgene", "demo-data"], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "localgene", "demo-data"], capture_output=True, text=True, check=False)
     assert proc.returncode == 2 and "give DIR, --dna-germline DIR or --dna-somatic DIR" in proc.stderr

@@ -13,8 +13,9 @@ import os
 import shlex
 import shutil
 import subprocess
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, Mapping, Sequence
+from typing import IO, Any
 
 from localgene.errors import InvalidRequest, WorkflowFailed
 from localgene.pipelines import dna
@@ -34,7 +35,7 @@ def _tail(path: Path, lines: int = 6) -> str:
 
 
 def run_pipeline(cmds: Sequence[Cmd], log_path: str | os.PathLike, stdout: str | os.PathLike | None = None,
-                 append: bool = False) -> None:  # fmt: skip
+                 append: bool = False) -> None:
     """Run ``cmds[0] | cmds[1] | ...``; the first line of the log is the command line.
 
     ``stdout``: a file for the last command's output. Every command's stderr goes to the log.
@@ -53,7 +54,7 @@ def run_pipeline(cmds: Sequence[Cmd], log_path: str | os.PathLike, stdout: str |
                 proc = subprocess.Popen(
                     cmd, stdin=prev, stdout=(out if last else subprocess.PIPE) if (out or not last) else subprocess.DEVNULL,
                     stderr=log,
-                )  # fmt: skip
+                )
                 if prev is not None:
                     prev.close()  # the child holds it now
                 prev = proc.stdout
@@ -71,7 +72,7 @@ def run(cmd: Cmd, log_path, stdout=None, append: bool = True) -> None:
 def tool_version(cmd: Cmd) -> str:
     """The first line a tool prints about its version (``--version`` or its usage)."""
     try:
-        proc = subprocess.run(list(cmd), capture_output=True, text=True, errors="replace", timeout=60)
+        proc = subprocess.run(list(cmd), capture_output=True, text=True, errors="replace", timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return "unavailable"
     text = (proc.stdout + "\n" + proc.stderr).strip().splitlines()
@@ -137,7 +138,7 @@ def align(r1: str, r2: str, prefix: str, read_group: Mapping[str, str], threads:
              "-R", dna.read_group_line(read_group), prefix, r1, r2],
             ["samtools", "fixmate", "-m", "-u", "-", "-"],
             ["samtools", "sort", "-m", "400M", "-T", tmp, "-o", str(out_bam), "-"],
-        ],  # fmt: skip
+        ],
         log_path,
     )
 
@@ -145,7 +146,7 @@ def align(r1: str, r2: str, prefix: str, read_group: Mapping[str, str], threads:
 def markdup(in_bam: str, out_bam: str, threads: int, remove: bool, log_path, append: bool = False) -> None:
     """samtools markdup (duplicates flagged, or removed with ``remove``) and a .bai index."""
     cmd = ["samtools", "markdup", "-@", str(max(threads - 1, 0)), *(["-r"] if remove else []),
-           "-T", str(out_bam) + ".mdtmp", "--write-index", in_bam, f"{out_bam}##idx##{out_bam}.bai"]  # fmt: skip
+           "-T", str(out_bam) + ".mdtmp", "--write-index", in_bam, f"{out_bam}##idx##{out_bam}.bai"]
     run(cmd, log_path, append=append)
 
 
@@ -197,7 +198,7 @@ def prepare_bam(src: str, expected_sample: str | None, field: str, threads: int,
             ["samtools", "sort", "-u", "-m", "400M", "-T", tmp + ".sort", "-"],
             ["samtools", "markdup", *(["-r"] if remove else []), "-T", tmp + ".md", "--write-index", "-",
              f"{out_bam}##idx##{out_bam}.bai"],
-        ],  # fmt: skip
+        ],
         log_path,
         append=True,
     )
@@ -261,7 +262,7 @@ def call_germline(plan: Mapping[str, Any], fasta: str, bam: str, bed: str, min_q
     """One region shard of a germline sample with bcftools mpileup | call, or freebayes."""
     if plan["caller"] == "bcftools":
         mpileup = ["bcftools", "mpileup", "-f", fasta, "-R", bed, "-a", "FORMAT/AD,FORMAT/DP", "-B",
-                   *quality_args(plan, "bcftools"), "-Ou", bam]  # fmt: skip
+                   *quality_args(plan, "bcftools"), "-Ou", bam]
         if plan["gvcf"]:
             mpileup[2:2] = ["--gvcf", "0"]
             call = ["bcftools", "call", "-m", "--gvcf", "5", "-Ou"]

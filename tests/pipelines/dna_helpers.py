@@ -22,6 +22,6 @@ def run_workflow(body: dict, workdir: Path, cores: int = 2) -> subprocess.Comple
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     return subprocess.run(
         [*SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--configfile", str(config),
-         "--directory", str(workdir), "--cores", str(cores), "-q"],  # fmt: skip
-        capture_output=True, text=True, env=env, timeout=JOB_TIMEOUT,
-    )  # fmt: skip
+         "--directory", str(workdir), "--cores", str(cores), "-q"],
+        capture_output=True, text=True, env=env, timeout=JOB_TIMEOUT, check=False,
+    )

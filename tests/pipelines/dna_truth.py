@@ -45,7 +45,7 @@ def read_calls(vcf: str | Path, sample: str | None = None, passing_only: bool = 
                     continue
                 gt = _gt(rec.samples[sample]) if sample else ""
                 out[(rec.chrom, rec.pos, rec.ref, alt)] = {
-                    "gt": gt if len(rec.alts) == 1 else gt,
+                    "gt": gt,
                     "filters": filters,
                     "somatic": "SOMATIC" in rec.info,
                     "id": rec.id,

@@ -13,7 +13,7 @@ FASTQ = ["/d/NA12878_S1_R1_001.fastq.gz", "/d/NA12878_S1_R2_001.fastq.gz"]
 
 def germline(**fields):
     body = {"job_type": "DNA_GERMLINE", "input": FASTQ, "output": "/o/x.vcf.gz", "file_type": "fastq",
-            "ref": "/r/g.fa", "knownsites": ["/k/dbsnp.vcf.gz"], **fields}  # fmt: skip
+            "ref": "/r/g.fa", "knownsites": ["/k/dbsnp.vcf.gz"], **fields}
     return parse_pipeline_body(body)
 
 
@@ -21,10 +21,10 @@ def somatic(**fields):
     body = {
         "job_type": "DNA_SOMATIC",
         "inputs": [{"sample_type": "tumor", "sample_inputs": ["/d/t.bam"]},
-                   {"sample_type": "normal", "sample_inputs": ["/d/n.bam"]}],  # fmt: skip
+                   {"sample_type": "normal", "sample_inputs": ["/d/n.bam"]}],
         "output": "/o/s.vcf", "file_type": "BAM", "ref": "/r/g.fa",
         "tumor_sample_name": "T1", "normal_sample_name": "N1", **fields,
-    }  # fmt: skip
+    }
     return parse_pipeline_body(body)
 
 
@@ -57,7 +57,7 @@ def test_conf_options_are_translated():
         bwaspark_conf=["--spark-master local[3]"],
         read_pipeline_spark_conf=["--remove-all-duplicates -mbq 15", "--minimum-mapping-quality=20",
                                   "-stand-call-conf 40 -ERC GVCF"],
-    ))  # fmt: skip
+    ))
     rg = plan["samples"][0]["read_group"]
     assert rg["SM"] == "NA1" and rg["LB"] == "lib7" and rg["PU"] == "HX.1"
     assert plan["align_threads"] == 3 and plan["call_threads"] is None

@@ -90,5 +90,5 @@ def test_sample_columns_summary_and_tumor_bam(somatic_run):
         assert [rg["SM"] for rg in bam.header.to_dict()["RG"]] == ["demo_tumor"]
         reads = list(bam.fetch())
     assert reads
-    near = lambda r: any(k[0] == r.reference_name and r.reference_start - 1000 < k[1] < r.reference_end + 1000 for k in passing)  # noqa: E731
+    near = lambda r: any(k[0] == r.reference_name and r.reference_start - 1000 < k[1] < r.reference_end + 1000 for k in passing)
     assert all(near(r) for r in reads[::50])

@@ -5,7 +5,7 @@ import botocore.exceptions
 import pytest
 
 from localgene.errors import DeliveryError, InvalidRequest
-from localgene.storage import deliver_results
+from localgene.storage import deliver_files, deliver_results
 from s3_endpoint import MiB, make_config, random_bytes
 
 INSTANCE = "5c7c1ab5-37a2-4a4e-9a6b-0f7d0c1b2a11"
@@ -123,3 +123,18 @@ def test_bad_arguments(results, config):
         deliver_results(root, "/tmp/out", "../escape", config)
     with pytest.raises(DeliveryError, match="is not a folder"):
         deliver_results(root / "absent", "/tmp/out", INSTANCE, config)
+
+
+def test_deliver_files_to_named_paths_local_and_s3(results, s3, bucket, config, tmp_path):
+    """A pipeline's results go to the paths its fields name (output VCF, bam_output)."""
+    root, files = results
+    pairs = [(root / "reference.cnn", str(tmp_path / "named" / "calls.vcf.gz")),
+             (root / "samples/Son.cnr", f"s3a://{bucket}/dna/sample.bam")]  # fmt: skip
+    delivered = deliver_files(pairs, config)
+    assert delivered == [str(tmp_path / "named" / "calls.vcf.gz"), f"s3a://{bucket}/dna/sample.bam"]
+    assert (tmp_path / "named" / "calls.vcf.gz").read_bytes() == files["reference.cnn"]
+    assert s3.get_object(Bucket=bucket, Key="dna/sample.bam")["Body"].read() == files["samples/Son.cnr"]
+    with pytest.raises(DeliveryError, match="is not a file"):
+        deliver_files([(root / "missing", str(tmp_path / "x"))], config)
+    with pytest.raises(InvalidRequest, match="^output: "):
+        deliver_files([(root / "reference.cnn", "ftp://host/x")], config)

@@ -87,7 +87,7 @@ def dna_final_vcf():
 
 
 def dna_export_bam():
-    if "vcf" in inp.keys():
+    if "vcf" in inp.keys():  # noqa: SIM118 (a Snakemake namedlist)
         steps.reads_around(inp.bam[0], inp.vcf, p.pad, out.bam, log)
     else:
         steps.copy_bam(inp.bam[0], out.bam, log)
@@ -107,7 +107,8 @@ def dna_summary():
         "results": [f for f in inp if not f.endswith(".json")],
     }
     for extra in p.extra:
-        summary["counts"] = json.loads(open(extra).read())
+        with open(extra) as fh:
+            summary["counts"] = json.load(fh)
     steps.write_json(out[0], summary)
 
 
