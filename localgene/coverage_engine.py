@@ -51,9 +51,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 ENV_ENGINE = "LOCALGENE_COVERAGE_ENGINE"
 #: Flags CNVkit's bedcov call leaves out (unmapped, secondary, QC-fail, duplicate): 0x704.
@@ -153,7 +156,7 @@ def bedcov_lines(text: str) -> Iterator[tuple[str, Interval]]:
     whitespace, start and end the next two whitespace-separated integers.
     """
     for raw in text.split("\n"):
-        line = raw[:-1] if raw.endswith("\r") else raw
+        line = raw.removesuffix("\r")
         if not line or line[0] == "#" or line.startswith(("track ", "browser ")):
             continue
         fields = line.split(None, 1)
@@ -185,13 +188,15 @@ def counted_intervals(bins_files: list[str], contigs: dict[str, int]) -> set[Int
 # -- memory -----------------------------------------------------------------------------------
 
 #: mosdepth holds a per-base array of the contig it reads: measured 1.95 GB peak RSS for a
-#: 249 Mb contig (human chr1), i.e. about 8 bytes per base, plus a small constant.
+#: 249 Mb contig (human chr1), i.e. about 8 bytes per base; plus room for the step's own
+#: Python process, which holds its memory while mosdepth runs.
 MOSDEPTH_BYTES_PER_BASE = 8
-MOSDEPTH_BASE_BYTES = 64 << 20
+MOSDEPTH_BASE_BYTES = 256 << 20
 
 
 def mosdepth_memory(contigs: dict[str, int]) -> int:
-    """Bytes mosdepth needs for this BAM: its longest contig's per-base array."""
+    """Bytes the step needs for mosdepth on this BAM: its longest contig's per-base array, and
+    the step's Python process beside it."""
     return MOSDEPTH_BYTES_PER_BASE * max(contigs.values(), default=0) + MOSDEPTH_BASE_BYTES
 
 
@@ -247,8 +252,7 @@ def mosdepth_basecounts(bam: str, intervals: set[Interval], contigs: dict[str, i
         return counts, []
     bed = Path(scratch, "bins.bed")
     with open(bed, "w") as fh:
-        for i, (chrom, start, end) in enumerate(todo):
-            fh.write(f"{chrom}\t{start}\t{end}\t{i}\n")
+        fh.writelines(f"{chrom}\t{start}\t{end}\t{i}\n" for i, (chrom, start, end) in enumerate(todo))
     prefix = str(Path(scratch, "md"))
     argv = ["mosdepth", "-n", "-x", "-F", str(EXCLUDE_FLAGS), "-Q", str(min_mapq)]
     if threads > 1:
@@ -311,6 +315,11 @@ def cnvkit_logging(log: IO[str]) -> Iterator[None]:
         root.setLevel(level)
 
 
+def _import_cnvkit() -> None:
+    with contextlib.suppress(Exception):  # an import error shows again, in order, in write_cnn
+        import cnvlib.commands  # noqa: F401
+
+
 def write_cnn(argv: list[str], counts: dict[Interval, int], log: IO[str]) -> None:
     """Run CNVkit's own ``coverage`` command (its parser and command function) with bedcov's
     base counts taken from ``counts``."""
@@ -330,6 +339,12 @@ def write_cnn(argv: list[str], counts: dict[Interval, int], log: IO[str]) -> Non
 # -- one sample ---------------------------------------------------------------------------------
 
 
+def _refuse_reads_without_reference_bases(count: int) -> None:
+    if count:
+        raise EngineUnavailable(f"{count} counted reads have no reference-consuming CIGAR operation "
+                                "(mosdepth would count 1 base each, CNVkit counts 0)")
+
+
 def fast_pass(bam: str, jobs: list[CoverageJob], options: dict, threads: int,
               scratch_parent: str) -> tuple[dict[Interval, int], list[str]]:
     """The base counts of every bin of ``jobs`` from one mosdepth pass, guarded; the commands
@@ -341,12 +356,21 @@ def fast_pass(bam: str, jobs: list[CoverageJob], options: dict, threads: int,
         raise EngineUnavailable(f"mosdepth needs about {needed >> 20} MB for this genome's longest contig "
                                 f"({max(contigs.values())} bases); the step may use {limit >> 20} MB")
     intervals = counted_intervals([j.bins for j in jobs], contigs)
-    no_ref, guard_argv = reads_without_reference_bases(bam, min_mapq, threads)
-    if no_ref:
-        raise EngineUnavailable(f"{no_ref} counted reads have no reference-consuming CIGAR operation "
-                                "(mosdepth would count 1 base each, CNVkit counts 0)")
+    # With one thread the guard runs first (a BAM it refuses costs no mosdepth pass); with more,
+    # the guard and mosdepth read the BAM side by side, the threads shared between them.
     with tempfile.TemporaryDirectory(prefix=".mosdepth-", dir=scratch_parent) as scratch:
-        counts, md_argv = mosdepth_basecounts(bam, intervals, contigs, min_mapq, scratch, threads)
+        if threads < 2:
+            no_ref, guard_argv = reads_without_reference_bases(bam, min_mapq, 1)
+            _refuse_reads_without_reference_bases(no_ref)
+            counts, md_argv = mosdepth_basecounts(bam, intervals, contigs, min_mapq, scratch, 1)
+        else:
+            guard_threads = threads // 2
+            with ThreadPoolExecutor(1) as pool:
+                guard = pool.submit(reads_without_reference_bases, bam, min_mapq, guard_threads)
+                counts, md_argv = mosdepth_basecounts(bam, intervals, contigs, min_mapq, scratch,
+                                                      threads - guard_threads)
+                no_ref, guard_argv = guard.result()
+            _refuse_reads_without_reference_bases(no_ref)
     commands = [f"$ {shlex.join(guard_argv)}  # -> 0 reads without reference bases"]
     if md_argv:
         commands.append(f"$ MOSDEPTH_PRECISION={MOSDEPTH_PRECISION} {shlex.join(md_argv)}")
@@ -365,8 +389,13 @@ def compute(bam: str, jobs: list[CoverageJob], logs: dict[str, IO[str]], options
         scratch_parent = scratch_parent or str(Path(jobs[0].output).parent)
         Path(scratch_parent).mkdir(parents=True, exist_ok=True)
         marks = {job.kind: logs[job.kind].tell() for job in jobs}
+        # CNVkit's import (seconds of CPU) overlaps the passes over the BAM, which run as
+        # processes: it costs no wall time where a core is free.
+        importing = threading.Thread(target=_import_cnvkit, daemon=True)
+        importing.start()
         try:
             counts, commands = fast_pass(bam, jobs, options, threads, scratch_parent)
+            importing.join()
             for job in jobs:
                 log = logs[job.kind]
                 log.write(f"# coverage engine: mosdepth base counts + CNVkit's own table code; "
@@ -377,6 +406,7 @@ def compute(bam: str, jobs: list[CoverageJob], logs: dict[str, IO[str]], options
             return 0
         except Exception as exc:  # noqa: BLE001 - anything unproven or failing: CNVkit computes it
             reason = f"mosdepth engine not used: {exc}"
+            importing.join()  # never leave an import running into CNVkit's fallback or exit
             for job in jobs:
                 Path(job.output).unlink(missing_ok=True)
                 logs[job.kind].seek(marks[job.kind])

@@ -191,15 +191,16 @@ def test_demo_bams_target_and_antitarget_in_one_pass_give_cnvkits_bytes(demo_dat
             assert ours[kind] == theirs, (sample, kind)
 
 
-@pytest.mark.parametrize("extra, why", [
-    ([("c2", 19_950, "100M", 0)], "mosdepth failed"),  # runs 50 bases past the end of c2
-    ([("c1", 30_000, "50S50I", 0)], "no reference-consuming CIGAR operation"),
-    ([("c1", 30_000, "100S", 0)], "no reference-consuming CIGAR operation"),
+@pytest.mark.parametrize("extra, why, threads", [
+    ([("c2", 19_950, "100M", 0)], "mosdepth failed", 1),  # runs 50 bases past the end of c2
+    ([("c2", 19_950, "100M", 0)], "mosdepth failed", 2),  # (guard and mosdepth side by side)
+    ([("c1", 30_000, "50S50I", 0)], "no reference-consuming CIGAR operation", 1),
+    ([("c1", 30_000, "100S", 0)], "no reference-consuming CIGAR operation", 2),
 ])
-def test_reads_the_engine_cannot_count_as_cnvkit_fall_back_to_cnvkit(tmp_path, extra, why):
+def test_reads_the_engine_cannot_count_as_cnvkit_fall_back_to_cnvkit(tmp_path, extra, why, threads):
     bam = build_bam(tmp_path / "edge.bam", extra)
     bins = write_bins(tmp_path / "bins.bed")
-    ours, logs = by_engine(bam, {"target": bins}, tmp_path, ["-q", "10"], {"min_mapq": 10})
+    ours, logs = by_engine(bam, {"target": bins}, tmp_path, ["-q", "10"], {"min_mapq": 10}, threads=threads)
     assert engine_named(logs["target"]) == "cnvkit" and why in logs["target"], logs["target"]
     assert ours["target"] == by_cnvkit(bam, bins, tmp_path / "cnvkit.cnn", ["-q", "10"])
 
@@ -249,9 +250,9 @@ def test_a_bin_past_its_contig_end_is_left_to_cnvkit(tricky, tmp_path):
 def test_too_little_memory_for_mosdepth_is_left_to_cnvkit(tricky, tmp_path, monkeypatch):
     """A SLURM step given less memory than mosdepth's per-base array of the longest contig."""
     assert engine.memory_limit(2, {"SLURM_MEM_PER_CPU": "100"}) <= 200 << 20
-    assert engine.mosdepth_memory({"chr1": 248_956_422, "chr2": 242_193_529}) > 1900 << 20
+    assert engine.mosdepth_memory({"chr1": 248_956_422, "chr2": 242_193_529}) > 1950 << 20
     bam, bins = tricky
-    monkeypatch.setenv("SLURM_MEM_PER_NODE", "1")  # 1 MB: less than mosdepth needs for 60 kb
+    monkeypatch.setenv("SLURM_MEM_PER_NODE", "100")  # 100 MB: less than the step needs beside mosdepth
     ours, logs = by_engine(bam, {"target": bins}, tmp_path, [], {"min_mapq": 0})
     assert engine_named(logs["target"]) == "cnvkit" and "mosdepth needs about" in logs["target"], logs["target"]
     assert ours["target"] == by_cnvkit(bam, bins, tmp_path / "cnvkit.cnn", [])

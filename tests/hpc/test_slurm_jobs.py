@@ -147,7 +147,7 @@ def test_a_step_with_too_little_memory_fails_the_job_naming_step_and_kill(slurm_
     out, err = proc.communicate(timeout=600)
     assert proc.returncode != 0
     # coverages run grouped (config/slurm): the group job gets 50 MB per coverage it runs at once
-    message = re.search(r"step 'coverage' \((sample=\w+, kind=\w+)\) was killed by SLURM: out of memory "
+    message = re.search(r"step 'coverage' \((sample=\w+(?:, kind=\w+)?)\) was killed by SLURM: out of memory "
                         r"\((\d+) MB > (\d+) MB limit", err)
     assert message, err[-3000:]
     limit = int(message.group(3))
