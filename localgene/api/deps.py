@@ -247,8 +247,9 @@ def check_server_paths(body: dict[str, Any], allowed: tuple[Path, ...], scope: "
     body inside the project's data roots (403 DLI.0012, :mod:`localgene.api.data_roots`)."""
     _relative_and_allowed(body, allowed if scope is None or scope.state.data_roots is None else ())
     if scope is not None and scope.state.data_roots is not None:
+        unused = () if body.get("has_annotate") else ("annotation_file",)  # sent, but not read
         scope.state.data_roots.check(body, project_id=scope.project_id, owner=scope.caller.name,
-                                     named=PATH_FIELDS, find_job=scope.store.find)
+                                     named=PATH_FIELDS, unused=unused, find_job=scope.store.find)
 
 
 def check_pipeline_paths(body: Any, scope: ProjectScope) -> None:
