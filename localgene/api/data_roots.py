@@ -104,12 +104,16 @@ class DataRoots:
         return tuple(_real(p) for p in places)
 
     def check(self, body: Any, *, project_id: str, owner: str, named: Iterable[str] = (),
-              find_job: Callable[[str], Any] | None = None) -> None:
+              unused: Iterable[str] = (), find_job: Callable[[str], Any] | None = None) -> None:
         """Raise :class:`PathNotAllowed` (403) for the first local path of ``body`` that lies
-        outside this project's roots or inside a place no job may reach. ``find_job(id)``
-        (the store's) tells whose delivered results a ``…/<instance_id>/…`` path is in."""
+        outside this project's roots or inside a place no job may reach; top-level fields in
+        ``unused`` are not read by the job and not judged. ``find_job(id)`` (the store's) tells
+        whose delivered results a ``…/<instance_id>/…`` path is in."""
         roots = self.roots(project_id)
+        unused = frozenset(unused)
         for fld, value in local_paths(body, named):
+            if fld in unused:
+                continue
             location = parse_location(value, fld, require_key=not fld.startswith("output"))
             if location.is_s3:
                 continue

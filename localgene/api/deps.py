@@ -260,8 +260,10 @@ def check_server_paths(body: dict[str, Any], allowed: tuple[Path, ...], scope: "
     roots = None if scope is None else scope.state.data_roots
     _relative_and_allowed(body, allowed if roots is None else ())
     if roots is not None:
+        pipeline = "job_type" in body
+        unused = () if pipeline or body.get("has_annotate") else ("annotation_file",)  # sent, not read
         roots.check(body, project_id=scope.project_id, owner=scope.caller.name,
-                    named=() if "job_type" in body else PATH_FIELDS, find_job=scope.store.find)
+                    named=() if pipeline else PATH_FIELDS, unused=unused, find_job=scope.store.find)
 
 
 def _relative_and_allowed(body: dict[str, Any], allowed: tuple[Path, ...]) -> None:

@@ -64,6 +64,9 @@ def test_paths_inside_the_roots_are_accepted_per_project(roots, env):
     url = "file://" + urllib.parse.quote(str(shared / "genome.fa"))
     assert client.post(CNVKIT.format(p="p1"), json=body_in(shared, ref=url),
                        headers=env.headers("bob")).status_code == 201
+    # an annotation_file sent with has_annotate false is not read, so not judged (the spec's example)
+    assert client.post(CNVKIT.format(p="p1"), json=body_in(shared, has_annotate=False, annotation_file="/etc/x"),
+                       headers=env.headers("bob")).status_code == 201
     # p2's own root is not p1's
     refused(client, env, "alice", "p1", body_in(p2only), "experimental_inputs[0]",
             "outside the data roots of project p1", str(shared))

@@ -94,7 +94,9 @@ def test_serve_and_worker_run_the_demo_job(demo_dir: Path, tmp_path: Path):
     alice = httpx.Client(headers={"X-Auth-Token": tokens["alice"]}, timeout=30)
     bob = httpx.Client(headers={"X-Auth-Token": tokens["bob"]}, timeout=30)
     try:
-        procs.start("serve", "serve", "--port", str(port))
+        # a users file: job bodies may name only files under the data roots (docs/api.md)
+        procs.start("serve", "serve", "--port", str(port), "--data-root", str(demo_dir),
+                    "--data-root", str(tmp_path))
         deadline = time.monotonic() + 60
         while True:
             assert procs.procs["serve"].poll() is None, procs.logs()
