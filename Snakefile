@@ -49,6 +49,7 @@ else:
     include: "rules/genemetrics.smk"
     include: "rules/sex.smk"
     include: "rules/plots.smk"
+    include: "rules/report.smk"
     include: "rules/deliver.smk"
 
     rule all:
