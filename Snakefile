@@ -49,7 +49,6 @@ else:
     include: "rules/genemetrics.smk"
     include: "rules/sex.smk"
     include: "rules/plots.smk"
-    include: "rules/report.smk"
     include: "rules/deliver.smk"
 
     rule all:

@@ -54,7 +54,7 @@ RRNA_SUMMARY = "work/qc/rrna.txt.summary"
 QC_TSV = "results/qc/qc.tsv"
 QC_PNG = "results/qc/qc.png"
 SUMMARY = "results/job.json"
-DELIVERED = "logs/delivered.json"  # the Snakefile's default target
+DELIVERED = "logs/rna/delivered.json"
 
 STEP_SCRIPT = "scripts/rna_step.py"
 DESEQ2_SCRIPT = str(Path(workflow.basedir) / "rules" / "rna_diff_expr" / "scripts" / "deseq2.R")
@@ -73,6 +73,8 @@ def strand_summary(strand):
     return FEATURECOUNTS_SUMMARY if strand == DECLARED_STRAND else STRAND_COUNTS_SUMMARY.format(strand=strand)
 
 
+# What the Snakefile's `rule all` asks for (an included file cannot set the default target).
+PIPELINE_TARGETS = [DELIVERED]
 
 
 include: "trim.smk"
