@@ -21,7 +21,6 @@ from localgene.rna import tools
 #: Largest genome (bases) indexed with splice sites and exons (measured: 0.9 Mb 150 MB,
 #: 3 Mb 362 MB, 15 Mb 755 MB peak RSS; about 3 GB extrapolated at this bound).
 FULL_INDEX_MAX_BASES = 100_000_000
-PREFIX = "genome"
 SPLICE_SITES = "splice_sites.txt"
 EXONS = "exons.txt"
 RECORD = "index.json"
@@ -58,40 +57,38 @@ def align_mem_mb(fasta_mb: float) -> int:
     return int(400 + 2 * fasta_mb)
 
 
-def build_hisat2_index(dest: str | os.PathLike[str], fasta: str, gtf: str, threads: int, log: IO[str]) -> dict[str, Any]:
-    """Build the HISAT2 index of ``fasta`` (with ``gtf``'s splice sites) into folder ``dest``.
+def build_hisat2_index(dest: str | os.PathLike[str], fasta: str, gtf: str, threads: int, log: IO[str],
+                       cache_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """The HISAT2 index of ``fasta`` (with ``gtf``'s splice sites) made available in folder ``dest``.
 
-    Writes ``dest/genome.*.ht2``, ``dest/splice_sites.txt`` (always: a plain index needs it at
-    alignment) and ``dest/index.json`` (the record returned: prefix, mode, splice-site file,
-    bases, the commands run).
+    The index is the shared one of :func:`localgene.index_cache.ensure_hisat2` (built once per
+    FASTA + GTF content and HISAT2 version, reused by later jobs) kept in ``cache_dir`` (the
+    job's ``index_cache``; without one, a cache inside ``dest``); its files are linked into
+    ``dest``. Writes ``dest/index.json`` (the record returned: prefix, mode, splice-site file,
+    bases, where the index came from).
     """
+    from localgene import index_cache
+
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     bases = genome_bases(fasta)
     mode = index_mode(bases)
-    commands = []
-    ss, exons = dest / SPLICE_SITES, dest / EXONS
-    with open(ss, "wb") as out:
-        argv = ["hisat2_extract_splice_sites.py", gtf]
-        tools.run(argv, log, stdout=out)
-        commands.append(tools.command_line(argv) + f" > {ss}")
-    argv = ["hisat2-build", "-p", str(threads)]
-    if mode == "splice-sites":
-        with open(exons, "wb") as out:
-            argv_exons = ["hisat2_extract_exons.py", gtf]
-            tools.run(argv_exons, log, stdout=out)
-            commands.append(tools.command_line(argv_exons) + f" > {exons}")
-        argv += ["--ss", str(ss), "--exon", str(exons)]
-    argv += [fasta, str(dest / PREFIX)]
-    tools.run(argv, log)
-    commands.append(tools.command_line(argv))
+
+    def say(line: str) -> None:
+        log.write(line + "\n")
+        log.flush()
+
+    entry = index_cache.ensure_hisat2(cache_dir or dest / "cache", fasta, gtf, say, threads=threads,
+                                      splice_aware=mode == "splice-sites")
+    index_cache.link_entry(entry, dest)
+    ss = dest / SPLICE_SITES
     record = {
-        "prefix": str((dest / PREFIX).resolve()),
+        "prefix": str((dest / index_cache.PREFIX).absolute()),
         "mode": mode,
         "bases": bases,
-        "splice_sites": str(ss.resolve()),
-        "known_splicesite_infile": None if mode == "splice-sites" else str(ss.resolve()),
-        "commands": commands,
+        "splice_sites": str(ss.absolute()),
+        "known_splicesite_infile": None if mode == "splice-sites" else str(ss.absolute()),
+        "cache_entry": str(entry),
     }
     (dest / RECORD).write_text(json.dumps(record, indent=2) + "\n")
     return record

@@ -1,8 +1,8 @@
 # The HISAT2 index of `ref`, with the splice sites (and, for genomes up to
-# localgene.rna.index.FULL_INDEX_MAX_BASES, the exons) of `gtf`. Built in the job folder by
-# localgene.rna.index.build_hisat2_index(destination folder, ...); the record it writes
-# (index.json: prefix, mode, splice-site file) is all the alignment step reads, so a shared
-# index cache can provide the same record instead.
+# localgene.rna.index.FULL_INDEX_MAX_BASES, the exons) of `gtf`: the shared one of the config's
+# `index_cache` (localgene.index_cache: built once per FASTA + GTF content, reused by later
+# jobs; without the key, a cache inside the job folder), linked into the job folder. The record
+# it writes (index.json: prefix, mode, splice-site file) is all the alignment step reads.
 
 
 rule hisat2_index:
@@ -13,6 +13,7 @@ rule hisat2_index:
         record=INDEX_RECORD,
     params:
         dest=INDEX_DIR,
+        cache=config.get("index_cache") or "",
     threads: 2
     resources:
         mem_mb=lambda wc, input: rna_index.build_mem_mb(input.size_mb),

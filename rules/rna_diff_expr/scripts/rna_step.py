@@ -32,7 +32,7 @@ def trim(log):
 
 
 def hisat2_index(log):
-    rna_index.build_hisat2_index(p.dest, inp.fasta, inp.gtf, threads, log)
+    rna_index.build_hisat2_index(p.dest, inp.fasta, inp.gtf, threads, log, cache_dir=p.cache or None)
 
 
 def align(log):
