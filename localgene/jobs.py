@@ -52,11 +52,13 @@ def submit_cnvkit(store: Store, body: Any, *, project_id: str, owner: str) -> Jo
     return store.submit(record)
 
 
-def check_pipeline(body: Any, *, home: str | os.PathLike | None = None) -> tuple[dict[str, Any], int]:
-    """Check a pipeline body completely; returns (request as sent, input size in bytes).
+def check_pipeline(body: Any, *, home: str | os.PathLike | None = None) -> tuple[dict[str, Any], list[str], int]:
+    """Check a pipeline body completely; returns (request as sent, warnings, input size in bytes).
 
     In order: the body's shape (:func:`parse_pipeline_body`); that this installation has the
-    pipeline's workflow; replicates (RNA); every registry name (an unknown one is DLI.0002
+    pipeline's workflow; replicates (RNA); what the DNA pipelines can run here (engine, every
+    ``*_conf`` option: :func:`localgene.pipelines.dna.check_dna_body`, DLI.0007, and its
+    warnings, e.g. no BQSR); every registry name (an unknown one is DLI.0002
     listing the registry's names); that every input exists (a HEAD or a stat); the content of
     local FASTQ pairs; that ``output`` can be delivered to. ``home`` is ``$LOCALGENE_HOME``
     (default: the current settings), whose reference registry resolves names.
@@ -65,6 +67,11 @@ def check_pipeline(body: Any, *, home: str | os.PathLike | None = None) -> tuple
     request = dict(body)
     workflow.pipeline_snakefile(parsed.job_type)  # refused here if not installed
     pipeline_inputs.check_replicates(request)
+    warnings: list[str] = []
+    if parsed.job_type in ("DNA_GERMLINE", "DNA_SOMATIC"):
+        from localgene.pipelines.dna import check_dna_body
+
+        warnings = check_dna_body(request)
     if home is None:
         from localgene import settings
 
@@ -76,7 +83,7 @@ def check_pipeline(body: Any, *, home: str | os.PathLike | None = None) -> tuple
     pipeline_inputs.check_fastq(request, local)
     for field, value in pipeline_inputs.output_fields(request).items():
         check_destination(value, field, s3)
-    return request, report.input_size
+    return request, warnings, report.input_size
 
 
 def check_destination(output: str, field: str, s3: storage.S3Config) -> None:
@@ -100,8 +107,8 @@ def check_destination(output: str, field: str, s3: storage.S3Config) -> None:
 def submit_pipeline(store: Store, body: Any, *, project_id: str, owner: str,
                     home: str | os.PathLike | None = None) -> JobRecord:
     """Record a checked pipeline job as LAUNCHING; a worker runs it. Returns the record."""
-    request, size = check_pipeline(body, home=home)
-    record = new_record(project_id, owner, request["job_type"], request, input_size=size)
+    request, warnings, size = check_pipeline(body, home=home)
+    record = new_record(project_id, owner, request["job_type"], request, input_size=size, warnings=warnings)
     return store.submit(record)
 
 

@@ -128,7 +128,7 @@ def _where(item: BatchItem, field: str | None, base_name: str | None) -> str | N
 
 
 def check_batch(items: list[BatchItem], *, base_name: str | None = None) -> list[tuple[BatchItem, Any]]:
-    """Check every job of a batch as ``submit`` does; ``[(item, (request, plan, input size))]``.
+    """Check every job of a batch as ``submit`` does; ``[(item, (request, plan or warnings, input size))]``.
 
     Raises the first refusal, prefixed with where it came from; nothing is recorded."""
     from localgene import jobs as service
@@ -136,9 +136,8 @@ def check_batch(items: list[BatchItem], *, base_name: str | None = None) -> list
     checked = []
     for item in items:
         try:
-            if "job_type" in item.body:  # a pipeline body: (request, no plan, input size)
-                request, size = service.check_pipeline(item.body)
-                checked.append((item, (request, None, size)))
+            if "job_type" in item.body:  # a pipeline body: (request, its warnings, input size)
+                checked.append((item, service.check_pipeline(item.body)))
                 continue
             checked.append((item, service.check_cnvkit(item.body)))
         except LocalgeneError as exc:
@@ -153,8 +152,8 @@ def submit_batch(store, items: list[BatchItem], *, project_id: str, owner: str,
 
     records = [
         new_record(project_id, owner, request.get("job_type", CNVKIT_KIND), request, input_size=size,
-                   warnings=plan.warnings if plan else ())
-        for _, (request, plan, size) in check_batch(items, base_name=base_name)
+                   warnings=checked if isinstance(checked, list) else checked.warnings)
+        for _, (request, checked, size) in check_batch(items, base_name=base_name)
     ]
     store.submit_many(records)
     return records

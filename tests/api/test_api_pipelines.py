@@ -249,3 +249,20 @@ def test_cli_pipeline_commands_on_the_local_store(env, pipelines, tmp_path, monk
     assert job_id in capsys.readouterr().out
     assert cli.main(["cancel", job_id, "--project", "p1"]) == 0
     assert capsys.readouterr().out.strip() == f"{job_id}: CANCELLED"
+
+
+def test_dna_engines_and_options_that_cannot_run_here_are_refused_and_gatk_is_warned_about(client, env, pipelines,
+                                                                                           tmp_path):
+    h = env.headers("alice")
+    before = env.snapshot()
+    for fields, needle in (({"engine": "tensorflow"}, "engine: 'tensorflow' cannot run"),
+                           ({"read_pipeline_spark_conf": ["--known-sites x.vcf"]},
+                            "read_pipeline_spark_conf[0]: option --known-sites is not supported")):
+        body = germline_body(pipelines, str(tmp_path / "o.vcf"), **fields)
+        check_error(client.post(JOBS, json=body, headers=h), 400, "DLI.0007", needle)
+    assert env.snapshot() == before
+    reply = client.post(JOBS, json=germline_body(pipelines, str(tmp_path / "o.vcf"), engine="gatk"), headers=h)
+    assert reply.status_code == 201
+    record = env.store().find(reply.json()["job_id"])
+    assert any("gatk" in w.lower() for w in record.warnings), record.warnings
+    assert any("bqsr" in w.lower() for w in record.warnings), record.warnings
