@@ -58,7 +58,7 @@ def test_the_wheel_holds_the_workflow_and_not_the_checkout(wheel_env):
     assert Path(package).is_relative_to(venv), package
     assert Path(folder).is_relative_to(venv) and Path(folder).name == "workflow_files", folder
     for name in ("Snakefile", "rules/common.smk", "rules/scripts/run_cnvkit.py", "config/schema.yaml",
-                 "envs/cnvkit.yaml"):
+                 "envs/cnvkit.yaml", "profiles/default/config.yaml"):
         assert (Path(folder) / name).is_file(), name
 
 

@@ -100,8 +100,28 @@ def write_json(path, data: Any) -> None:
 # Reference (each a function of a destination folder, so a shared index cache can call them)
 
 
-def build_fasta_index(src: str, dest_dir: str | os.PathLike, log_path) -> Path:
-    """``dest_dir/genome.fa`` (a link to ``src``), its ``.fai`` and ``.dict``; returns the FASTA."""
+def _cache_log(log_path):
+    def say(line: str) -> None:
+        with open(log_path, "a") as log:
+            log.write(line + "\n")
+
+    return say
+
+
+def _link(target: Path, link: Path) -> None:
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    os.symlink(target, link)
+
+
+def build_fasta_index(src: str, dest_dir: str | os.PathLike, log_path, cache_dir=None) -> Path:
+    """``dest_dir/genome.fa`` (a link to ``src``), its ``.fai`` and ``.dict``; returns the FASTA.
+
+    The index files are the shared ones of :mod:`localgene.index_cache` in ``cache_dir`` (the
+    job's ``index_cache``; without one, a cache inside ``dest_dir``): built once per FASTA
+    content, linked here."""
+    from localgene import index_cache
+
     dest = Path(dest_dir)
     dest.mkdir(parents=True, exist_ok=True)
     fasta = dest / "genome.fa"
@@ -109,19 +129,30 @@ def build_fasta_index(src: str, dest_dir: str | os.PathLike, log_path) -> Path:
         raise InvalidRequest("a gzipped FASTA cannot be indexed here; give an uncompressed FASTA", field="ref")
     if not Path(src).is_file():
         raise InvalidRequest(f"{src} is not a file", field="ref")
-    if fasta.is_symlink() or fasta.exists():
-        fasta.unlink()
-    os.symlink(os.path.abspath(src), fasta)
+    _link(Path(os.path.abspath(src)), fasta)
     Path(log_path).write_text("")
-    run(["samtools", "faidx", "--fai-idx", str(fasta) + ".fai", src], log_path)
-    run(["samtools", "dict", "-o", str(dest / "genome.dict"), src], log_path)
+    cache = cache_dir or dest / "cache"
+    say = _cache_log(log_path)
+    fai = index_cache.ensure_faidx(cache, src, say)
+    _link(fai / f"{index_cache.PREFIX}.fa.fai", Path(f"{fasta}.fai"))
+    seq_dict = index_cache.ensure_dict(cache, src, say)
+    _link(seq_dict / f"{index_cache.PREFIX}.dict", dest / "genome.dict")
     return fasta
 
 
-def build_bwa_index(fasta: str, dest_dir: str | os.PathLike, log_path) -> Path:
-    """bwa's index of ``fasta`` as ``dest_dir/genome.fa.*``; returns the prefix."""
+#: The files of a bwa index (``<prefix>.<ext>``).
+BWA_EXTENSIONS = ("amb", "ann", "bwt", "pac", "sa")
+
+
+def build_bwa_index(fasta: str, dest_dir: str | os.PathLike, log_path, cache_dir=None) -> Path:
+    """bwa's index of ``fasta`` as ``dest_dir/genome.fa.*``; returns the prefix. The shared
+    index of :func:`localgene.index_cache.ensure_bwa` (built once per FASTA content), linked."""
+    from localgene import index_cache
+
     prefix = Path(dest_dir) / "genome.fa"
-    run(["bwa", "index", "-p", str(prefix), fasta], log_path, append=False)
+    entry = index_cache.ensure_bwa(cache_dir or Path(dest_dir) / "cache", fasta, _cache_log(log_path))
+    for ext in BWA_EXTENSIONS:
+        _link(entry / f"{index_cache.PREFIX}.{ext}", Path(f"{prefix}.{ext}"))
     return prefix
 
 

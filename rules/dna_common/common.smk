@@ -64,6 +64,7 @@ rule dna_reference:
     params:
         src=config["ref"],
         dest=REF_DIR,
+        cache=config.get("index_cache") or "",  # shared indexes (localgene.index_cache)
     threads: 1
     resources:
         mem_mb=200,
@@ -80,6 +81,7 @@ rule dna_bwa_index:
         BWA_INDEX,
     params:
         dest=REF_DIR,
+        cache=config.get("index_cache") or "",
     threads: 1
     resources:
         mem_mb=lambda wc: ref_mem_mb(6.0, 300),

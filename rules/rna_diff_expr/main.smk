@@ -73,10 +73,6 @@ def strand_summary(strand):
     return FEATURECOUNTS_SUMMARY if strand == DECLARED_STRAND else STRAND_COUNTS_SUMMARY.format(strand=strand)
 
 
-# What the Snakefile's `rule all` asks for (an included file cannot set the default target).
-PIPELINE_TARGETS = [DELIVERED]
-
-
 include: "trim.smk"
 include: "index.smk"
 include: "align.smk"

@@ -19,11 +19,11 @@ p, inp, out, log = snakemake.params, snakemake.input, snakemake.output, snakemak
 
 
 def dna_reference():
-    steps.build_fasta_index(p.src, p.dest, log)
+    steps.build_fasta_index(p.src, p.dest, log, cache_dir=p.cache or None)
 
 
 def dna_bwa_index():
-    steps.build_bwa_index(inp[0], p.dest, log)
+    steps.build_bwa_index(inp[0], p.dest, log, cache_dir=p.cache or None)
 
 
 def dna_align():
