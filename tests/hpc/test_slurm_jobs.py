@@ -82,9 +82,9 @@ def demo_runs(slurm_cluster, demo_data, tmp_path_factory):
     local = _run(_body(demo_data, tmp / "out-local"), _env(slurm_cluster, tmp / "home-local", None))
     started = time.monotonic()
     slurm = _run(_body(demo_data, tmp / "out-slurm"), _env(slurm_cluster, tmp / "home-slurm"), "--executor", "slurm")
-    out, err = slurm.communicate(timeout=1200)
+    out, err = slurm.communicate(timeout=3600)
     wall = time.monotonic() - started
-    local_out, local_err = local.communicate(timeout=1200)
+    local_out, local_err = local.communicate(timeout=3600)
     assert local.returncode == 0, f"local run failed:\n{local_err[-3000:]}"
     assert slurm.returncode == 0, f"slurm run failed:\n{err[-3000:]}"
     homes = {"local": tmp / "home-local", "slurm": tmp / "home-slurm"}
