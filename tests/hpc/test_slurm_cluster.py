@@ -45,7 +45,7 @@ def snakemake_cmd(cluster: sc.SlurmCluster, workdir: Path, *args: str) -> list[s
     ]
 
 
-def run_snakemake(cluster: sc.SlurmCluster, workdir: Path, *args: str, timeout: float = 900):
+def run_snakemake(cluster: sc.SlurmCluster, workdir: Path, *args: str, timeout: float = 3600):
     proc = subprocess.run(snakemake_cmd(cluster, workdir, *args), env=cluster.env, cwd=workdir,
                           capture_output=True, text=True, timeout=timeout)
     return proc, proc.stdout + proc.stderr

@@ -82,9 +82,9 @@ def demo_runs(slurm_cluster, demo_data, tmp_path_factory):
     local = _run(_body(demo_data, tmp / "out-local"), _env(slurm_cluster, tmp / "home-local", None))
     started = time.monotonic()
     slurm = _run(_body(demo_data, tmp / "out-slurm"), _env(slurm_cluster, tmp / "home-slurm"), "--executor", "slurm")
-    out, err = slurm.communicate(timeout=1200)
+    out, err = slurm.communicate(timeout=3600)
     wall = time.monotonic() - started
-    local_out, local_err = local.communicate(timeout=1200)
+    local_out, local_err = local.communicate(timeout=3600)
     assert local.returncode == 0, f"local run failed:\n{local_err[-3000:]}"
     assert slurm.returncode == 0, f"slurm run failed:\n{err[-3000:]}"
     homes = {"local": tmp / "home-local", "slurm": tmp / "home-slurm"}
@@ -144,7 +144,7 @@ def test_slurm_results_equal_the_local_run(demo_runs, sample, table):
 def test_a_step_with_too_little_memory_fails_the_job_naming_step_and_kill(slurm_cluster, demo_data, tmp_path):
     job = _body(demo_data, tmp_path / "out")
     proc = _run(job, _env(slurm_cluster, tmp_path / "home", "tiny-coverage"), "--executor", "slurm")
-    out, err = proc.communicate(timeout=600)
+    out, err = proc.communicate(timeout=3600)
     assert proc.returncode != 0
     # coverages run grouped (config/slurm): the group job gets 50 MB per coverage it runs at once
     message = re.search(r"step 'coverage' \((sample=\w+(?:, kind=\w+)?)\) was killed by SLURM: out of memory "
@@ -166,7 +166,7 @@ def test_cancel_of_a_running_slurm_job_leaves_nothing_in_squeue(slurm_cluster, d
     home = tmp_path / "home"
     env = _env(slurm_cluster, home)
     job = _body(demo_data, tmp_path / "out")
-    sub = subprocess.run([*LOCALGENE, "submit", str(job)], env=env, capture_output=True, text=True, timeout=120)
+    sub = subprocess.run([*LOCALGENE, "submit", str(job)], env=env, capture_output=True, text=True, timeout=600)
     assert sub.returncode == 0, sub.stderr
     instance_id = re.search(r"[0-9a-f]{8}-[0-9a-f-]{27}", sub.stdout).group(0)
     worker = subprocess.Popen([*LOCALGENE, "worker", "--executor", "slurm", "--slots", "1", "--cores", "2",
@@ -176,7 +176,7 @@ def test_cancel_of_a_running_slurm_job_leaves_nothing_in_squeue(slurm_cluster, d
     try:
         # Wait until a CNVkit step runs on the cluster and suspend it there (scontrol suspend), so
         # that it cannot finish on its own before the cancel reaches it: demo steps take seconds.
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + 1800
         held = None
         while held is None and time.monotonic() < deadline:
             jobs = _slurm_jobs(snakemake_log.read_text()) if snakemake_log.exists() else {}
@@ -192,24 +192,20 @@ def test_cancel_of_a_running_slurm_job_leaves_nothing_in_squeue(slurm_cluster, d
         assert {r["id"]: r["state"] for r in slurm_cluster.squeue()}.get(held) == "SUSPENDED"
         assert store.find(instance_id).status is Status.RUNNING
         cancel = subprocess.run([*LOCALGENE, "cancel", instance_id], env=env, capture_output=True, text=True,
-                                timeout=60)
+                                timeout=600)
         assert cancel.returncode == 0, cancel.stderr
-        cancelled_at = time.monotonic()
-        while time.monotonic() - cancelled_at < 15:
-            left = {r["id"] for r in slurm_cluster.squeue()} & set(_slurm_jobs(snakemake_log.read_text()))
-            if not left:
-                break
-            time.sleep(0.2)
-        assert not left, f"SLURM jobs of the cancelled job still queued: {left}"
-        deadline = time.monotonic() + 120
+        # the promise, waited on (not timed): CANCELLED only once nothing of it is in squeue
+        deadline = time.monotonic() + 900
         while time.monotonic() < deadline and not store.find(instance_id).status.is_final:
             time.sleep(0.5)
         assert store.find(instance_id).status is Status.CANCELLED
+        left = {r["id"] for r in slurm_cluster.squeue()} & set(_slurm_jobs(snakemake_log.read_text()))
+        assert not left, f"SLURM jobs of the cancelled job still queued: {left}"
         assert slurm_cluster.jobcomp().get(held, {}).get("JobState") == "CANCELLED"
     finally:
         if worker.poll() is None:
             worker.send_signal(signal.SIGTERM)
-        worker.wait(timeout=60)
+        worker.wait(timeout=600)
 
 
 def test_slurm_jobs_a_stopped_run_left_behind_are_cancelled(slurm_cluster, tmp_path, monkeypatch):
