@@ -308,6 +308,6 @@ def link_entry(entry: Path, folder: Path) -> list[Path]:
         link = folder / Path(rel).name
         if link.is_symlink() or link.exists():
             link.unlink()
-        link.symlink_to(entry / rel)
+        link.symlink_to((entry / rel).absolute())
         links.append(link)
     return links

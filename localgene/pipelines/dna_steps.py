@@ -111,7 +111,7 @@ def _cache_log(log_path):
 def _link(target: Path, link: Path) -> None:
     if link.is_symlink() or link.exists():
         link.unlink()
-    os.symlink(target, link)
+    os.symlink(os.path.abspath(target), link)
 
 
 def build_fasta_index(src: str, dest_dir: str | os.PathLike, log_path, cache_dir=None) -> Path:
