@@ -90,26 +90,28 @@ def cnvkit_executable(conda_prefix: str | None = None) -> str:
 
 def run_cnvkit(argv: Sequence[str], log: str | os.PathLike | IO[str], *, step: str | None = None,
                wildcards: Mapping[str, str] | None = None, conda_prefix: str | None = None,
-               env: Mapping[str, str] | None = None) -> int:
+               env: Mapping[str, str] | None = None, note: str | None = None) -> int:
     """``cnvkit.py <argv>`` with its output in ``log``; CNVkit's exit code.
 
     ``log``: the step's log file, as a path (written afresh) or as a text file already open
-    for writing (the command and CNVkit's output are appended; it stays open).
+    for writing (the command and CNVkit's output are appended; it stays open). ``note``: a
+    line written right after the command (e.g. why this step runs CNVkit itself). ``step``:
+    the name the step's record in the job's timeline gets (none without it).
     """
     if hasattr(log, "write"):
-        return _run(argv, log, step, wildcards, conda_prefix, env)
+        return _run(argv, log, step, wildcards, conda_prefix, env, note)
     with open(log, "w") as opened:
-        return _run(argv, opened, step, wildcards, conda_prefix, env)
+        return _run(argv, opened, step, wildcards, conda_prefix, env, note)
 
 
-def _run(argv, log, step, wildcards, conda_prefix, env) -> int:
+def _run(argv, log, step, wildcards, conda_prefix, env, note=None) -> int:
     argv = [str(a) for a in argv]
     step_env = dict(os.environ if env is None else env)
     if conda_prefix:
         step_env["PATH"] = str(Path(conda_prefix, "bin")) + os.pathsep + step_env.get("PATH", "")
     sock = server_socket(step_env, conda_prefix=conda_prefix)
     start = time.time()
-    log.write("$ cnvkit.py " + shlex.join(argv) + "\n")
+    log.write("$ cnvkit.py " + shlex.join(argv) + "\n" + (note.rstrip("\n") + "\n" if note else ""))
     log.flush()
     if sock:
         runner = "server"

@@ -85,17 +85,13 @@ class CoverageJob:
 # -- CNVkit's own coverage ---------------------------------------------------------------------
 
 
-def cnvkit_executable() -> str:
-    beside = Path(sys.executable).with_name("cnvkit.py")
-    return str(beside) if beside.exists() else (shutil.which("cnvkit.py") or "cnvkit.py")
+def cnvkit_coverage(argv: list[str], log: IO[str], note: str | None = None) -> int:
+    """``cnvkit.py <argv>`` (through the job's CNVkit step server where it runs, else as a
+    process: :func:`localgene.cnvkit_step.run_cnvkit`), its output in ``log``; its exit code.
+    Every coverage the fast engine does not compute goes through here."""
+    from localgene.cnvkit_step import run_cnvkit
 
-
-def cnvkit_coverage(argv: list[str], log: IO[str]) -> int:
-    """``cnvkit.py <argv>`` as a process, its output in ``log``; its exit code. Every coverage
-    the fast engine does not compute goes through here."""
-    log.flush()
-    return subprocess.run([cnvkit_executable(), *map(str, argv)], stdout=log, stderr=subprocess.STDOUT,
-                          stdin=subprocess.DEVNULL).returncode
+    return run_cnvkit(argv, log, note=note)
 
 
 # -- when the fast engine may run -------------------------------------------------------------
@@ -412,10 +408,7 @@ def compute(bam: str, jobs: list[CoverageJob], logs: dict[str, IO[str]], options
                 logs[job.kind].seek(marks[job.kind])
                 logs[job.kind].truncate()
     for job in jobs:
-        log = logs[job.kind]
-        log.write(f"$ cnvkit.py {shlex.join(map(str, job.argv))}\n")
-        log.write(f"# coverage engine: cnvkit ({reason})\n")
-        code = cnvkit_coverage(job.argv, log)
+        code = cnvkit_coverage(job.argv, logs[job.kind], note=f"# coverage engine: cnvkit ({reason})")
         if code != 0:
             return code
     return 0

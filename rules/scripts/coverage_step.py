@@ -17,8 +17,10 @@ folder, so this also runs inside the conda environment of envs/cnvkit.yaml).
 """
 
 import contextlib
+import resource
 import shlex
 import sys
+import time
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 p = snakemake.params
@@ -26,6 +28,7 @@ sys.path.insert(0, str(p.basedir))
 
 from localgene import coverage_cache as cc  # noqa: E402
 from localgene import coverage_engine as engine  # noqa: E402
+from localgene import timeline  # noqa: E402
 
 KINDS = ("target", "antitarget")
 sample = snakemake.wildcards.sample
@@ -90,7 +93,21 @@ def main(logs):
         return 0
 
 
+def cpu_seconds():
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def peak_mb():
+    return max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
+
+
+start, cpu_start = time.time(), cpu_seconds()
 with open(snakemake.log["target"], "w") as target_log, open(snakemake.log["antitarget"], "w") as antitarget_log:
     code = main({"target": target_log, "antitarget": antitarget_log})
+# One timeline record for the sample's coverage (both kinds). CPU: this process and the tools it
+# waited for (mosdepth, a cnvkit.py process), not a step forked by the job's CNVkit step server.
+timeline.record("coverage", {"sample": sample}, snakemake.log["target"], start=start, end=time.time(),
+                cpu_s=cpu_seconds() - cpu_start, max_rss_mb=peak_mb(), runner="coverage")
 if code != 0:
     sys.exit(code)
