@@ -33,8 +33,8 @@ rule metrics:
         argv=lambda wc, input, output: ["metrics", *input.cnr, "-s", *input.cns, "-o", output[0]],
     conda:
         CNVKIT_ENV
-    script:
-        CNVKIT_SCRIPT
+    run:
+        cnvkit_step(rule, params.argv, log[0], wildcards, conda_env)
 
 
 rule report:
