@@ -165,6 +165,10 @@ class Client:
     def cancel_job(self, job_id: str) -> None:
         self.request("DELETE", self._gene("jobs", job_id))
 
+    def retry_job(self, job_id: str) -> None:
+        """POST …/gene/jobs/{id}/retry (localgene extension)."""
+        self.request("POST", self._gene("jobs", job_id, "retry"))
+
     def log_job(self, job_id: str, *, step: str | None = None, tail: int | None = None) -> dict[str, Any]:
         """GET …/gene/jobs/{id}/log (localgene extension)."""
         return self.request("GET", self._gene("jobs", job_id, "log"), params={"step": step, "tail": tail})

@@ -231,8 +231,13 @@ def _cmd_cancel(args: argparse.Namespace) -> int:
 def _cmd_retry(args: argparse.Namespace) -> int:
     if args.server:
         with _client(args) as api:
-            api.retry_cnvkit(args.instance_id)
-            status = api.get_cnvkit(args.instance_id)["status"]
+            kind, _ = _remote_kind(api, args.instance_id)
+            if kind == "cnvkit":
+                api.retry_cnvkit(args.instance_id)
+                status = api.get_cnvkit(args.instance_id)["status"]
+            else:
+                api.retry_job(args.instance_id)
+                status = api.get_job(args.instance_id)["status"]
         print(f"{args.instance_id}: {status}")
         return 0
     store, _ = _store()

@@ -35,6 +35,7 @@ ENDPOINTS = [
     ("GET", "/v2.0/{p}/gene/jobs/" + ID),
     ("DELETE", "/v2.0/{p}/gene/jobs/" + ID),
     ("GET", "/v2.0/{p}/gene/jobs/" + ID + "/log"),
+    ("POST", "/v2.0/{p}/gene/jobs/" + ID + "/retry"),
     ("GET", "/v2.0/{p}/gene/statistics"),
 ]
 

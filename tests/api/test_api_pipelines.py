@@ -266,3 +266,21 @@ def test_dna_engines_and_options_that_cannot_run_here_are_refused_and_gatk_is_wa
     record = env.store().find(reply.json()["job_id"])
     assert any("gatk" in w.lower() for w in record.warnings), record.warnings
     assert any("bqsr" in w.lower() for w in record.warnings), record.warnings
+
+
+def test_retry_puts_a_failed_pipeline_job_back_in_the_queue(client, env, pipelines):
+    from localgene.status import Status
+
+    h = env.headers("alice")
+    store = env.store()
+    job_id = client.post(JOBS, json=rna(pipelines), headers=h).json()["job_id"]
+    check_error(client.post(f"{JOBS}/{job_id}/retry", headers=h), 409, "DLI.0409",
+                "job is LAUNCHING; only FAILED or CANCELLED jobs can be retried")
+    assert store.claim(job_id)
+    store.transition(job_id, Status.RUNNING)
+    store.transition(job_id, Status.FAILED, message="step 'align' failed: no space left")
+    check_error(client.post(f"{JOBS}/{job_id}/retry", headers=env.headers("bob")), 403, "DLI.0403",
+                "belongs to another user")
+    assert client.post(f"{JOBS}/{job_id}/retry", headers=h).json() == {}
+    item = client.get(f"{JOBS}/{job_id}", headers=h).json()
+    assert item["status"] == "LAUNCHING" and "retried (it was FAILED" in item["message"]

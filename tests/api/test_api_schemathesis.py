@@ -54,7 +54,7 @@ def test_no_request_gets_a_500(served, mode):
     app, token = served
     operations = _operations(app)
     calls: list[int] = []
-    assert len(operations) == 12  # every operation of the document is exercised
+    assert len(operations) == 14  # every operation of the document is exercised
     for operation in operations:
         projects = {"project_id": "p1"} if "project_id" in operation.path_parameters else None
         for path_parameters in (projects, None):  # a project alice may use, and generated ones

@@ -354,6 +354,7 @@ def test_openapi_document_and_docs(client):
         "/v2.0/{project_id}/gene/jobs": {"get", "post"},
         "/v2.0/{project_id}/gene/jobs/{job_id}": {"get", "delete"},
         "/v2.0/{project_id}/gene/jobs/{job_id}/log": {"get"},
+        "/v2.0/{project_id}/gene/jobs/{job_id}/retry": {"post"},
         "/v2.0/{project_id}/gene/statistics": {"get"},
         "/health": {"get"},
     }

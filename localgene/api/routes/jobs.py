@@ -113,6 +113,22 @@ def cancel(job_id: str, request: Request, scope: ProjectScope = Depends(get_scop
     return JSONResponse({})
 
 
+@router.post(
+    BASE + "/{job_id}/retry",
+    summary="Retry a FAILED or CANCELLED pipeline job (localgene extension)",
+    description="The job goes back to LAUNCHING (same `job_id`, same `start_time`); the worker that "
+    "takes it resumes it in its own folder, so the steps that had finished are not run again. Its "
+    "`message` says it was retried and why it had ended. Any other state: 409.",
+    response_model=Empty,
+    responses=errors(400, 401, 403, 404, 409),
+)
+def retry(job_id: str, request: Request, scope: ProjectScope = Depends(get_scope)) -> JSONResponse:
+    deps.query(request, ())
+    service.retry(scope.store, deps.job_id(job_id, scope.project_id), project_id=scope.project_id,
+                  owner=scope.owner_filter, kinds=schema.PIPELINE_KINDS)
+    return JSONResponse({})
+
+
 @router.get(
     BASE + "/{job_id}/log",
     summary="The tail of a pipeline job's log (localgene extension)",
