@@ -36,7 +36,7 @@ LOCALGENE = [sys.executable, "-m", "localgene"]
 PROFILES = Path(__file__).resolve().parent / "profiles"
 #: CNVkit steps; all run as SLURM jobs (localgene's own small rules are localrules).
 CLUSTER_STEPS = {"access", "target", "antitarget", "coverage", "reference", "fix", "segment", "call",
-                 "genemetrics", "sex", "scatter", "diagram"}
+                 "genemetrics", "sex", "scatter", "diagram", "metrics"}
 TABLES = ["{s}.cnr", "{s}.cns", "{s}.call.cns"]
 
 
@@ -94,21 +94,22 @@ def demo_runs(slurm_cluster, demo_data, tmp_path_factory):
 
 def test_demo_job_runs_its_cnvkit_steps_in_a_few_grouped_slurm_jobs(slurm_cluster, demo_runs):
     job_dir = demo_runs["slurm"]
-    assert "finished: 38/38 steps" in demo_runs["stdout"]
+    assert "finished: 35/35 steps" in demo_runs["stdout"]
     log = (job_dir / "logs" / "snakemake.log").read_text()
     jobs = _slurm_jobs(log)
     # config/slurm groups: regions (access, target, antitarget), coverage (10 per job), pool
-    # (reference + sex) and sample (fix ... diagram, up to 4 samples per job): four SLURM jobs
+    # (reference + sex) and sample (fix ... diagram, up to 4 samples per job): four SLURM jobs,
+    # and CNVkit's metrics over every sample (for the report) as a fifth
     groups = sorted(name.split("/")[0].split("_")[0] for name in jobs.values())
-    assert groups == ["coverage", "pool", "regions", "sample"], sorted(jobs.values())
+    assert groups == ["coverage", "metrics", "pool", "regions", "sample"], sorted(jobs.values())
     # every CNVkit step of every sample still ran, with its own log holding its cnvkit.py command
     logs = job_dir / "logs"
-    step_logs = [logs / f"{step}.log" for step in ("access", "target", "antitarget", "reference", "sex")]
+    step_logs = [logs / f"{step}.log" for step in ("access", "target", "antitarget", "reference", "sex", "metrics")]
     step_logs += [logs / "coverage" / f"{s}.{kind}.log" for s in ("N1", "N2", "N3", "T1", "T2")
                   for kind in ("target", "antitarget")]
     step_logs += [logs / step / f"{s}.log" for step in ("fix", "segment", "call", "genemetrics") for s in ("T1", "T2")]
     step_logs += [logs / "plots" / f"{s}.{plot}.log" for s in ("T1", "T2") for plot in ("scatter", "diagram")]
-    assert len(step_logs) == 27
+    assert len(step_logs) == 28
     for path in step_logs:
         assert "cnvkit.py " in path.read_text(), path
     comp = slurm_cluster.jobcomp()
@@ -117,7 +118,7 @@ def test_demo_job_runs_its_cnvkit_steps_in_a_few_grouped_slurm_jobs(slurm_cluste
     run_name = re.search(r"SLURM run ID: (\S+)", log).group(1)
     assert {comp[j]["Name"] for j in jobs} == {run_name}
     # localgene's own small rules ran on this machine
-    for local_rule in ("check_inputs", "summary", "deliver"):
+    for local_rule in ("check_inputs", "summary", "report", "deliver"):
         assert f"localrule {local_rule}:" in log
     # the profile the job used is kept in its folder
     profile = (job_dir / "logs" / "profile" / "config.yaml").read_text()
