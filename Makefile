@@ -8,7 +8,7 @@ PY        := $(VENV)/bin/python
 DEMO_DIR  ?= demo
 SYS_PKGS  := r-base-core r-bioc-dnacopy bwa samtools mosdepth libhts-dev slurm-wlm munge \
              hisat2 python3-hisat2 subread cutadapt r-bioc-deseq2 \
-             chromium chromium-driver
+             bcftools tabix freebayes chromium chromium-driver
 PYTEST_ARGS ?=
 
 .PHONY: all setup sysdeps venv demo test clean
