@@ -110,9 +110,35 @@ def unproven_options(options: dict) -> str | None:
 
 
 def engine_choice(env: dict[str, str] | None = None) -> str:
-    """``auto`` (the fast engine where proven; default) or ``cnvkit`` (always CNVkit's own)."""
+    """``auto`` (default: the fast engine where proven, but CNVkit's own for a small BAM when the
+    job's CNVkit step server runs), ``mosdepth`` (the fast engine wherever proven) or ``cnvkit``
+    (always CNVkit's own)."""
     raw = (os.environ if env is None else env).get(ENV_ENGINE, "").strip().lower() or "auto"
-    return raw if raw in ("auto", "cnvkit") else "auto"
+    return raw if raw in ("auto", "mosdepth", "cnvkit") else "auto"
+
+
+#: Below this BAM size, with the job's CNVkit step server running (CNVkit already imported),
+#: CNVkit's own coverage costs less than the fast engine, which imports CNVkit's table code in
+#: its own process (~3.7 s of CPU). Measured (docs/coverage.md): CNVkit's two coverage passes
+#: ~0.16 s of CPU per MB of BAM, the fast engine ~0.04 s/MB + the import: even at ~32 MB.
+WARM_CNVKIT_MAX_BYTES = 32 << 20
+
+
+def small_bam_with_warm_cnvkit(bam: str, env: dict[str, str] | None = None) -> str | None:
+    """Why CNVkit's own coverage is the cheaper engine here (``auto`` only), or None."""
+    from localgene.cnvkit_step import server_socket
+
+    env = os.environ if env is None else env
+    if engine_choice(env) != "auto" or server_socket(env) is None:
+        return None
+    try:
+        size = os.path.getsize(bam)
+    except OSError:
+        return None
+    if size >= WARM_CNVKIT_MAX_BYTES:
+        return None
+    return (f"a {size / (1 << 20):.1f} MB BAM: CNVkit's own coverage in the job's CNVkit step server "
+            f"costs less than mosdepth plus importing CNVkit (below {WARM_CNVKIT_MAX_BYTES >> 20} MB)")
 
 
 def tools_missing() -> str | None:
@@ -379,6 +405,8 @@ def compute(bam: str, jobs: list[CoverageJob], logs: dict[str, IO[str]], options
     reason = unproven_options(options)
     if reason is None and engine_choice() == "cnvkit":
         reason = f"{ENV_ENGINE}=cnvkit"
+    if reason is None:
+        reason = small_bam_with_warm_cnvkit(bam)
     if reason is None:
         reason = tools_missing()
     if reason is None:
