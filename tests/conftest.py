@@ -34,6 +34,7 @@ def rna_demo_data() -> Path:
     return generate(DATA_DIR / "rna" / DEFAULT_LIBRARY_TYPE).parent
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks
 def pytest_collection_modifyitems(config, items):
     """Under ``pytest -n N --dist loadgroup`` (pytest-xdist), keep each test module on one
     worker, so a module's shared fixtures (one demo run, one server) are built once, and every
