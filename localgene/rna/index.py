@@ -78,6 +78,10 @@ def build_hisat2_index(dest: str | os.PathLike[str], fasta: str, gtf: str, threa
         log.write(line + "\n")
         log.flush()
 
+    # the step's command first, as in every step log; the cache says whether it ran or was reused
+    say(f"$ hisat2-build -p {threads} " + ("--ss splice_sites.txt --exon exons.txt " if mode == "splice-sites" else "")
+        + f"{fasta} {index_cache.PREFIX}  # through the shared index cache")
+
     entry = index_cache.ensure_hisat2(cache_dir or dest / "cache", fasta, gtf, say, threads=threads,
                                       splice_aware=mode == "splice-sites")
     index_cache.link_entry(entry, dest)

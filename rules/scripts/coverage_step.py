@@ -108,6 +108,6 @@ with open(snakemake.log["target"], "w") as target_log, open(snakemake.log["antit
 # One timeline record for the sample's coverage (both kinds). CPU: this process and the tools it
 # waited for (mosdepth, a cnvkit.py process), not a step forked by the job's CNVkit step server.
 timeline.record("coverage", {"sample": sample}, snakemake.log["target"], start=start, end=time.time(),
-                cpu_s=cpu_seconds() - cpu_start, max_rss_mb=peak_mb(), runner="coverage")
+                cpu_s=cpu_seconds() - cpu_start, max_rss_mb=peak_mb(), runner="process")
 if code != 0:
     sys.exit(code)

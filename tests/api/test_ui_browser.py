@@ -4,6 +4,8 @@ list, the job page with live progress, the report, cancel, and another user's jo
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import json
 import re
 
@@ -31,7 +33,7 @@ def site(cnvkit_job, demo_data, tmp_path_factory):
     tokens = {}
     for name in (owner, "mallory"):
         _, tokens[name] = users_mod.add_user(users_path, name, tenant="lab", role="user", projects=[PROJECT])
-    with LiveServer(create_app(ApiSettings(cfg, users_path=users_path))) as server:
+    with LiveServer(create_app(ApiSettings(cfg, users_path=users_path, data_roots=(Path("/"),)))) as server:
         body = json.loads((demo_data / "job.json").read_text())
         body["output_dir"] = str(tmp_path_factory.mktemp("out"))
         yield {"url": server.url, "owner": owner, "tokens": tokens, "store": store, "body": body,
