@@ -291,9 +291,30 @@ def pid_alive(pid: int) -> bool:
         return True
     try:
         os.killpg(pid, 0)
-        return True
     except (ProcessLookupError, PermissionError, OSError):
         return False
+    # Someone is in the group, but zombies count too: on a machine whose init does not reap
+    # orphans (containers, micro-VMs), a killed job's processes stay as zombies for good.
+    return _group_has_live_member(pid)
+
+
+def _group_has_live_member(pgid: int) -> bool:
+    """Whether a process that is not a zombie belongs to process group ``pgid`` (from /proc;
+    True when /proc cannot be read, so a live job is never judged gone)."""
+    try:
+        stats = list(Path("/proc").glob("[0-9]*/stat"))
+    except OSError:
+        return True
+    if not stats:
+        return True
+    for stat in stats:
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
+            return True
+    return False
 
 
 def _gave_up(attempts: list[str], *, launching: bool = False) -> str:

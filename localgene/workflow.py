@@ -494,18 +494,41 @@ def _tail(path: Path, lines: int = 4) -> str:
     return " | ".join(r for r in rows[-lines:] if not r.startswith("$ "))
 
 
-def failure_message(snakemake_log: Path, job_dir: Path) -> str:
-    """Which step failed and why, from Snakemake's log and the step's own log."""
-    rows = snakemake_log.read_text(errors="replace").splitlines()
-    rule = wildcards = slurm = None
-    step_logs: list[str] = []
-    job_wildcards: dict[str, str] = {}  # jobid -> wildcards, from the blocks that start jobs
+def _wildcards_by_jobid(rows: list[str]) -> dict[str, str]:
+    """jobid -> wildcards, from the blocks of Snakemake's log that start jobs."""
+    found: dict[str, str] = {}
     jobid = None
     for row in rows:
         if m := _JOBID.match(row):
             jobid = m.group(1)
         elif (w := _WILDCARDS.match(row)) and jobid is not None:
-            job_wildcards.setdefault(jobid, w.group(1))
+            found.setdefault(jobid, w.group(1))
+    return found
+
+
+def _group_members(block: list[str], job_wildcards: dict[str, str]) -> str:
+    """The steps of a group job, from the ``jobs:`` list of its error block: "coverage for
+    sample=T1, sample=T2" (one entry per step, its wildcards when the log has them)."""
+    steps: dict[str, list[str]] = {}
+    rule = None
+    for row in block:
+        text = row.strip()
+        if m := re.match(r"^rule (\S+?):$", text):
+            rule = m.group(1)
+            steps.setdefault(rule, [])
+        elif (j := _JOBID.match(row)) and rule is not None:
+            if wildcards := job_wildcards.get(j.group(1)):
+                steps[rule].append(wildcards)
+            rule = None
+    return "; ".join(f"{r} for {', '.join(w)}" if w else r for r, w in steps.items())
+
+
+def failure_message(snakemake_log: Path, job_dir: Path) -> str:
+    """Which step failed and why, from Snakemake's log and the step's own log."""
+    rows = snakemake_log.read_text(errors="replace").splitlines()
+    rule = wildcards = slurm = None
+    step_logs: list[str] = []
+    job_wildcards = _wildcards_by_jobid(rows)
     for i, row in enumerate(rows):
         if m := _ERROR_RULE.match(row):
             rule, wildcards, step_logs, slurm = m.group(1), None, [], None
@@ -565,13 +588,14 @@ def _group_failure(rows: list[str], job_dir: Path) -> str | None:
     SLURM state; the SLURM log holds slurmstepd's kill or cancel line and the inner Snakemake's
     own "Error in rule <step>:" block with the step's log.
     """
-    group, logs, slurm = None, [], None
+    group, logs, slurm, block = None, [], None, []
     for i in range(len(rows) - 1, -1, -1):
         if m := _ERROR_GROUP.match(rows[i]):
             group = m.group(1)
-            for follow in rows[i + 1 : i + 40]:
+            for follow in rows[i + 1 :]:
                 if follow.strip() and not follow[0].isspace():
                     break
+                block.append(follow)
                 if sf := _SLURM_FAILED.match(follow):
                     slurm = (sf.group(1), sf.group(2))
                 if (lg := _LOG_LINE.match(follow)) and not logs:
@@ -589,7 +613,8 @@ def _group_failure(rows: list[str], job_dir: Path) -> str | None:
     jobid = slurm[0] if slurm else next((m.group(1) for p in logs if (m := _SLURM_LOG_ID.search(p))), None)
     state = slurm[1] if slurm else ("CANCELLED" if _SLURM_CANCELLED.search(text) else "FAILED")
     inner_rows = [r.lstrip() for r in text.splitlines()]
-    where, inner = f"group '{group}'", None
+    members = _group_members(block, _wildcards_by_jobid(rows))
+    where, inner = f"group '{group}'" + (f" ({members})" if members not in ("", group) else ""), None
     if slurm_logs and any(_ERROR_RULE.match(r) for r in inner_rows):
         inner = failure_message(slurm_logs[0], job_dir)
         if m := re.match(r"^(step '[^']+'(?: \([^)]*\))?)", inner):

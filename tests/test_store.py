@@ -504,6 +504,29 @@ def test_claim_first_come_first_served_and_slots(store):
     assert store.claim_next_launching("w3") is None
 
 
+def test_a_killed_job_left_as_unreaped_zombies_is_not_alive():
+    """Where init does not reap orphans (containers, micro-VMs), a job killed with its worker
+    stays as zombies in its process group; that group is gone, not alive."""
+    leader = subprocess.Popen([sys.executable, "-c", "import os, time; os.fork(); time.sleep(600)"],
+                              start_new_session=True)
+    try:
+        assert pid_alive(leader.pid)  # the leader and its forked child are running
+        os.killpg(leader.pid, signal.SIGKILL)
+
+        def zombie(pid):
+            try:
+                return open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()[0] == "Z"
+            except FileNotFoundError:
+                return False
+        while not zombie(leader.pid):  # not reaped: we do not wait() for it yet
+            time.sleep(0.05)
+        os.kill(leader.pid, 0)  # the pid still answers signals ...
+        assert not pid_alive(leader.pid)  # ... but nothing of the job runs
+    finally:
+        leader.kill()
+        leader.wait()
+
+
 def test_recover_orphans_dead_pid(store):
     running = add(store)
     canceling = add(store)

@@ -80,3 +80,30 @@ def test_an_sbatch_refusal_names_the_setting_and_the_site_profile(tmp_path):
     assert failure_message(tmp_path / "logs" / "snakemake.log", tmp_path) == (
         "step 'access' was not submitted: SLURM refused the job: Invalid account or account/partition combination "
         "specified; set slurm_account under default-resources in your site profile /site/prof/config.yaml")
+
+
+def test_a_group_job_killed_before_any_step_reported_names_every_step_it_held(tmp_path):
+    # Seen with five coverages in one SLURM job under a 100 MB limit: slurmstepd kills the whole
+    # batch step before the inner Snakemake writes a single "Error in rule" block.
+    d = tmp_path
+    slurm_log = d / ".snakemake" / "slurm_logs" / "group_coverage_coverage" / "2.log"
+    slurm_log.parent.mkdir(parents=True)
+    (d / "logs").mkdir()
+    started = "".join(f"rule coverage:\n    jobid: {j}\n    wildcards: sample={s}\n" for j, s in ((3, "T1"), (20, "N1")))
+    listed = "".join(f"        rule coverage:\n            jobid: {j}\n            output: results/coverage/{s}.cnn\n"
+                     for j, s in ((3, "T1"), (20, "N1")))
+    (d / "logs" / "snakemake.log").write_text(
+        f"SLURM run ID: 5d1\n{started}"
+        f"Job f704 has been submitted with SLURM jobid 2 (log: {slurm_log}).\n"
+        "[Tue Dec  1 16:28:27 2026]\n    message: Error in group coverage\n"
+        f"    log: {slurm_log} (check log file(s) for error details)\n    jobs:\n{listed}"
+        "    Error in rule coverage:\n        message: None\n        jobid: 3\n"
+        "Exiting because a job execution failed. Look above for error messages\n")
+    slurm_log.write_text(
+        "Building DAG of jobs...\n"
+        "slurmstepd-vm: error: StepId=2.batch exceeded memory limit (141082624 > 104857600), being killed\n"
+        "slurmstepd-vm: error: *** JOB 2 ON vm CANCELLED AT 2026-12-01T16:28:18 ***\n"
+        "slurmstepd-vm: error: Exceeded job memory limit\n")
+    assert failure_message(d / "logs" / "snakemake.log", d) == (
+        "group 'coverage' (coverage for sample=T1, sample=N1) was killed by SLURM: out of memory (134 MB > 100 MB "
+        "limit; raise the step's mem_mb) [SLURM job 2; log: .snakemake/slurm_logs/group_coverage_coverage/2.log]")

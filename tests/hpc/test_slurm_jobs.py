@@ -148,11 +148,13 @@ def test_a_step_with_too_little_memory_fails_the_job_naming_step_and_kill(slurm_
     out, err = proc.communicate(timeout=3600)
     assert proc.returncode != 0
     # coverages run grouped (config/slurm): the group job gets 50 MB per coverage it runs at once
-    message = re.search(r"step 'coverage' \((sample=\w+(?:, kind=\w+)?)\) was killed by SLURM: out of memory "
-                        r"\((\d+) MB > (\d+) MB limit", err)
+    # (the group job is killed as a whole: the message names the steps it held)
+    message = re.search(r"(?:step 'coverage' \(sample=\w+\)|group 'coverage' \(coverage for sample=\w+(?:, sample=\w+)*\))"
+                        r" was killed by SLURM: out of memory \((\d+) MB > (\d+) MB limit; raise the step's mem_mb\)",
+                        err)
     assert message, err[-3000:]
-    limit = int(message.group(3))
-    assert limit in (50, 100) and int(message.group(2)) > limit
+    limit = int(message.group(2))
+    assert limit in (50, 100) and int(message.group(1)) > limit
     instance_id = _instance(out)
     record = Store.open(settings.load({"LOCALGENE_HOME": str(tmp_path / "home")})).find(instance_id)
     assert record.status is Status.FAILED and "killed by SLURM" in record.message
