@@ -60,8 +60,9 @@ def check_pipeline(body: Any, *, home: str | os.PathLike | None = None) -> tuple
     ``*_conf`` option: :func:`localgene.pipelines.dna.check_dna_body`, DLI.0007, and its
     warnings, e.g. no BQSR); every registry name (an unknown one is DLI.0002
     listing the registry's names); that every input exists (a HEAD or a stat); the content of
-    local FASTQ pairs; that ``output`` can be delivered to. ``home`` is ``$LOCALGENE_HOME``
-    (default: the current settings), whose reference registry resolves names.
+    FASTQ pairs (local files read, objects by the first bytes of one ranged GET); that
+    ``output`` can be delivered to. ``home`` is ``$LOCALGENE_HOME`` (default: the current
+    settings), whose reference registry resolves names.
     """
     parsed = parse_pipeline_body(body)
     request = dict(body)
@@ -80,10 +81,25 @@ def check_pipeline(body: Any, *, home: str | os.PathLike | None = None) -> tuple
     s3 = storage.S3Config.from_env()
     report = storage.check_inputs(resolved.fields, s3)
     local = {i.field: i.location.path for i in report.inputs if not i.location.is_s3}
-    pipeline_inputs.check_fastq(request, local)
+    pipeline_inputs.check_fastq(request, local, _object_starts(report, s3))
     for field, value in pipeline_inputs.output_fields(request).items():
         check_destination(value, field, s3)
     return request, warnings, report.input_size
+
+
+def _object_starts(report: storage.InputReport, s3: storage.S3Config) -> dict[str, tuple[str, Any]]:
+    """field -> (file name, reader of its first bytes) for every input in object storage; one
+    client, made when the first object is read."""
+    clients: list[Any] = []
+
+    def reader(info: storage.InputInfo):
+        def read() -> tuple[bytes, bool]:
+            if not clients:
+                clients.append(storage.make_client(s3))
+            return storage.read_start(info, pipeline_inputs.OBJECT_CHECK_BYTES, client=clients[0])
+        return read
+
+    return {i.field: (i.location.basename, reader(i)) for i in report.inputs if i.location.is_s3}
 
 
 def check_destination(output: str, field: str, s3: storage.S3Config) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import gzip
 import re
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from copy import deepcopy
 from typing import Any, Iterator
 
@@ -34,6 +34,12 @@ OUTPUT_FIELDS: dict[str, tuple[str, ...]] = {
 }
 #: How many reads of each FASTQ file the submit check reads (format and R1/R2 names).
 CHECK_READS = 1000
+#: Bytes of a FASTQ object in object storage read at submit (one ranged GET from its start).
+OBJECT_CHECK_BYTES = 256 * 1024
+#: At most this much decompressed text of an object's start is looked at (a guard against
+#: compression bombs; 1000 reads of 2x150 bp are ~350 kB).
+MAX_CHECK_TEXT = 4 * 1024 * 1024
+GZIP_MAGIC = b"\x1f\x8b"
 
 _TOKEN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
 
@@ -125,35 +131,45 @@ def check_replicates(request: Mapping[str, Any]) -> None:
 def _open_text(path: str, field: str):
     with open(path, "rb") as fh:
         magic = fh.read(2)
-    if magic == b"\x1f\x8b":
+    if magic == GZIP_MAGIC:
         return gzip.open(path, "rt", encoding="ascii", errors="replace")
     if path.lower().endswith(".gz"):
         raise InvalidRequest("ends with .gz but is not gzip-compressed", field=field)
     return open(path, encoding="ascii", errors="replace")
 
 
+def _record_names(lines: Iterator[str], field: str, limit: int, *, partial: bool = False) -> list[str]:
+    """The names of the first ``limit`` FASTQ records in ``lines``, checking that each record is
+    four lines (``@name``, sequence, ``+``, qualities of the same length). ``partial``: the lines
+    are the start of a longer file, so a record cut short at the end is not an error."""
+    names: list[str] = []
+    while len(names) < limit:
+        head = next(lines, "")
+        if not head:
+            break
+        seq, plus, qual = next(lines, ""), next(lines, ""), next(lines, "")
+        n = len(names) + 1
+        if not head.startswith("@"):
+            raise InvalidRequest(f"is not FASTQ: record {n} does not start with '@'", field=field)
+        if partial and not qual:
+            break  # the record goes on past the bytes read
+        if not plus.startswith("+") or not qual:
+            raise InvalidRequest(f"is not FASTQ: record {n} is not four lines (@name, sequence, +, "
+                                 "qualities)", field=field)
+        if len(seq.rstrip("\r\n")) != len(qual.rstrip("\r\n")):
+            raise InvalidRequest(f"is not FASTQ: record {n} has {len(seq.rstrip())} bases but "
+                                 f"{len(qual.rstrip())} quality values", field=field)
+        names.append(_pair_name(head))
+    return names
+
+
 def read_names(path: str, field: str, limit: int = CHECK_READS) -> list[str]:
     """The names of the first ``limit`` reads of a FASTQ file (plain or gzip), checking that
     each record is four lines (``@name``, sequence, ``+``, qualities of the same length).
     Raises :class:`InvalidRequest` naming ``field``."""
-    names: list[str] = []
     try:
         with _open_text(path, field) as fh:
-            while len(names) < limit:
-                head = fh.readline()
-                if not head:
-                    break
-                seq, plus, qual = fh.readline(), fh.readline(), fh.readline()
-                n = len(names) + 1
-                if not head.startswith("@"):
-                    raise InvalidRequest(f"is not FASTQ: record {n} does not start with '@'", field=field)
-                if not plus.startswith("+") or not qual:
-                    raise InvalidRequest(f"is not FASTQ: record {n} is not four lines (@name, sequence, +, "
-                                         "qualities)", field=field)
-                if len(seq.rstrip("\r\n")) != len(qual.rstrip("\r\n")):
-                    raise InvalidRequest(f"is not FASTQ: record {n} has {len(seq.rstrip())} bases but "
-                                         f"{len(qual.rstrip())} quality values", field=field)
-                names.append(_pair_name(head))
+            names = _record_names(iter(fh), field, limit)
     except (OSError, EOFError, zlib.error) as exc:
         if isinstance(exc, PermissionError):
             raise InvalidRequest("cannot be read (permission denied)", field=field) from None
@@ -163,29 +179,90 @@ def read_names(path: str, field: str, limit: int = CHECK_READS) -> list[str]:
     return names
 
 
+def _gunzip_start(data: bytes, whole: bool, field: str) -> bytes:
+    """The decompressed start of a gzip file (every member, as gzip reads them) from its first
+    bytes, at most :data:`MAX_CHECK_TEXT` bytes of it. ``whole``: ``data`` is the whole file,
+    so a stream that stops early is an error."""
+    out = bytearray()
+    while data and len(out) < MAX_CHECK_TEXT:
+        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            out += inflate.decompress(data, MAX_CHECK_TEXT - len(out))
+        except zlib.error as exc:
+            raise InvalidRequest(f"is not readable gzip: {exc}", field=field) from None
+        if not inflate.eof:
+            if whole and not inflate.unconsumed_tail and len(out) < MAX_CHECK_TEXT:
+                raise InvalidRequest("is not readable gzip: the compressed data ends before its "
+                                     "end-of-stream marker (a truncated file?)", field=field)
+            return bytes(out)
+        data = inflate.unused_data
+        if data and data[:2] != GZIP_MAGIC:
+            break  # trailing bytes after the last member, as gzip ignores them
+    return bytes(out)
+
+
+def object_read_names(data: bytes, whole: bool, name: str, field: str, limit: int = CHECK_READS) -> list[str]:
+    """:func:`read_names` for a file of which only the first bytes ``data`` were read (an
+    object's ranged GET); ``whole``: they are the whole file. ``name`` is its file name (a
+    ``.gz`` name must be gzip). A record cut short by the end of ``data`` is not counted."""
+    if data[:2] == GZIP_MAGIC:
+        text = _gunzip_start(data, whole, field)
+        complete = whole and len(text) < MAX_CHECK_TEXT
+    elif name.lower().endswith(".gz"):
+        raise InvalidRequest("ends with .gz but is not gzip-compressed", field=field)
+    else:
+        text, complete = data, whole
+    if not complete and b"\n" in text:
+        text = text[: text.rindex(b"\n") + 1]  # the last line may go on past the bytes read
+    lines = iter(text.decode("ascii", errors="replace").splitlines(keepends=True))
+    names = _record_names(lines, field, limit, partial=not complete)
+    if not names:
+        if complete:
+            raise InvalidRequest("holds no reads", field=field)
+        raise InvalidRequest(f"is not FASTQ: no complete record in its first {len(data)} bytes", field=field)
+    return names
+
+
 def _pair_name(header: str) -> str:
     """A read's name as both mates carry it: the first word, without a /1 or /2 suffix."""
     name = header[1:].split(maxsplit=1)[0] if header[1:].strip() else ""
     return name[:-2] if name.endswith(("/1", "/2")) else name
 
 
-def check_fastq(request: Mapping[str, Any], local_paths: Mapping[str, str]) -> None:
-    """Every local FASTQ pair of a body: readable, FASTQ, and R1/R2 with the same read names
-    in the same order at the start. ``local_paths`` maps field paths to local files (objects
-    in a bucket are not read at submit; their content is checked when the aligner reads it)."""
+#: Reads the start of an object: ``() -> (first bytes, whether they are the whole object)``.
+ObjectStart = Callable[[], tuple[bytes, bool]]
+
+
+def check_fastq(request: Mapping[str, Any], local_paths: Mapping[str, str],
+                objects: Mapping[str, tuple[str, ObjectStart]] | None = None) -> None:
+    """Every FASTQ pair of a body: readable, FASTQ, and R1/R2 with the same read names in the
+    same order at the start. ``local_paths`` maps field paths to local files, ``objects`` field
+    paths of files in object storage to ``(file name, reader of its first bytes)``: an object is
+    checked on the reads that its first bytes hold (a ranged GET, never a download), and R1/R2
+    are compared over the reads both starts hold. A field in neither is not checked."""
+    objects = objects or {}
     if request.get("job_type") in ("DNA_GERMLINE", "DNA_SOMATIC") and str(request.get("file_type", "")).upper() != "FASTQ":
         return
     for field, files in read_pairs(request):
         labels = [f"{field}[{i}]" for i in range(len(files))]
-        if len(files) != 2 or any(label not in local_paths for label in labels):
+        if len(files) != 2 or any(label not in local_paths and label not in objects for label in labels):
             continue
-        first, second = (read_names(local_paths[label], label) for label in labels)
+        reads = []
+        for label in labels:
+            if label in local_paths:
+                reads.append((read_names(local_paths[label], label), True))
+            else:
+                name, start = objects[label]
+                data, whole = start()
+                reads.append((object_read_names(data, whole, name, label), whole))
+        (first, first_whole), (second, second_whole) = reads
         for i, (a, b) in enumerate(zip(first, second), 1):
             if a != b:
                 raise InvalidRequest(f"does not pair with {labels[0]}: read {i} is {b!r} here and {a!r} "
                                      "there (R1 and R2 must list the same reads in the same order)",
                                      field=labels[1])
-        if len(first) != len(second):
+        if len(first) != len(second) and (
+                (len(first) < len(second) and first_whole) or (len(second) < len(first) and second_whole)):
             short = labels[0] if len(first) < len(second) else labels[1]
             raise InvalidRequest(f"has fewer reads than its mate ({min(len(first), len(second))}); "
                                  "R1 and R2 must list the same reads", field=short)

@@ -40,6 +40,7 @@ from .check import (
     check_inputs,
     check_output_dir,
     cnvkit_input_fields,
+    read_start,
 )
 from .client import S3Config, make_client
 from .deliver import deliver_file, deliver_files, deliver_output, deliver_results
@@ -58,6 +59,7 @@ __all__ = [
     "ObjectStat",
     "S3Config",
     "check_inputs",
+    "read_start",
     "check_output_dir",
     "cnvkit_input_fields",
     "deliver_file",

@@ -172,6 +172,33 @@ def check_inputs(
     return report
 
 
+def read_start(info: InputInfo, nbytes: int, config: S3Config | None = None, *,
+               client=None) -> tuple[bytes, bool]:
+    """The first ``nbytes`` of an input checked by :func:`check_inputs` (one ranged GET for an
+    object, never the whole of a larger one; a read for a local file) and whether they are the
+    whole file. Errors name the input's field as :func:`check_inputs` does."""
+    loc = info.location
+    whole = info.size <= nbytes
+    if not loc.is_s3:
+        try:
+            with open(loc.path or "", "rb") as fh:
+                return fh.read(nbytes), whole
+        except OSError as exc:
+            raise InvalidRequest(f"cannot read {loc.original}: {exc.strerror}", field=info.field) from None
+    if info.size == 0:
+        return b"", True  # a range of an empty object is a 416
+    if client is None:
+        client = make_client(config or S3Config.from_env())
+    inspector = _Inspector(client)
+    try:
+        resp = client.get_object(Bucket=loc.bucket, Key=loc.key, Range=f"bytes=0-{nbytes - 1}")
+        data = resp["Body"].read(nbytes)
+        resp["Body"].close()
+    except Exception as exc:  # noqa: BLE001 - translated below
+        raise inspector.translate(info.field, loc, exc) from None
+    return data, whole and len(data) >= info.size
+
+
 def staged_names(report: InputReport) -> dict[str, ObjectStat]:
     """Basename -> object for everything that staging links into the job; refuse clashes."""
     names: dict[str, tuple[str, ObjectStat]] = {}
