@@ -25,6 +25,14 @@ if JOB_TYPE:
 
     include: f"rules/{PIPELINE}/main.smk"
 
+    # While this run lasts, the reference indexes it links from the shared index cache are in
+    # use: a shared flock on <job folder>/.index-cache-hold, dropped when Snakemake exits
+    # (localgene.index_cache: entries leased to a held folder are never removed).
+    if workflow.is_main_process:
+        from localgene import index_cache as _index_cache
+
+        INDEX_CACHE_HOLD = _index_cache.hold(Path.cwd())
+
     # The default target: a pipeline's workflow ends with the rule that delivers its results
     # and writes logs/delivered.json (Snakemake ignores default targets set in included files).
     rule all:

@@ -8,10 +8,11 @@ pipeline workflow as its config key ``index_cache``.
 
 Layout::
 
-    locks/<kind>-<key>.lock            flock'ed while an entry is checked or built
+    locks/<kind>-<key>.lock            flock'ed while an entry is checked, built or removed
     <kind>/<key>/                      a complete entry: the built files + meta.json
     <kind>/.<key>.<random>.tmp/        an entry being built (renamed into place when complete)
     fingerprints/<stat key>.json       remembered content fingerprints of input files
+    leases/<kind>-<key>/<folder hash>  a job folder that uses the entry (its path inside)
 
 The key is the SHA-256 of the kind, the tool version string and the *content fingerprint* of
 every input (the SHA-256 of its bytes; a copy of the same FASTA elsewhere hits, an edited one
@@ -37,7 +38,17 @@ or the generic form with your own builder::
     entry = index_cache.ensure_index(cache_dir, "mykind", {"fasta": fasta},
                                      build=lambda tmp: ..., log=print, version="tool 1.2")
 
-Size: unbounded; an entry no job uses any more can be deleted by hand (never while a job runs).
+Size: unbounded unless ``LOCALGENE_INDEX_CACHE_MAX_GB`` is set. Then, each time a new entry
+has been built, the least recently used entries (every use counts, not only builds) are removed
+until the cache fits, skipping every entry **in use**: one whose lock is held (being checked,
+built or linked) or that has a live lease. Every use records a lease for the job folder that
+uses the entry (``holder``; by default the current folder, which is the job's folder in a
+workflow step), because a job folder holds *symbolic links* to the entry's files. A lease is
+live while its folder exists and either has no :data:`HOLD` file, or has one that a process
+holds with ``flock`` (the top-level Snakefile of a pipeline job holds it for the whole run:
+:func:`hold`). So an entry is never removed while a job that linked it runs; once the job has
+ended its links may dangle (its results are already delivered). An entry in use is never
+removed even if the cache stays above the bound (the log says so).
 """
 
 from __future__ import annotations
@@ -63,6 +74,10 @@ META = "meta.json"
 PROGRESS_SECONDS = 15.0
 #: The name every index's files share inside an entry (``reference.1.ht2``, ``reference.bwt``…).
 PREFIX = "reference"
+#: Folders of the cache that are not index kinds.
+NOT_KINDS = ("locks", "fingerprints", "leases")
+#: The file in a job folder that a running job holds (shared flock) while it may use entries.
+HOLD = ".index-cache-hold"
 
 Log = Callable[[str], None]
 
@@ -134,26 +149,37 @@ def _ticker(log: Log, what: str, stop: threading.Event, every: float) -> threadi
 
 def ensure_index(cache_dir: str | os.PathLike, kind: str, inputs: Mapping[str, str | os.PathLike],
                  build: Callable[[Path], None], log: Log = print, *, version: str,
-                 progress_seconds: float = PROGRESS_SECONDS) -> Path:
+                 progress_seconds: float = PROGRESS_SECONDS, holder: str | os.PathLike | None = None,
+                 max_bytes: int | None | object = ...) -> Path:
     """The folder of a complete index of ``kind`` for ``inputs`` (name -> file), built with
     ``build(tmp_folder)`` if no job has built it yet; ``version`` (the tool's) is part of
     the key. Safe when several processes ask for the same index at once: one builds, the
     others wait and reuse it. ``log`` receives progress lines. Raises what ``build`` raises
-    (the half-built folder is removed)."""
+    (the half-built folder is removed).
+
+    ``holder`` is the job folder that will use the entry (default: the current folder); a lease
+    for it is recorded under the entry's lock, so the entry is not removed while that job runs.
+    After a build, entries are removed (least recently used first) while the cache is above
+    ``max_bytes`` (default: ``LOCALGENE_INDEX_CACHE_MAX_GB``; None: unbounded)."""
     cache = Path(cache_dir)
     key, parts = index_key(kind, inputs, version, cache / "fingerprints")
     entry = cache / kind / key
     label = f"{kind} index {key[:12]}"
-    if verified(entry):
-        log(f"index cache: reusing {label} ({entry})")
-        return entry
+    holder = Path(holder if holder is not None else os.getcwd()).absolute()
     lock = cache / "locks" / f"{kind}-{key}.lock"
     stop = threading.Event()
-    _waiting_notice(lock, log, label, stop, progress_seconds)
+    existed = verified(entry) is not None  # then the lock is held only briefly, by other users
+    if not existed:
+        _waiting_notice(lock, log, label, stop, progress_seconds)
+    built = False
     with file_lock(lock) as waited:
         stop.set()
         if verified(entry):
-            log(f"index cache: reusing {label}, built by another job while this one waited {waited:.0f} s")
+            _use(cache, kind, key, holder)
+            if existed:
+                log(f"index cache: reusing {label} ({entry})")
+            else:
+                log(f"index cache: reusing {label}, built by another job while this one waited {waited:.0f} s")
             return entry
         if entry.exists():  # incomplete (files lost or changed): build it again
             shutil.rmtree(entry, ignore_errors=True)
@@ -184,8 +210,155 @@ def ensure_index(cache_dir: str | os.PathLike, kind: str, inputs: Mapping[str, s
             raise
         finally:
             building.set()
+        _use(cache, kind, key, holder)
+        built = True
         log(f"index cache: built {label} in {time.monotonic() - t0:.0f} s ({entry})")
+    if built:
+        if max_bytes is ...:
+            from localgene import settings
+
+            max_bytes = settings.load().index_cache_max_bytes
+        if max_bytes is not None:
+            evict(cache, int(max_bytes), keep=[entry], log=log)
     return entry
+
+
+# -- use, leases and the size bound -------------------------------------------------------------
+
+
+def _lease_dir(cache: Path, kind: str, key: str) -> Path:
+    return cache / "leases" / f"{kind}-{key}"
+
+
+def _use(cache: Path, kind: str, key: str, holder: Path) -> None:
+    """Record a use of an entry (call under its lock): a lease for ``holder`` and the entry's
+    last-use time (its folder's mtime, which least-recently-used removal sorts by)."""
+    leases = _lease_dir(cache, kind, key)
+    leases.mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha256(str(holder).encode()).hexdigest()[:24]
+    tmp = leases / f".{name}.{uuid.uuid4().hex[:8]}"
+    tmp.write_text(str(holder) + "\n")
+    os.replace(tmp, leases / name)
+    os.utime(cache / kind / key)
+
+
+def hold(folder: str | os.PathLike) -> object:
+    """Mark ``folder`` (a job's folder) as a running job's, for as long as the returned object
+    is kept (a shared ``flock`` on ``folder/HOLD``; the kernel drops it when the process ends):
+    entries leased to ``folder`` are not removed meanwhile."""
+    import fcntl
+
+    path = Path(folder) / HOLD
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fh = open(path, "a+")
+    fcntl.flock(fh.fileno(), fcntl.LOCK_SH)
+    return fh
+
+
+def lease_live(folder: str | os.PathLike) -> bool:
+    """Whether a job folder that leased an entry may still use it: it exists and has no
+    :data:`HOLD` file (nobody said when it ends), or a process holds its HOLD file."""
+    import fcntl
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return False
+    try:
+        fh = open(folder / HOLD, "r")
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return True
+    with fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        return False
+
+
+def live_leases(cache: str | os.PathLike, kind: str, key: str) -> list[str]:
+    """The job folders whose leases on an entry are live; dead leases are removed."""
+    live = []
+    for lease in sorted(_lease_dir(Path(cache), kind, key).glob("[!.]*")):
+        try:
+            folder = lease.read_text().strip()
+        except OSError:
+            continue
+        if lease_live(folder):
+            live.append(folder)
+        else:
+            lease.unlink(missing_ok=True)
+    return live
+
+
+def entries(cache: str | os.PathLike) -> list[dict]:
+    """Every complete entry: ``kind``, ``key``, ``path``, ``bytes`` (its files and meta.json)
+    and ``last_used`` (epoch seconds), least recently used first."""
+    cache = Path(cache)
+    out = []
+    if not cache.is_dir():
+        return out
+    for kind_dir in sorted(p for p in cache.iterdir() if p.is_dir() and p.name not in NOT_KINDS):
+        for entry in kind_dir.iterdir():
+            if entry.name.startswith("."):
+                continue
+            meta = verified(entry)
+            if meta is None:
+                continue
+            try:
+                size = sum(meta["files"].values()) + (entry / META).stat().st_size
+                used = entry.stat().st_mtime
+            except OSError:
+                continue  # removed meanwhile
+            out.append({"kind": kind_dir.name, "key": entry.name, "path": entry, "bytes": size, "last_used": used})
+    return sorted(out, key=lambda e: (e["last_used"], e["path"].name))
+
+
+def evict(cache: str | os.PathLike, max_bytes: int, *, keep=(), log: Log = print) -> list[Path]:
+    """Remove least recently used entries until the cache holds at most ``max_bytes``; the
+    entries removed. Never removes one in ``keep``, one whose lock is held, or one with a live
+    lease (:func:`live_leases`)."""
+    import fcntl
+
+    cache = Path(cache)
+    keep = {Path(k) for k in keep}
+    listed = entries(cache)
+    total = sum(e["bytes"] for e in listed)
+    removed: list[Path] = []
+    in_use: list[str] = []
+    for e in listed:
+        if total <= max_bytes:
+            break
+        if e["path"] in keep:
+            continue
+        lock = cache / "locks" / f"{e['kind']}-{e['key']}.lock"
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock, "a+") as fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                in_use.append(f"{e['kind']} {e['key'][:12]} (being used now)")
+                continue
+            try:
+                holders = live_leases(cache, e["kind"], e["key"])
+                if holders:
+                    in_use.append(f"{e['kind']} {e['key'][:12]} (used by {holders[0]})")
+                    continue
+                (e["path"] / META).unlink(missing_ok=True)  # incomplete from here on
+                shutil.rmtree(e["path"], ignore_errors=True)
+                shutil.rmtree(_lease_dir(cache, e["kind"], e["key"]), ignore_errors=True)
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        total -= e["bytes"]
+        removed.append(e["path"])
+        log(f"index cache: removed {e['kind']} index {e['key'][:12]} ({e['bytes'] / 1e6:.1f} MB, least recently "
+            f"used) to keep the cache under {max_bytes / (1 << 30):.2f} GB")
+    if total > max_bytes:
+        log(f"index cache: {total / (1 << 30):.2f} GB held, above the bound of {max_bytes / (1 << 30):.2f} GB; "
+            f"entries in use are kept: {', '.join(in_use) or 'the one just built'}")
+    return removed
 
 
 def _waiting_notice(lock: Path, log: Log, label: str, stop: threading.Event, every: float) -> None:

@@ -33,6 +33,7 @@ ENV_HOME = "LOCALGENE_HOME"
 ENV_SLOTS = "LOCALGENE_SLOTS"
 ENV_CACHE_MAX_GB = "LOCALGENE_CACHE_MAX_GB"
 ENV_COVERAGE_CACHE_MAX_GB = "LOCALGENE_COVERAGE_CACHE_MAX_GB"
+ENV_INDEX_CACHE_MAX_GB = "LOCALGENE_INDEX_CACHE_MAX_GB"
 ENV_MAX_ATTEMPTS = "LOCALGENE_MAX_ATTEMPTS"
 DEFAULT_MAX_ATTEMPTS = 3
 #: An upper bound for LOCALGENE_MAX_ATTEMPTS (a job that dies 100 times will not live).
@@ -66,6 +67,8 @@ class Settings:
     cache_max_bytes: int | None = None
     #: bound of the shared control-coverage cache (``LOCALGENE_COVERAGE_CACHE_MAX_GB``)
     coverage_cache_max_bytes: int | None = None
+    #: bound of the shared reference-index cache (``LOCALGENE_INDEX_CACHE_MAX_GB``)
+    index_cache_max_bytes: int | None = None
     #: starts of a job before a dead runner fails it (``LOCALGENE_MAX_ATTEMPTS``)
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
 
@@ -124,7 +127,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from ``env`` (default: ``os.environ`` at call time).
 
     An empty variable counts as unset. A bad ``LOCALGENE_SLOTS``, ``LOCALGENE_CACHE_MAX_GB``,
-    ``LOCALGENE_COVERAGE_CACHE_MAX_GB`` or ``LOCALGENE_MAX_ATTEMPTS`` raises :class:`~localgene.errors.InvalidRequest`
+    ``LOCALGENE_COVERAGE_CACHE_MAX_GB``, ``LOCALGENE_INDEX_CACHE_MAX_GB`` or ``LOCALGENE_MAX_ATTEMPTS`` raises :class:`~localgene.errors.InvalidRequest`
     naming the variable.
     """
     env = os.environ if env is None else env
@@ -138,4 +141,5 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(home=home, slots=slots, max_attempts=max_attempts,
                     cache_max_bytes=_parse_gb(env.get(ENV_CACHE_MAX_GB, ""), ENV_CACHE_MAX_GB),
                     coverage_cache_max_bytes=_parse_gb(env.get(ENV_COVERAGE_CACHE_MAX_GB, ""),
-                                                       ENV_COVERAGE_CACHE_MAX_GB))
+                                                       ENV_COVERAGE_CACHE_MAX_GB),
+                    index_cache_max_bytes=_parse_gb(env.get(ENV_INDEX_CACHE_MAX_GB, ""), ENV_INDEX_CACHE_MAX_GB))

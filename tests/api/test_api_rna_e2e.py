@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from api_helpers import free_port
-from localgene import demodata_rna
+from localgene import demodata_rna, index_cache
 from localgene import settings as settings_mod
 from localgene.rna.plan import DE_COLUMNS
 from spec_checks import check_job, check_statistics
@@ -106,6 +106,7 @@ def test_two_rna_jobs_through_serve_and_worker_share_the_hisat2_index(rna_demo_d
         # Watch both jobs to their end. With one slot the second starts only when the first has
         # ended, so the first job's cache entry is seen (and remembered) before the second runs.
         cache_entry: dict | None = None
+        lease_checked = False
         seen: dict[str, set[str]] = {first_id: set(), second_id: set()}
         progress: dict[str, set[str]] = {first_id: set(), second_id: set()}
         record = cfg.job_dir(first_id) / "inputs" / "index" / "hisat2" / "index.json"
@@ -124,6 +125,11 @@ def test_two_rna_jobs_through_serve_and_worker_share_the_hisat2_index(rna_demo_d
                 cache_entry = {"path": entry, "ino": st.st_ino, "mtime_ns": st.st_mtime_ns,
                                "built_at": json.loads((entry / "meta.json").read_text())["built_at"]}
                 assert items[second_id]["status"] == "LAUNCHING", "one slot: the second job waits"
+                # while the first job runs, its lease on the entry is live: no bound may remove it
+                leased = index_cache.live_leases(home / "cache" / "indexes", "hisat2", entry.name)
+                if alice.get(f"{jobs}/{first_id}").json()["status"] == items[first_id]["status"] == "RUNNING":
+                    assert leased == [str(cfg.job_dir(first_id))], leased
+                    lease_checked = True
             if all(i["status"] in FINAL for i in items.values()):
                 break
             assert time.monotonic() < deadline, f"not done after {JOB_TIMEOUT} s: {items}\n{procs.logs()}"
@@ -179,6 +185,7 @@ def test_two_rna_jobs_through_serve_and_worker_share_the_hisat2_index(rna_demo_d
 
         # the HISAT2 index: built by the first job, reused from the cache by the second
         assert cache_entry is not None, "the first job wrote no index record"
+        assert lease_checked, "the first job's lease was not seen while it ran"
         logs = {job_id: alice.get(f"{jobs}/{job_id}/log", params={"step": "rna/hisat2_index.log",
                                                                     "tail": 1000}).json()["log"]
                 for job_id in ids}
@@ -191,6 +198,8 @@ def test_two_rna_jobs_through_serve_and_worker_share_the_hisat2_index(rna_demo_d
         assert (meta.stat().st_ino, meta.stat().st_mtime_ns) == (cache_entry["ino"], cache_entry["mtime_ns"])
         assert json.loads(meta.read_text())["built_at"] == cache_entry["built_at"]
         assert [p.name for p in (home / "cache" / "indexes" / "hisat2").iterdir()] == [cache_entry["path"].name]
+        # both jobs have ended, so their leases are no longer live (a size bound may now remove it)
+        assert index_cache.live_leases(home / "cache" / "indexes", "hisat2", cache_entry["path"].name) == []
     finally:
         for job_id in ids:
             try:
