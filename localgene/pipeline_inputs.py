@@ -39,6 +39,7 @@ OBJECT_CHECK_BYTES = 256 * 1024
 #: At most this much decompressed text of an object's start is looked at (a guard against
 #: compression bombs; 1000 reads of 2x150 bp are ~350 kB).
 MAX_CHECK_TEXT = 4 * 1024 * 1024
+CHUNK = 64 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 
 _TOKEN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
@@ -179,26 +180,37 @@ def read_names(path: str, field: str, limit: int = CHECK_READS) -> list[str]:
     return names
 
 
-def _gunzip_start(data: bytes, whole: bool, field: str) -> bytes:
+def _gunzip_start(data: bytes, whole: bool, field: str, lines: int) -> tuple[bytes, bool]:
     """The decompressed start of a gzip file (every member, as gzip reads them) from its first
-    bytes, at most :data:`MAX_CHECK_TEXT` bytes of it. ``whole``: ``data`` is the whole file,
-    so a stream that stops early is an error."""
+    bytes ``data``: at least ``lines`` lines of it when there are, and at most
+    :data:`MAX_CHECK_TEXT` bytes. Returns the text and whether it is all the file holds.
+    ``whole``: ``data`` is the whole file, so a stream that stops early is an error."""
     out = bytearray()
-    while data and len(out) < MAX_CHECK_TEXT:
-        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    newlines = 0
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    pending = data
+    while len(out) < MAX_CHECK_TEXT:
         try:
-            out += inflate.decompress(data, MAX_CHECK_TEXT - len(out))
+            chunk = inflate.decompress(pending, min(CHUNK, MAX_CHECK_TEXT - len(out)))
         except zlib.error as exc:
             raise InvalidRequest(f"is not readable gzip: {exc}", field=field) from None
-        if not inflate.eof:
-            if whole and not inflate.unconsumed_tail and len(out) < MAX_CHECK_TEXT:
+        out += chunk
+        newlines += chunk.count(b"\n")
+        if newlines > lines:
+            return bytes(out), False
+        if inflate.eof:
+            pending = inflate.unused_data
+            if not pending or pending[:2] != GZIP_MAGIC:
+                return bytes(out), whole  # trailing bytes after the last member are ignored, as gzip does
+            inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            continue
+        pending = inflate.unconsumed_tail
+        if not pending and not chunk:
+            if whole:
                 raise InvalidRequest("is not readable gzip: the compressed data ends before its "
                                      "end-of-stream marker (a truncated file?)", field=field)
-            return bytes(out)
-        data = inflate.unused_data
-        if data and data[:2] != GZIP_MAGIC:
-            break  # trailing bytes after the last member, as gzip ignores them
-    return bytes(out)
+            return bytes(out), False
+    return bytes(out), False
 
 
 def object_read_names(data: bytes, whole: bool, name: str, field: str, limit: int = CHECK_READS) -> list[str]:
@@ -206,8 +218,7 @@ def object_read_names(data: bytes, whole: bool, name: str, field: str, limit: in
     object's ranged GET); ``whole``: they are the whole file. ``name`` is its file name (a
     ``.gz`` name must be gzip). A record cut short by the end of ``data`` is not counted."""
     if data[:2] == GZIP_MAGIC:
-        text = _gunzip_start(data, whole, field)
-        complete = whole and len(text) < MAX_CHECK_TEXT
+        text, complete = _gunzip_start(data, whole, field, 4 * limit)
     elif name.lower().endswith(".gz"):
         raise InvalidRequest("ends with .gz but is not gzip-compressed", field=field)
     else:
