@@ -27,10 +27,10 @@ from pathlib import Path
 import boto3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from staging import start_moto  # noqa: E402
+from staging import start_moto
 
-from localgene import demodata_rna, pipeline_inputs  # noqa: E402
-from localgene.storage import S3Config, check_inputs, make_client, read_start  # noqa: E402
+from localgene import demodata_rna, pipeline_inputs
+from localgene.storage import S3Config, check_inputs, make_client, read_start
 
 
 def main() -> None:

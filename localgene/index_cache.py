@@ -250,7 +250,7 @@ def hold(folder: str | os.PathLike) -> object:
 
     path = Path(folder) / HOLD
     path.parent.mkdir(parents=True, exist_ok=True)
-    fh = open(path, "a+")
+    fh = open(path, "a+")  # noqa: SIM115 - kept open: the lock lasts as long as the file object
     fcntl.flock(fh.fileno(), fcntl.LOCK_SH)
     return fh
 
@@ -264,18 +264,15 @@ def lease_live(folder: str | os.PathLike) -> bool:
     if not folder.is_dir():
         return False
     try:
-        fh = open(folder / HOLD, "r")
-    except FileNotFoundError:
+        with open(folder / HOLD) as fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            return False
+    except OSError:  # no HOLD file (or it cannot be read): nobody said when the job ends
         return True
-    except OSError:
-        return True
-    with fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-        return False
 
 
 def live_leases(cache: str | os.PathLike, kind: str, key: str) -> list[str]:

@@ -7,14 +7,14 @@ from __future__ import annotations
 import functools
 import gzip
 import random
+from pathlib import Path
 
 import pytest
+from pipeline_helpers import fastq_records, install_workflow, rna_body
 
 from localgene import jobs
 from localgene.errors import InputNotFound, InvalidRequest
 from localgene.pipeline_inputs import OBJECT_CHECK_BYTES
-
-from pipeline_helpers import fastq_records, install_workflow, rna_body
 
 R2 = "inputs[0].group_inputs[0].files[1]"
 R1 = "inputs[0].group_inputs[0].files[0]"
@@ -31,7 +31,7 @@ def submit(tmp_path, monkeypatch, config, s3, bucket):
             keys = []
             for path in sample["files"]:
                 name = path.rsplit("/", 1)[1]
-                s3.put_object(Bucket=bucket, Key=f"reads/{name}", Body=open(path, "rb").read())
+                s3.put_object(Bucket=bucket, Key=f"reads/{name}", Body=Path(path).read_bytes())
                 keys.append(f"s3a://{bucket}/reads/{name}")
             sample["files"] = keys
 
@@ -58,7 +58,7 @@ def many_records(prefix: str, n: int, mate: int, length: int = 50) -> str:
                    for i in range(n))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def big_pair(n: int = 40000) -> tuple[bytes, bytes]:
     """R1/R2 of ``n`` read pairs, gzip, several times larger than what the check reads."""
     return tuple(gzip.compress(many_records("big", n, mate).encode(), compresslevel=1) for mate in (1, 2))
