@@ -9,7 +9,7 @@ import pytest
 from dna_helpers import run_workflow
 from dna_truth import load_truth, read_calls
 
-from localgene.pipelines import dna
+from localgene.pipelines import dna, dna_memory
 
 pytestmark = pytest.mark.workflow
 
@@ -107,6 +107,13 @@ def test_sample_columns_summary_and_tumor_bam(somatic_run):
     summary = json.loads((tmp / "job" / "results" / "job.json").read_text())
     assert summary["counts"]["PASS"] == len(_passing_somatic(calls))
     assert any("Mutect2" in w for w in summary["warnings"])
+    # Every step before the summary left its benchmark record; the declarations are dna_memory's.
+    ran = {"dna_align.tumor", "dna_align.normal", "dna_markdup.tumor", "dna_call_somatic.0", "dna_classify", "dna_final_vcf"}
+    assert ran <= set(summary["peak_rss_mb"]), sorted(summary["peak_rss_mb"])
+    assert summary["peak_rss_mb"]["dna_align.tumor"] > 0
+    ref_mb = dna_memory.ref_mb(body["ref"])
+    assert summary["declared_mem_mb"]["dna_align"] == dna_memory.mem_mb("dna_align", ref_mb, 2)
+    assert summary["declared_mem_mb"]["dna_call_somatic"] == dna_memory.mem_mb("dna_call_somatic")
     passing = sorted(_passing_somatic(calls))
     with pysam.AlignmentFile(body["mutect_bam_output"]) as bam:
         assert [rg["SM"] for rg in bam.header.to_dict()["RG"]] == ["demo_tumor"]
