@@ -8,8 +8,11 @@ options typed by hand one after the other, each under ``/usr/bin/time -v`` (bwa 
 | fixmate | sort, markdup, the caller on the whole genome at once, norm, annotate; for somatic
 freebayes with the same paired settings, and the classification). Prints wall time of both and
 the ratio (the workflow's overhead: Snakemake, the per-shard split, the summary and delivery),
-then per step the peak RSS measured by hand next to the ``mem_mb`` the rule declares (read from
-Snakemake's own job listing). Figures to read, not to assert: the machine is shared.
+then per step the peak RSS measured by hand (the sum over the processes of the step's pipe, which
+run at once), the job's own figure for that step (Snakemake's ``benchmark:`` record, the whole
+process tree with the Python wrapper, sampled: ``peak_rss_mb`` of results/job.json, largest over
+the step's jobs) and the ``mem_mb`` the rule declares (read from Snakemake's own job listing;
+the formulas: localgene.pipelines.dna_memory). Figures to read, not to assert: the machine is shared.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ sys.path.insert(0, str(HERE))
 
 
 def timed(cmds: list[list[str]], cwd: Path, stdout: Path | None = None) -> tuple[float, float]:
-    """Run ``cmds[0] | cmds[1] | ...`` each under /usr/bin/time -v: (wall s, largest peak RSS MB)."""
+    """Run ``cmds[0] | cmds[1] | ...`` each under /usr/bin/time -v: (wall s, the sum of their
+    peak RSS in MB: the processes of a pipe run at the same time)."""
     start = time.perf_counter()
     procs, prev, logs = [], None, []
     out = open(stdout, "wb") if stdout else None
@@ -51,7 +55,7 @@ def timed(cmds: list[list[str]], cwd: Path, stdout: Path | None = None) -> tuple
     if any(codes):
         sys.exit(f"failed ({codes}): {' | '.join(' '.join(c) for c in cmds)}")
     peaks = [int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", log.read_text()).group(1)) for log in logs]
-    return wall, max(peaks) / 1024
+    return wall, sum(peaks) / 1024
 
 
 def declared_mem(snakefile: Path, body: Path, workdir: Path, cores: int) -> dict[str, int]:
@@ -74,7 +78,8 @@ def _env() -> dict:
     return {**os.environ, "PYTHONPATH": str(HERE) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
-def run_workflow(body: dict, scratch: Path, cores: int) -> float:
+def run_workflow(body: dict, scratch: Path, cores: int) -> tuple[float, dict]:
+    """The job's wall time and its per-step peak RSS (results/job.json ``peak_rss_mb``)."""
     job = scratch / "job.json"
     job.write_text(json.dumps(body))
     start = time.perf_counter()
@@ -83,12 +88,21 @@ def run_workflow(body: dict, scratch: Path, cores: int) -> float:
                           capture_output=True, text=True, env=_env())  # fmt: skip
     if proc.returncode != 0:
         sys.exit(f"workflow failed:\n{proc.stderr[-3000:]}")
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    peaks = json.loads((scratch / "wf" / "results" / "job.json").read_text()).get("peak_rss_mb", {})
+    return wall, peaks
+
+
+def job_peak(peaks: dict, rule: str) -> float | None:
+    """The largest peak of a rule's jobs (``dna_align.tumor``, ``dna_call_somatic.0`` ...)."""
+    values = [v for k, v in peaks.items() if (k == rule or k.startswith(rule + ".")) and v is not None]
+    return max(values) if values else None
 
 
 def by_hand(kind: str, body: dict, work: Path, cores: int) -> tuple[float, list[tuple[str, str, float, float]]]:
     """The same tools typed one after the other; returns total wall and (step, rule, s, MB)."""
     from localgene.pipelines import dna
+    from localgene.pipelines.dna_memory import SORT_MEM_MB
 
     plan = dna.plan(body)
     work.mkdir()
@@ -108,7 +122,7 @@ def by_hand(kind: str, body: dict, work: Path, cores: int) -> tuple[float, list[
         step(f"bwa mem | fixmate | sort ({s['role']})", "dna_align", [
             ["bwa", "mem", "-t", t, "-K", "10000000", "-v", "1", "-R", dna.read_group_line(s["read_group"]), "genome.fa", r1, r2],
             ["samtools", "fixmate", "-m", "-u", "-", "-"],
-            ["samtools", "sort", "-m", "400M", "-o", f"{s['role']}.sorted.bam", "-"],
+            ["samtools", "sort", "-m", f"{SORT_MEM_MB}M", "-o", f"{s['role']}.sorted.bam", "-"],
         ])  # fmt: skip
         step(f"samtools markdup ({s['role']})", "dna_markdup",
              [["samtools", "markdup", "-@", str(cores - 1), "--write-index", f"{s['role']}.sorted.bam", f"{s['role']}.bam##idx##{s['role']}.bam.bai"]])  # fmt: skip
@@ -140,7 +154,7 @@ def by_hand(kind: str, body: dict, work: Path, cores: int) -> tuple[float, list[
 def bench(kind: str, cores: int) -> None:
     from localgene import demodata_dna
 
-    data = HERE / "tests" / ".data" / f"dna_{kind}"
+    data = HERE / "tests" / ".data" / "dna" / kind  # as the tests' fixtures
     (demodata_dna.generate_germline if kind == "germline" else demodata_dna.generate_somatic)(data)
     body = json.loads((data / "job.json").read_text())
     with tempfile.TemporaryDirectory(prefix=f"bench-dna-{kind}-") as scratch:
@@ -158,14 +172,18 @@ def bench(kind: str, cores: int) -> None:
         else:
             body["is_export_bam"] = False
             body.pop("bam_output", None)
-        wf = run_workflow(body, scratch, cores)
+        wf, wf_peaks = run_workflow(body, scratch, cores)
         (scratch / "body.json").write_text(json.dumps(body))
         declared = declared_mem(HERE / "Snakefile", scratch / "body.json", scratch / "dry", cores)
         hand, steps = by_hand(kind, body, scratch / "hand", cores)
     print(f"\nDNA_{kind.upper()} ({cores} cores): workflow {wf:.1f} s | same tools by hand {hand:.1f} s | ratio {wf / hand:.2f}x")
-    print(f"  {'step':40s} {'by hand s':>9s} {'peak MB':>8s} {'rule':>20s} {'mem_mb':>7s}")
+    print(f"  {'step':40s} {'by hand s':>9s} {'peak MB':>8s} {'rule':>20s} {'job MB':>7s} {'mem_mb':>7s}")
     for name, rule, wall, peak in steps:
-        print(f"  {name:40s} {wall:9.1f} {peak:8.0f} {rule:>20s} {declared.get(rule, 0):7d}")
+        in_job = job_peak(wf_peaks, rule)
+        print(f"  {name:40s} {wall:9.1f} {peak:8.0f} {rule:>20s} {'-' if in_job is None else f'{in_job:.0f}':>7s} {declared.get(rule, 0):7d}")
+    for rule in sorted({k.split(".")[0] for k in wf_peaks} - {r for _, r, _, _ in steps}):
+        in_job = job_peak(wf_peaks, rule)
+        print(f"  {'(the job only)':40s} {'':9s} {'':8s} {rule:>20s} {'-' if in_job is None else f'{in_job:.0f}':>7s} {declared.get(rule, 0):7d}")
 
 
 def main() -> None:

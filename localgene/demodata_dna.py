@@ -19,13 +19,18 @@
 component): ``normal_R1/R2.fastq.gz`` (30x, germline variants only) and ``tumor_R1/R2.fastq.gz``
 (40x: 60 % tumor cells carrying heterozygous somatic SNVs and indels, so a variant allele
 fraction of ~0.3, over the same germline variants), plus three planted read-orientation
-artifacts (G>T seen only on F1R2 pairs of the tumor, as oxidative damage does), ``pon.vcf.gz``
+artifacts (G>T seen only on F1R2 pairs of the tumor, as oxidative damage does), one planted
+alignment artifact (a tumor-only SNV inside a segmental duplication: chr1's
+:data:`PARALOG` segment copied into chr2 with a paralogous difference every
+:data:`PARALOG_PSV_SPACING` bp, so the reads there align with mapping quality 0-27 and the
+variant is supported only by such reads), ``pon.vcf.gz``
 (a panel of normals naming some somatic sites), ``germline_resource.vcf.gz`` (population allele
 frequencies: the germline variants and some somatic sites), ``intervals.interval_list``
 (calling regions: all but the last 100 kb of chr2, where somatic variants are planted too),
 ``truth.json`` (every somatic variant with the FILTER expected: ``PASS``,
-``panel_of_normals``, ``germline``, or ``outside_intervals`` for one that must not be reported)
-and ``job.json`` (a DNA_SOMATIC body).
+``panel_of_normals``, ``germline``, or ``outside_intervals`` for one that must not be reported;
+the orientation and alignment artifacts with ``orientation`` and ``alignment``, the latter with
+the duplication's coordinates and PSVs) and ``job.json`` (a DNA_SOMATIC body).
 
 Coordinates in the JSON files are 1-based (VCF). Everything is deterministic for a seed; a
 complete folder (manifest of this generator version, source and seed) is reused at once.
@@ -75,7 +80,16 @@ MIN_SPACING = 60  # between germline variants (callers then see each one alone)
 SOMATIC_SPACING = 150  # between a somatic variant and any other variant
 EXCLUDED_REGION = ("chr2", 300_001, 400_000)  # 1-based, inclusive: outside the somatic intervals
 N_PON, N_GERMLINE_RESOURCE, N_ORIENTATION = 5, 5, 3
-ARTIFACT_FRACTION = 0.6  # of the tumor's F1R2 pairs at an orientation artifact site
+ARTIFACT_FRACTION = 0.8  # of the tumor's F1R2 pairs at an orientation artifact site (the test needs >= 8 one-sided)
+#: The somatic genome's segmental duplication: chr1's segment (0-based start) copied into chr2
+#: (0-based start), of this length. Inside the somatic intervals, away from every planted variant.
+PARALOG = {"source": ("chr1", 200_000), "copy": ("chr2", 150_000), "length": 3_000}
+#: One paralogous sequence variant (a substitution in the copy) every this many bp: longer than
+#: any fragment, so a read pair holds at most one, and bwa mem gives a pair with one difference
+#: between the copies mapping quality 27 (0 without one): the reads of the copy are low-MAPQ.
+PARALOG_PSV_SPACING = 500
+#: The alignment artifact: this far (bp) past a PSV of the copy, a tumor-only SNV at VAF ~0.3.
+PARALOG_SITE_OFFSET = 30
 
 MANIFEST = "manifest.json"
 JOB = "job.json"
@@ -183,6 +197,20 @@ def _plant(rng, genome, n_snv: int, n_indel: int, taken: dict[str, np.ndarray], 
                 indels.append(v)
         out += snvs + indels
     return sorted(out, key=lambda v: (v.chrom, v.pos))
+
+
+def _plant_paralog(rng, genome: dict[str, np.ndarray]) -> tuple[list[int], Variant]:
+    """Copy :data:`PARALOG`'s segment into its place on the copy's chromosome with a PSV every
+    :data:`PARALOG_PSV_SPACING` bp (in place); return the copy's PSV positions (0-based) and the
+    tumor-only SNV of the copy that only low-MAPQ reads support (one haplotype)."""
+    (src_chrom, src), (dst_chrom, dst), length = PARALOG["source"], PARALOG["copy"], PARALOG["length"]
+    copy = genome[src_chrom][src : src + length].copy()
+    psvs = list(range(PARALOG_PSV_SPACING // 2, length, PARALOG_PSV_SPACING))
+    for off in psvs:
+        copy[off] = ord("ACGT"[("ACGT".index(chr(copy[off])) + int(rng.integers(1, 4))) % 4])
+    genome[dst_chrom][dst : dst + length] = copy
+    middle = psvs[len(psvs) // 2] + PARALOG_SITE_OFFSET  # far from both ends: no pair reaches unique sequence
+    return [dst + off for off in psvs], _snv(rng, genome[dst_chrom], dst_chrom, dst + middle, (0,))
 
 
 def _haplotype(seq: np.ndarray, variants: list[Variant]) -> np.ndarray:
@@ -446,9 +474,13 @@ def generate_somatic(outdir: str | os.PathLike[str], seed: int = DEFAULT_SEED, f
         (outdir / MANIFEST).unlink(missing_ok=True)
         began = time.monotonic()
         genome = _make_genome(seed + 1000)
+        psvs, paralog_snv = _plant_paralog(_rng(seed, 32), genome)
         _write_fasta(outdir / "genome.fa", genome)
         rng = _rng(seed, 30)
+        # Nothing else planted in or near either copy of the duplication.
         taken = {c: np.zeros(0, dtype=np.int64) for c in genome}
+        for chrom, start in (PARALOG["source"], PARALOG["copy"]):
+            taken[chrom] = np.arange(start - 500, start + PARALOG["length"] + 500, 50, dtype=np.int64)
         germline = _plant(rng, genome, GERMLINE_SNVS // 2, GERMLINE_INDELS // 2, taken, MIN_SPACING, _zygosity)
         somatic = _plant(rng, genome, SOMATIC_SNVS, SOMATIC_INDELS, taken, SOMATIC_SPACING,
                          lambda r: (int(r.integers(0, 2)),))  # fmt: skip
@@ -460,12 +492,13 @@ def generate_somatic(outdir: str | os.PathLike[str], seed: int = DEFAULT_SEED, f
             if chr(genome["chr1"][p]) == "G":
                 artifacts.append(Variant("chr1", p + 1, "G", "T", ()))
         germ_haps = _haplotypes(genome, germline)
-        tumor_haps = _haplotypes(genome, sorted(germline + somatic, key=lambda v: (v.chrom, v.pos)))
+        tumor_variants = sorted(germline + somatic + [paralog_snv], key=lambda v: (v.chrom, v.pos))
+        tumor_haps = _haplotypes(genome, tumor_variants)
         log.info("demo data (somatic): %d germline, %d somatic variants; simulating reads", len(germline), len(somatic))
         n_pairs = _simulate_reads([_Source(h, 0.5) for h in germ_haps], NORMAL_DEPTH, seed, 40, NORMAL_SAMPLE,
                                   outdir / "normal_R1.fastq.gz", outdir / "normal_R2.fastq.gz")  # fmt: skip
         germ_by_hap = [[v for v in germline if h in v.haplotypes] for h in (0, 1)]
-        all_by_hap = [[v for v in germline + somatic if h in v.haplotypes] for h in (0, 1)]
+        all_by_hap = [[v for v in tumor_variants if h in v.haplotypes] for h in (0, 1)]
         sources = [_Source(germ_haps[0], (1 - TUMOR_PURITY) / 2), _Source(germ_haps[1], (1 - TUMOR_PURITY) / 2),
                    _Source(tumor_haps[0], TUMOR_PURITY / 2), _Source(tumor_haps[1], TUMOR_PURITY / 2)]  # fmt: skip
         hap_vars = [germ_by_hap[0], germ_by_hap[1], all_by_hap[0], all_by_hap[1]]
@@ -515,6 +548,12 @@ def generate_somatic(outdir: str | os.PathLike[str], seed: int = DEFAULT_SEED, f
             "orientation_artifacts": [
                 {"chrom": a.chrom, "pos": a.pos, "ref": a.ref, "alt": a.alt, "expected_filter": "orientation"}
                 for a in artifacts
+            ],
+            "alignment_artifacts": [
+                {**_variant_json(paralog_snv), "expected_filter": "alignment",
+                 "paralog": {"source": [PARALOG["source"][0], PARALOG["source"][1] + 1],
+                             "copy": [PARALOG["copy"][0], PARALOG["copy"][1] + 1],
+                             "length": PARALOG["length"], "psvs": [p + 1 for p in psvs]}}
             ],
         }
         _write_json_atomic(outdir / TRUTH, truth)

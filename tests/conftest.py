@@ -64,15 +64,15 @@ def cnvkit_job(demo_data, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def dna_germline_data() -> Path:
-    """localgene.demodata_dna's germline set (default seed) in tests/.data/dna_germline."""
+    """localgene.demodata_dna's germline set (default seed) in tests/.data/dna/germline."""
     from localgene.demodata_dna import generate_germline
 
-    return generate_germline(DATA_DIR / "dna_germline").parent
+    return generate_germline(DATA_DIR / "dna" / "germline").parent
 
 
 @pytest.fixture(scope="session")
 def dna_somatic_data() -> Path:
-    """localgene.demodata_dna's tumor/normal set (default seed) in tests/.data/dna_somatic."""
+    """localgene.demodata_dna's tumor/normal set (default seed) in tests/.data/dna/somatic."""
     from localgene.demodata_dna import generate_somatic
 
-    return generate_somatic(DATA_DIR / "dna_somatic").parent
+    return generate_somatic(DATA_DIR / "dna" / "somatic").parent

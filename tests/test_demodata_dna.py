@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -54,6 +55,26 @@ def test_somatic_truth(dna_somatic_data):
     assert not germline & {(v["chrom"], v["pos"]) for v in truth["somatic"]}
     assert truth["expected_vaf"] == 0.3
     assert truth["read_pairs"]["tumor"] > 1.25 * truth["read_pairs"]["normal"]  # 40x vs 30x
+
+
+def test_somatic_paralog_and_its_alignment_artifact(dna_somatic_data):
+    truth = json.loads((dna_somatic_data / "truth.json").read_text())
+    (artifact,) = truth["alignment_artifacts"]
+    paralog = artifact["paralog"]
+    (src_chrom, src), (dst_chrom, dst), length = paralog["source"], paralog["copy"], paralog["length"]
+    fasta = pysam.FastaFile(str(dna_somatic_data / "genome.fa"))
+    source = fasta.fetch(src_chrom, src - 1, src - 1 + length)
+    copy = fasta.fetch(dst_chrom, dst - 1, dst - 1 + length)
+    differences = [dst + i for i, (a, b) in enumerate(zip(source, copy)) if a != b]
+    assert differences == paralog["psvs"]  # the copy is the source but for the planted PSVs ...
+    gaps = {b - a for a, b in itertools.pairwise(differences)}
+    assert gaps == {demodata_dna.PARALOG_PSV_SPACING} and min(gaps) >= 500  # fragments <= 500 bp: a pair holds at most one
+    assert artifact["chrom"] == dst_chrom and dst + 500 < artifact["pos"] < dst + length - 500
+    assert artifact["pos"] not in differences and fasta.fetch(dst_chrom, artifact["pos"] - 1, artifact["pos"]) == artifact["ref"]
+    near = [v for v in truth["somatic"] + truth["germline"] + truth["orientation_artifacts"]
+            for chrom, start in ((src_chrom, src), (dst_chrom, dst))
+            if v["chrom"] == chrom and start - 500 <= v["pos"] <= start + length + 500]  # fmt: skip
+    assert not near  # nothing else planted in or next to either copy
 
 
 def test_cli_flag_writes_the_set(tmp_path):

@@ -11,7 +11,7 @@ place that says how a body maps onto them:
 * :func:`plan` (called by the workflow, rules/dna_*): the translated settings (read groups,
   caller, thresholds, threads) as plain data.
 * :data:`CONF_OPTIONS`: the translation table of every ``*_conf`` list (docs/dna.md shows it).
-* :func:`intervals_to_bed`, :func:`contigs`, :func:`shards`: calling regions.
+* :func:`intervals_to_bed`, :func:`reference_contigs`, :func:`contigs`, :func:`shards`: calling regions.
 """
 
 from __future__ import annotations
@@ -337,16 +337,40 @@ def read_group_line(rg: Mapping[str, str]) -> str:
 # Regions
 
 
+def fai_contigs(fai: str | os.PathLike) -> list[tuple[str, int]]:
+    """(name, length) of every sequence of a ``.fai`` index."""
+    out = []
+    for line in Path(fai).read_text().splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 2:
+            out.append((parts[0], int(parts[1])))
+    return out
+
+
+def reference_contigs(fasta: str, cache_dir: str | os.PathLike) -> list[tuple[str, int]]:
+    """(name, length) of the reference's sequences, from its ``.fai`` in the shared index cache
+    (:func:`localgene.index_cache.ensure_faidx`: built once per FASTA content, the entry the
+    ``dna_reference`` step links into the job). Every Snakemake process of a job parses the
+    workflow; with this, none reads the FASTA itself (a stat-keyed fingerprint and a small file).
+    Raises :class:`InvalidRequest` naming ``ref`` for a FASTA that cannot be indexed."""
+    from localgene import index_cache
+
+    if str(fasta).endswith(".gz"):
+        raise InvalidRequest("a gzipped FASTA cannot be indexed here; give an uncompressed FASTA", field="ref")
+    if not Path(fasta).is_file():
+        raise InvalidRequest(f"{fasta} is not a file", field="ref")
+    try:
+        entry = index_cache.ensure_faidx(cache_dir, fasta, log=lambda line: None)
+    except index_cache.IndexBuildFailed as exc:
+        raise InvalidRequest(f"{fasta} cannot be indexed: {exc}", field="ref") from None
+    return fai_contigs(entry / f"{index_cache.PREFIX}.fa.fai")
+
+
 def contigs(fasta: str | os.PathLike) -> list[tuple[str, int]]:
     """(name, length) of every sequence, from ``<fasta>.fai`` if present, else the FASTA."""
     fai = Path(str(fasta) + ".fai")
     if fai.is_file():
-        out = []
-        for line in fai.read_text().splitlines():
-            parts = line.split("\t")
-            if len(parts) >= 2:
-                out.append((parts[0], int(parts[1])))
-        return out
+        return fai_contigs(fai)
     out, name, length = [], None, 0
     with open(fasta, "rb") as fh:
         for line in fh:

@@ -19,6 +19,7 @@ from typing import IO, Any
 
 from localgene.errors import InvalidRequest, WorkflowFailed
 from localgene.pipelines import dna
+from localgene.pipelines.dna_memory import SORT_MEM_MB
 
 Cmd = Sequence[str]
 
@@ -88,6 +89,23 @@ TOOL_VERSIONS = {
     "bcftools": ["bcftools", "--version"],
     "freebayes": ["freebayes", "--version"],
 }
+
+
+def benchmark_peaks(folder: str | os.PathLike) -> dict[str, float | None]:
+    """Peak RSS (MB) of every finished step, from its Snakemake ``benchmark:`` record
+    (``<folder>/<step>[.<wildcards>].tsv``, column ``max_rss``: the step's whole process tree,
+    sampled; None where the step ended before the first sample)."""
+    peaks: dict[str, float | None] = {}
+    for tsv in sorted(Path(folder).glob("*.tsv")):
+        rows = tsv.read_text().splitlines()
+        if len(rows) < 2:
+            continue
+        record = dict(zip(rows[0].split("\t"), rows[-1].split("\t")))
+        try:
+            peaks[tsv.name[: -len(".tsv")]] = round(float(record.get("max_rss", "NA")), 1)
+        except ValueError:
+            peaks[tsv.name[: -len(".tsv")]] = None
+    return peaks
 
 
 def write_json(path, data: Any) -> None:
@@ -168,7 +186,7 @@ def align(r1: str, r2: str, prefix: str, read_group: Mapping[str, str], threads:
             ["bwa", "mem", "-t", str(threads), "-K", "10000000", "-v", "1",
              "-R", dna.read_group_line(read_group), prefix, r1, r2],
             ["samtools", "fixmate", "-m", "-u", "-", "-"],
-            ["samtools", "sort", "-m", "400M", "-T", tmp, "-o", str(out_bam), "-"],
+            ["samtools", "sort", "-m", f"{SORT_MEM_MB}M", "-T", tmp, "-o", str(out_bam), "-"],
         ],
         log_path,
     )
@@ -226,7 +244,7 @@ def prepare_bam(src: str, expected_sample: str | None, field: str, threads: int,
         [
             ["samtools", "collate", "-u", "-O", src, tmp + ".collate"],
             ["samtools", "fixmate", "-m", "-u", "-", "-"],
-            ["samtools", "sort", "-u", "-m", "400M", "-T", tmp + ".sort", "-"],
+            ["samtools", "sort", "-u", "-m", f"{SORT_MEM_MB}M", "-T", tmp + ".sort", "-"],
             ["samtools", "markdup", *(["-r"] if remove else []), "-T", tmp + ".md", "--write-index", "-",
              f"{out_bam}##idx##{out_bam}.bai"],
         ],
@@ -314,7 +332,7 @@ def call_somatic(plan: Mapping[str, Any], fasta: str, tumor_bam: str, normal_bam
 
 def concat(shard_vcfs: list[str], out_vcf: str, log_path) -> None:
     """Shards joined and sorted (reference order), bgzipped and indexed."""
-    run_pipeline([["bcftools", "concat", "-Ou", *shard_vcfs], ["bcftools", "sort", "-T", out_vcf + ".sorttmp", "-Oz", "-o", out_vcf]], log_path)
+    run_pipeline([["bcftools", "concat", "-Ou", *shard_vcfs], ["bcftools", "sort", "-m", f"{SORT_MEM_MB}M", "-T", out_vcf + ".sorttmp", "-Oz", "-o", out_vcf]], log_path)
     run(["bcftools", "index", "-t", out_vcf], log_path)
 
 

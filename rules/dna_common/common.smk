@@ -4,11 +4,9 @@
 # rules/dna_common/scripts/dna_step.py (localgene.pipelines.dna_steps): argument lists, pipes
 # between tools as subprocess pipes, the exact command line first in the step's log.
 
-import os
-import re
 from pathlib import Path
 
-from localgene.pipelines import dna
+from localgene.pipelines import dna, dna_memory
 
 DNA = dna.plan(config)  # raises UnsupportedOption / InvalidRequest before anything runs
 DNA_SCRIPT = str(Path(workflow.basedir) / "rules" / "dna_common" / "scripts" / "dna_step.py")
@@ -40,8 +38,12 @@ DELIVERED = "logs/delivered.json"
 KNOWNSITES = list(config.get("knownsites") or [])
 INTERVALS = list(config.get("intervals") or [])
 
+# The shared indexes (localgene.index_cache); without the config key, a cache in the job folder.
+REF_CACHE = config.get("index_cache") or f"{REF_DIR}/cache"
+
 # Calling shards: contigs with calling regions, grouped into at most CORES shards of similar size.
-_CHROMS = dna.contigs(config["ref"])
+# The contig list comes from the cached .fai (built once; every later parse only stats the FASTA).
+_CHROMS = dna.reference_contigs(config["ref"], REF_CACHE)
 if INTERVALS:
     _with_regions = {c for c, _, _ in dna.intervals_to_bed(INTERVALS, dict(_CHROMS))}
     _CHROMS = [c for c in _CHROMS if c[0] in _with_regions]
@@ -50,10 +52,9 @@ if INTERVALS:
 SHARDS = [[c for c, _ in group] for group in dna.shards(_CHROMS, min(CORES, 16))]
 SHARD_IDS = [str(i) for i in range(len(SHARDS))]
 
-
-def ref_mem_mb(factor, floor):
-    size = os.path.getsize(config["ref"]) if os.path.exists(config["ref"]) else 0
-    return max(floor, int(size * factor / 1e6))
+# Each step declares resources: mem_mb from localgene.pipelines.dna_memory (the formulas and
+# their measurements: docs/dna.md, "Memory per step"); the bwa steps grow with the reference.
+REF_MB = dna_memory.ref_mb(config["ref"])
 
 
 rule dna_reference:
@@ -64,12 +65,14 @@ rule dna_reference:
     params:
         src=config["ref"],
         dest=REF_DIR,
-        cache=config.get("index_cache") or "",  # shared indexes (localgene.index_cache)
+        cache=REF_CACHE,
     threads: 1
     resources:
-        mem_mb=200,
+        mem_mb=dna_memory.mem_mb("dna_reference"),
     log:
         "logs/dna_reference.log",
+    benchmark:
+        "logs/benchmark/dna_reference.tsv",
     script:
         DNA_SCRIPT
 
@@ -81,12 +84,14 @@ rule dna_bwa_index:
         BWA_INDEX,
     params:
         dest=REF_DIR,
-        cache=config.get("index_cache") or "",
+        cache=REF_CACHE,
     threads: 1
     resources:
-        mem_mb=lambda wc: ref_mem_mb(6.0, 300),
+        mem_mb=dna_memory.mem_mb("dna_bwa_index", REF_MB),
     log:
         "logs/dna_bwa_index.log",
+    benchmark:
+        "logs/benchmark/dna_bwa_index.tsv",
     script:
         DNA_SCRIPT
 
@@ -105,9 +110,11 @@ if DNA["file_type"] == "FASTQ":
             read_group=lambda wc: SAMPLES[wc.role]["read_group"],
         threads: ALIGN_THREADS
         resources:
-            mem_mb=lambda wc, threads: ref_mem_mb(1.5, 400) + 300 * threads + 500,
+            mem_mb=lambda wc, threads: dna_memory.mem_mb("dna_align", REF_MB, threads),
         log:
             "logs/dna_align.{role}.log",
+        benchmark:
+            "logs/benchmark/dna_align.{role}.tsv",
         script:
             DNA_SCRIPT
 
@@ -121,9 +128,11 @@ if DNA["file_type"] == "FASTQ":
             remove_duplicates=DNA["remove_duplicates"],
         threads: min(2, CALL_THREADS)
         resources:
-            mem_mb=500,
+            mem_mb=dna_memory.mem_mb("dna_markdup"),
         log:
             "logs/dna_markdup.{role}.log",
+        benchmark:
+            "logs/benchmark/dna_markdup.{role}.tsv",
         script:
             DNA_SCRIPT
 
@@ -141,9 +150,11 @@ else:
             remove_duplicates=DNA["remove_duplicates"],
         threads: min(2, CALL_THREADS)
         resources:
-            mem_mb=1000,
+            mem_mb=dna_memory.mem_mb("dna_prepare_bam"),
         log:
             "logs/dna_prepare_bam.{role}.log",
+        benchmark:
+            "logs/benchmark/dna_prepare_bam.{role}.tsv",
         script:
             DNA_SCRIPT
 
@@ -158,9 +169,11 @@ rule dna_knownsites:
         field=lambda wc: f"knownsites[{wc.k}]",
     threads: 1
     resources:
-        mem_mb=200,
+        mem_mb=dna_memory.mem_mb("dna_knownsites"),
     log:
         "logs/dna_knownsites.{k}.log",
+    benchmark:
+        "logs/benchmark/dna_knownsites.{k}.tsv",
     script:
         DNA_SCRIPT
 
@@ -176,9 +189,11 @@ rule dna_shards:
         shards=SHARDS,
     threads: 1
     resources:
-        mem_mb=200,
+        mem_mb=dna_memory.mem_mb("dna_shards"),
     log:
         "logs/dna_shards.log",
+    benchmark:
+        "logs/benchmark/dna_shards.tsv",
     script:
         DNA_SCRIPT
 
@@ -191,9 +206,11 @@ rule dna_concat:
         tbi=RAW + ".tbi",
     threads: 1
     resources:
-        mem_mb=800,
+        mem_mb=dna_memory.mem_mb("dna_concat"),
     log:
         "logs/dna_concat.log",
+    benchmark:
+        "logs/benchmark/dna_concat.tsv",
     script:
         DNA_SCRIPT
 
@@ -209,9 +226,11 @@ rule dna_norm:
         split=DNA["job_type"] == "DNA_SOMATIC",  # one ALT per record for the classification
     threads: 1
     resources:
-        mem_mb=300,
+        mem_mb=dna_memory.mem_mb("dna_norm"),
     log:
         "logs/dna_norm.log",
+    benchmark:
+        "logs/benchmark/dna_norm.tsv",
     script:
         DNA_SCRIPT
 
@@ -225,8 +244,10 @@ rule dna_annotate_ids:
         tbi=ANNOTATED + ".tbi",
     threads: 1
     resources:
-        mem_mb=300,
+        mem_mb=dna_memory.mem_mb("dna_annotate_ids"),
     log:
         "logs/dna_annotate_ids.log",
+    benchmark:
+        "logs/benchmark/dna_annotate_ids.tsv",
     script:
         DNA_SCRIPT

@@ -12,11 +12,16 @@ rule dna_summary:
     params:
         plan=DNA,
         extra=lambda wc, input: [p for p in input if p.endswith(".json")],
+        benchmarks="logs/benchmark",
+        declared_mem_mb=lambda wc: {r.name: dna_memory.mem_mb(r.name, REF_MB, ALIGN_THREADS if r.name == "dna_align" else 1)
+                                    for r in workflow.rules if r.name in dna_memory.RULES},
     threads: 1
     resources:
-        mem_mb=200,
+        mem_mb=dna_memory.mem_mb("dna_summary"),
     log:
         "logs/dna_summary.log",
+    benchmark:
+        "logs/benchmark/dna_summary.tsv",
     script:
         DNA_SCRIPT
 
@@ -30,8 +35,10 @@ rule dna_deliver:
         pairs=DELIVERIES,
     threads: 1
     resources:
-        mem_mb=300,
+        mem_mb=dna_memory.mem_mb("dna_deliver"),
     log:
         "logs/dna_deliver.log",
+    benchmark:
+        "logs/benchmark/dna_deliver.tsv",
     script:
         DNA_SCRIPT

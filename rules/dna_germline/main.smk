@@ -38,9 +38,11 @@ rule dna_call_germline:
         min_qual=MIN_QUAL,
     threads: 1
     resources:
-        mem_mb=800,
+        mem_mb=dna_memory.mem_mb("dna_call_germline"),
     log:
         "logs/dna_call_germline.{shard}.log",
+    benchmark:
+        "logs/benchmark/dna_call_germline.{shard}.tsv",
     script:
         DNA_SCRIPT
 
@@ -54,9 +56,11 @@ rule dna_final_vcf:
         samples=None,
     threads: 1
     resources:
-        mem_mb=200,
+        mem_mb=dna_memory.mem_mb("dna_final_vcf"),
     log:
         "logs/dna_final_vcf.log",
+    benchmark:
+        "logs/benchmark/dna_final_vcf.tsv",
     script:
         DNA_SCRIPT
 
@@ -70,9 +74,11 @@ rule dna_export_bam:
         bai=EXPORT_BAM + ".bai",
     threads: 1
     resources:
-        mem_mb=100,
+        mem_mb=dna_memory.mem_mb("dna_export_bam"),
     log:
         "logs/dna_export_bam.log",
+    benchmark:
+        "logs/benchmark/dna_export_bam.tsv",
     script:
         DNA_SCRIPT
 

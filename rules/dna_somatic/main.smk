@@ -42,9 +42,11 @@ rule dna_resource:
         name="pon|germline_resource",
     threads: 1
     resources:
-        mem_mb=200,
+        mem_mb=dna_memory.mem_mb("dna_resource"),
     log:
         "logs/dna_resource.{name}.log",
+    benchmark:
+        "logs/benchmark/dna_resource.{name}.tsv",
     script:
         DNA_SCRIPT
 
@@ -63,9 +65,11 @@ rule dna_call_somatic:
         plan=DNA,
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=dna_memory.mem_mb("dna_call_somatic"),
     log:
         "logs/dna_call_somatic.{shard}.log",
+    benchmark:
+        "logs/benchmark/dna_call_somatic.{shard}.tsv",
     script:
         DNA_SCRIPT
 
@@ -89,9 +93,11 @@ rule dna_classify:
         alignment_filter=DNA["alignment_filter"],
     threads: 1
     resources:
-        mem_mb=400,
+        mem_mb=dna_memory.mem_mb("dna_classify"),
     log:
         "logs/dna_classify.log",
+    benchmark:
+        "logs/benchmark/dna_classify.tsv",
     script:
         DNA_SCRIPT
 
@@ -105,9 +111,11 @@ rule dna_final_vcf:
         samples=[SAMPLES["tumor"]["name"], SAMPLES["normal"]["name"]],
     threads: 1
     resources:
-        mem_mb=200,
+        mem_mb=dna_memory.mem_mb("dna_final_vcf"),
     log:
         "logs/dna_final_vcf.log",
+    benchmark:
+        "logs/benchmark/dna_final_vcf.tsv",
     script:
         DNA_SCRIPT
 
@@ -124,9 +132,11 @@ rule dna_export_bam:
         pad=300,
     threads: 1
     resources:
-        mem_mb=300,
+        mem_mb=dna_memory.mem_mb("dna_export_bam"),
     log:
         "logs/dna_export_bam.log",
+    benchmark:
+        "logs/benchmark/dna_export_bam.tsv",
     script:
         DNA_SCRIPT
 

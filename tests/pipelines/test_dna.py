@@ -146,3 +146,30 @@ def test_contigs_from_fai_or_fasta(tmp_path):
     assert dna.contigs(fa) == [("c1", 6), ("c2", 3)]
     (tmp_path / "g.fa.fai").write_text("c1\t6\t9\t4\t5\n")
     assert dna.contigs(fa) == [("c1", 6)]
+
+
+def test_reference_contigs_come_from_the_cached_fai(tmp_path, monkeypatch):
+    from localgene import index_cache
+
+    fa = tmp_path / "g.fa"
+    fa.write_text(">c1 desc\nACGT\nAC\n>c2\nAAA\n")
+    cache = tmp_path / "cache"
+    assert dna.reference_contigs(str(fa), cache) == [("c1", 6), ("c2", 3)]
+    assert not (tmp_path / "g.fa.fai").exists()  # the cache's .fai, not one next to the FASTA
+    (entry,) = (cache / "faidx").iterdir()
+    assert (entry / f"{index_cache.PREFIX}.fa.fai").is_file()
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the FASTA was read again")
+
+    # Every later parse of the workflow: no hashing of the FASTA, no samtools faidx.
+    monkeypatch.setattr(index_cache, "sha256_file", must_not_run)
+    monkeypatch.setattr(index_cache, "run_tool", must_not_run)
+    assert dna.reference_contigs(str(fa), cache) == [("c1", 6), ("c2", 3)]
+
+
+def test_reference_contigs_refuse_what_cannot_be_indexed(tmp_path):
+    with pytest.raises(InvalidRequest, match=r"^ref: .*missing\.fa is not a file"):
+        dna.reference_contigs(str(tmp_path / "missing.fa"), tmp_path / "cache")
+    with pytest.raises(InvalidRequest, match=r"^ref: a gzipped FASTA cannot be indexed here"):
+        dna.reference_contigs(str(tmp_path / "g.fa.gz"), tmp_path / "cache")

@@ -9,6 +9,8 @@ import pytest
 from dna_helpers import run_workflow
 from dna_truth import load_truth, read_calls
 
+from localgene.pipelines import dna, dna_memory
+
 pytestmark = pytest.mark.workflow
 
 
@@ -74,7 +76,27 @@ def test_orientation_artifacts_are_filtered(somatic_run):
     for artifact in truth["orientation_artifacts"]:
         call = calls.get(_key(artifact))
         assert call is not None and call["somatic"], artifact  # tumor-only alt reads: a candidate ...
-        assert "orientation" in call["filters"], (artifact, call)  # ... that the F1R2/F2R1 test rejects
+        assert call["filters"] == ["orientation"], (artifact, call)  # ... that only the F1R2/F2R1 test rejects
+    passing = {_key(v) for v in truth["somatic"] if v["expected_filter"] == "PASS"}
+    assert not [k for k in passing if k in calls and "orientation" in calls[k]["filters"]]
+
+
+def test_alignment_artifact_is_filtered(somatic_run):
+    """The tumor-only SNV of the planted segmental duplication: supported only by low-MAPQ
+    reads, somatic by its likelihoods, and FILTERed ``alignment`` (is_filter_by_alignmentArtifacts)
+    and by nothing else; no true somatic site is."""
+    body, _, calls, truth = somatic_run
+    assert body["is_filter_by_alignmentArtifacts"] is True
+    (artifact,) = truth["alignment_artifacts"]
+    call = calls.get(_key(artifact))
+    assert call is not None and call["somatic"], artifact
+    assert call["filters"] == ["alignment"], (artifact, call)
+    with pysam.VariantFile(body["output"]) as vf:
+        (rec,) = [r for r in vf.fetch(artifact["chrom"], artifact["pos"] - 1, artifact["pos"]) if r.alts == (artifact["alt"],)]
+        mqm = rec.info["MQM"]
+        assert (mqm[0] if isinstance(mqm, tuple) else mqm) < dna.MIN_ALT_MAPQ
+    passing = {_key(v) for v in truth["somatic"] if v["expected_filter"] == "PASS"}
+    assert not [k for k in passing if k in calls and "alignment" in calls[k]["filters"]]
 
 
 def test_sample_columns_summary_and_tumor_bam(somatic_run):
@@ -85,6 +107,13 @@ def test_sample_columns_summary_and_tumor_bam(somatic_run):
     summary = json.loads((tmp / "job" / "results" / "job.json").read_text())
     assert summary["counts"]["PASS"] == len(_passing_somatic(calls))
     assert any("Mutect2" in w for w in summary["warnings"])
+    # Every step before the summary left its benchmark record; the declarations are dna_memory's.
+    ran = {"dna_align.tumor", "dna_align.normal", "dna_markdup.tumor", "dna_call_somatic.0", "dna_classify", "dna_final_vcf"}
+    assert ran <= set(summary["peak_rss_mb"]), sorted(summary["peak_rss_mb"])
+    assert summary["peak_rss_mb"]["dna_align.tumor"] > 0
+    ref_mb = dna_memory.ref_mb(body["ref"])
+    assert summary["declared_mem_mb"]["dna_align"] == dna_memory.mem_mb("dna_align", ref_mb, 2)
+    assert summary["declared_mem_mb"]["dna_call_somatic"] == dna_memory.mem_mb("dna_call_somatic")
     passing = sorted(_passing_somatic(calls))
     with pysam.AlignmentFile(body["mutect_bam_output"]) as bam:
         assert [rg["SM"] for rg in bam.header.to_dict()["RG"]] == ["demo_tumor"]

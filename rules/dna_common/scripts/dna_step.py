@@ -105,6 +105,9 @@ def dna_summary():
         "settings": {k: v for k, v in plan.items() if k not in ("job_type", "caller", "samples", "warnings")},
         "tools": {name: steps.tool_version(cmd) for name, cmd in steps.TOOL_VERSIONS.items()},
         "results": [f for f in inp if not f.endswith(".json")],
+        # Peak RSS (MB) of each step so far (the delivery comes after), next to its declaration.
+        "peak_rss_mb": steps.benchmark_peaks(p.benchmarks),
+        "declared_mem_mb": dict(p.declared_mem_mb),
     }
     for extra in p.extra:
         with open(extra) as fh:
