@@ -7,8 +7,8 @@ TestClient, each request ``--repeat`` times (median):
 * baseline: the API's CNVkit listing (``GET /v2.0/{p}/gene/tools/cnvkit``), first page;
 * the browser's listing without a state filter (the same store query);
 * the browser's listing filtered by state, for a common state (FINISHED) and a rare one
-  (RUNNING): the store has no state column index, so the server reads the project's jobs a
-  page of 100 at a time and keeps the matching ones;
+  (RUNNING): answered from the listing indexes with the state in them (store migration 3;
+  before it, the store walked the unfiltered index and checked each job's state);
 
 for the tenant administrator (every user's jobs) and an ordinary user (their own). Prints the
 figures and each one's ratio to the baseline. Usage::
