@@ -205,8 +205,9 @@ MIGRATIONS: list[list[str]] = [
     ],
     [
         # The job browser's listing filtered by state: the same pages, the state after the
-        # project/owner/kind columns (by owner and state: jobs_stats already is one).
+        # project/owner/kind columns (jobs_stats cannot serve: input_size breaks the order).
         "CREATE INDEX jobs_status_time ON jobs (project_id, status, start_time)",
+        "CREATE INDEX jobs_owner_status_time ON jobs (project_id, owner, status, start_time)",
         "CREATE INDEX jobs_kind_status_time ON jobs (project_id, kind, status, start_time)",
         "CREATE INDEX jobs_family_status_time ON jobs (project_id, family, status, start_time)",
         "CREATE INDEX jobs_owner_kind_status_time ON jobs (project_id, owner, kind, status, start_time)",
@@ -219,7 +220,7 @@ _STATUS_INDEX = {
     "jobs_time": "jobs_status_time",
     "jobs_kind_time": "jobs_kind_status_time",
     "jobs_family_time": "jobs_family_status_time",
-    "jobs_owner_time": "jobs_stats",
+    "jobs_owner_time": "jobs_owner_status_time",
     "jobs_owner_kind_time": "jobs_owner_kind_status_time",
     "jobs_owner_family_time": "jobs_owner_family_status_time",
 }

@@ -335,7 +335,7 @@ def test_pages_use_an_index_without_sorting(store, kinds, owner, index):
         (None, None, "jobs_status_time"),
         ("cnvkit", "alice", "jobs_owner_kind_status_time"),
         (PIPELINE_KINDS, "alice", "jobs_owner_family_status_time"),
-        (None, "alice", "jobs_stats"),
+        (None, "alice", "jobs_owner_status_time"),
     ],
 )
 def test_pages_filtered_by_state_use_an_index_with_the_state(store, kinds, owner, index):
