@@ -1,8 +1,8 @@
 # RNA_DIFF_EXPR: paired-end FASTQ per sample, in groups -> (cutadapt) -> HISAT2 -> samtools
 # sort/index -> featureCounts -> DESeq2 (every other group against the first), with a
-# strandedness check, optional QC (is_export_qc + bed), MA/volcano plots, results/job.json and
-# delivery to `output`. The config is the service's body with local absolute paths (checked by
-# config/rna_diff_expr.schema.yaml). One Snakemake job per step, each with its own log under
+# strandedness check, optional QC (is_export_qc + bed), MA/volcano plots, results/job.json,
+# results/report.html and delivery to `output`. The config is the service's body with local
+# absolute paths (checked by config/rna_diff_expr.schema.yaml). One Snakemake job per step, each with its own log under
 # logs/rna/, whose first line is the exact command. Decisions: docs/rna.md.
 
 import re
@@ -80,4 +80,5 @@ include: "count.smk"
 include: "de.smk"
 include: "qc.smk"
 include: "deliver.smk"
+include: "report.smk"
 
