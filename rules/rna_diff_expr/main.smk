@@ -10,6 +10,7 @@ import re
 from localgene.rna import index as rna_index
 from localgene.rna import plan as rna_plan
 from localgene import plan as lg_plan
+from localgene import report as lg_report
 
 RNA = rna_plan.build_plan(config)
 if workflow.is_main_process:
@@ -54,6 +55,7 @@ RRNA_SUMMARY = "work/qc/rrna.txt.summary"
 QC_TSV = "results/qc/qc.tsv"
 QC_PNG = "results/qc/qc.png"
 SUMMARY = "results/job.json"
+REPORT = lg_report.REPORT_PATH
 DELIVERED = "logs/delivered.json"
 
 STEP_SCRIPT = "scripts/rna_step.py"

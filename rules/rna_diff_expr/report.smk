@@ -2,10 +2,6 @@
 # volcano plots and the top genes of every contrast, the commands, warnings, tool versions and
 # the step timeline (localgene.report.rna; docs/report.md). Delivered with the other results.
 
-from localgene import report as lg_report
-
-REPORT = lg_report.REPORT_PATH
-
 # The layout the report reads, named as localgene.report.rna expects.
 REPORT_PATHS = {
     "summary": SUMMARY,

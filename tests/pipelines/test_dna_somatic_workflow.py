@@ -6,7 +6,8 @@ import json
 
 import pysam
 import pytest
-from dna_helpers import run_workflow
+from browser_helpers import open_report, table_rows
+from dna_helpers import bcftools_count, check_report_counts, number, run_workflow
 from dna_truth import load_truth, read_calls
 
 pytestmark = pytest.mark.workflow
@@ -92,3 +93,33 @@ def test_sample_columns_summary_and_tumor_bam(somatic_run):
     assert reads
     near = lambda r: any(k[0] == r.reference_name and r.reference_start - 1000 < k[1] < r.reference_end + 1000 for k in passing)
     assert all(near(r) for r in reads[::50])
+
+
+def test_report_counts_filter_reasons_and_somatic_calls(somatic_run):
+    """The report beside the VCF: counts per set and sample equal bcftools' counts of the
+    delivered VCF; every filtered-by reason with its count; the SOMATIC-classified calls."""
+    body, tmp, calls, truth = somatic_run
+    vcf = body["output"]
+    delivered = tmp / "out" / "somatic.report.html"
+    assert delivered.read_bytes() == (tmp / "job" / "results" / "report.html").read_bytes()
+    opened = open_report(delivered, "report-dna-somatic", tables=(".variant-counts", ".filters", ".reads"))
+    assert all(u.startswith(("file:", "data:")) for u in opened["requests"]), opened["requests"]
+    check_report_counts(opened, vcf, {
+        "all records": (), "PASS records": ("-f", "PASS,."),
+        "SOMATIC records": ("-i", "INFO/SOMATIC=1"), "SOMATIC and PASS": ("-i", "INFO/SOMATIC=1", "-f", "PASS,."),
+        "demo_tumor: its calls": ("-s", "demo_tumor", "-c", "1"),
+        "demo_normal: its calls": ("-s", "demo_normal", "-c", "1"),
+        "demo_normal: its PASS calls": ("-s", "demo_normal", "-c", "1", "-f", "PASS,.")})
+    rows = {r["set"]: r for r in table_rows(opened, ".variant-counts")}
+    assert number(rows["SOMATIC and PASS"]["records"]) == len(_passing_somatic(calls))
+    filters = {r["FILTER"]: number(r["records"]) for r in table_rows(opened, ".filters")}
+    for reason in ("PASS", "normal_evidence", "panel_of_normals", "germline", "orientation"):
+        assert filters[reason] == bcftools_count(vcf, "-f", reason) > 0, reason
+    assert set(filters) == {f for c in calls.values() for f in c["filters"]}
+    summary = json.loads((tmp / "job" / "results" / "job.json").read_text())
+    assert all(filters.get(k, 0) == v for k, v in summary["counts"].items() if k != "somatic")
+    reads = {r["role"]: r for r in table_rows(opened, ".reads")}
+    assert set(reads) == {"tumor", "normal"} and all(0 < number(r["duplicate rate %"]) < 10 for r in reads.values())
+    images = {i["alt"]: i for i in opened["images"]}
+    assert images["variant counts by type and FILTER values"]["w"] > 300
+    assert "Mutect2 cannot be installed here" in opened["text"] and "freebayes -f" in opened["text"]
