@@ -58,9 +58,10 @@ def render(job_dir: Path, paths: Mapping[str, str], kind: str | None = None) -> 
     builder = KINDS.get(kind)
     if builder is None:
         raise KeyError(f"no report for job kind {kind!r} (known: {', '.join(KINDS)})")
+    own = builder(job_dir, summary, paths)
     reader = RECORDS.get(kind)
     record = reader(job_dir, summary, paths) if reader is not None else None
-    sections = [*builder(job_dir, summary, paths), *common.sections(summary, record)]
+    sections = [*own, *common.sections(summary, record)]
     return render_page(kind=TITLES.get(kind, kind), summary=summary, sections=sections)
 
 
