@@ -123,3 +123,54 @@ def test_report_counts_filter_reasons_and_somatic_calls(somatic_run):
     images = {i["alt"]: i for i in opened["images"]}
     assert images["variant counts by type and FILTER values"]["w"] > 300
     assert "Mutect2 cannot be installed here" in opened["text"] and "freebayes -f" in opened["text"]
+
+
+def test_job_browser_opens_the_somatic_report(somatic_run, tmp_path):
+    """The job browser (/ui) in Chromium shows this finished job and opens its report.
+
+    The job ran for real above (plain Snakemake); here it is recorded in a fresh store as a
+    FINISHED DNA_SOMATIC job with that job folder's report, as the worker would leave it."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))  # tests/api's helpers
+    from api_helpers import LiveServer
+
+    from browser_helpers import browser, screenshot
+    from localgene import settings as settings_mod
+    from localgene.api import users as users_mod
+    from localgene.api.app import ApiSettings, create_app
+    from localgene.schema import new_record
+    from localgene.status import Status
+    from localgene.store import Store
+
+    body, tmp, _, _ = somatic_run
+    cfg = settings_mod.load({"LOCALGENE_HOME": str(tmp_path / "home")}).ensure_dirs()
+    store = Store.open(cfg)
+    rec = store.submit(new_record("local", "alice", "DNA_SOMATIC", body))
+    store.transition(rec.instance_id, Status.RUNNING)
+    store.set_progress(rec.instance_id, 20, 20)
+    store.transition(rec.instance_id, Status.FINISHED)
+    (cfg.job_dir(rec.instance_id) / "results").mkdir(parents=True)
+    shutil.copyfile(tmp / "job" / "results" / "report.html", cfg.job_dir(rec.instance_id) / "results" / "report.html")
+    users_path = tmp_path / "users.yaml"
+    _, token = users_mod.add_user(users_path, "alice", tenant="lab", role="user", projects=["local"])
+    with LiveServer(create_app(ApiSettings(cfg, users_path=users_path))) as server, browser() as ctx:
+        page = ctx.new_page()
+        page.goto(server.url + "/ui/")
+        page.fill("#token", token)
+        page.click("#login-form button[type=submit]")
+        page.wait_for_selector(f"#jobs tr[data-id='{rec.instance_id}']")
+        page.locator(f"#jobs tr[data-id='{rec.instance_id}'] a").click()
+        page.wait_for_selector("#report-link")
+        with ctx.expect_page() as popup:
+            page.click("#report-link")
+        report = popup.value
+        report.wait_for_load_state("load")
+        assert report.title().startswith("DNA somatic variant")
+        widths = report.evaluate("[...document.images].map(i => i.complete ? i.naturalWidth : 0)")
+        assert widths and all(w > 0 for w in widths), widths
+        assert report.locator(".variant-counts tbody tr").count() == 8
+        assert report.locator(".filters tbody tr").count() >= 5
+        screenshot(report, "ui-report-dna-somatic")
