@@ -131,7 +131,7 @@ def filter_counts(vcf: str, log_path) -> tuple[Counter, dict[str, str]]:
     for value in values.splitlines():
         for reason in value.split(";"):
             counts["PASS" if reason == "." else reason] += 1
-    described = dict(re.findall(r'^##FILTER=<ID=([^,>]+),Description="([^"]*)"', header, flags=re.M))
+    described = dict(re.findall(r'^##FILTER=<ID=([^,>]+),Description="([^"]*)"', header, flags=re.MULTILINE))
     return counts, described
 
 

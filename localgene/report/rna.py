@@ -130,6 +130,14 @@ def sections(job_dir: Path, summary: dict[str, Any], paths: Paths) -> list[Secti
     return out
 
 
+def _finite(text: str | None) -> float | None:
+    try:
+        value = float(text or "")
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
 def _timeline(folder: Path) -> list[dict[str, Any]]:
     """One entry per Snakemake benchmark file (``<rule>.tsv`` or ``<rule>/<wildcard>.tsv``):
     wall s, CPU s, peak RSS; the end is the file's time (written when the step ended)."""
@@ -145,16 +153,8 @@ def _timeline(folder: Path) -> list[dict[str, Any]]:
         rel = path.relative_to(folder)
         step = rel.parts[0].removesuffix(".tsv")
         wildcards = {"": rel.stem} if len(rel.parts) > 1 else {}
-
-        def number(key: str) -> float | None:
-            try:
-                value = float(row.get(key, ""))
-            except ValueError:
-                return None
-            return value if math.isfinite(value) else None
-
         entries.append({"step": step, "wildcards": wildcards, "start": end - wall, "end": end, "wall_s": wall,
-                        "cpu_s": number("cpu_time"), "max_rss_mb": number("max_rss")})
+                        "cpu_s": _finite(row.get("cpu_time")), "max_rss_mb": _finite(row.get("max_rss"))})
     return sorted(entries, key=lambda e: e["start"])
 
 
