@@ -138,7 +138,9 @@ def filter_counts(vcf: str, log_path) -> tuple[Counter, dict[str, str]]:
 def variant_qc(vcf: str, roles: Sequence[str], somatic: bool, bams: dict[str, str], out_dir: str,
                log_path) -> None:
     """Everything :func:`outputs` lists; ``roles`` are the VCF's sample columns, in order."""
-    Path(log_path).write_text("")
+    sets = len(stat_sets([(r, r) for r in roles], somatic))
+    Path(log_path).write_text(f"# bcftools stats of {vcf} ({sets} record sets), bcftools query of its FILTER "
+                              f"values, samtools flagstat of {', '.join(bams[r] for r in roles)} -> {out_dir}\n")
     for sub in ("bcftools_stats", "flagstat"):
         Path(out_dir, sub).mkdir(parents=True, exist_ok=True)
     names = _output(["bcftools", "query", "-l", vcf], log_path).split()

@@ -91,7 +91,7 @@ def test_report_counts_filters_reads_and_record(germline_run, dna_germline_data)
     delivered = tmp / "out" / "calls.report.html"
     assert delivered.read_bytes() == (tmp / "job" / "results" / "report.html").read_bytes()
     opened = open_report(delivered, f"report-dna-germline-{engine}",
-                         tables=(".variant-counts", ".filters", ".reads"))
+                         tables=(".variant-counts", ".filters", ".reads", ".step-options"))
     assert all(u.startswith(("file:", "data:")) for u in opened["requests"]), opened["requests"]
     check_report_counts(opened, vcf, {
         "all records": (), "PASS records": ("-f", "PASS,."),
@@ -111,7 +111,10 @@ def test_report_counts_filters_reads_and_record(germline_run, dna_germline_data)
     assert plot["src"].startswith("data:image/png;base64") and plot["w"] > 300
     text = opened["text"]
     assert any("BQSR" in line for line in text.splitlines() if line.strip())
-    assert "bwa mem" in text and "samtools markdup" in text and "bcftools stats" in text  # the commands
+    commands = {r["step"]: r["options"] for r in table_rows(opened, ".step-options")}  # each log's first line
+    assert commands["dna_align.sample"].startswith("bwa mem -t ")
+    assert commands["dna_markdup.sample"].startswith("samtools markdup ")
+    assert commands["dna_qc"].startswith("# bcftools stats of results/calls.vcf.gz (4 record sets)")
     assert "no timeline recorded" in text
 
 
