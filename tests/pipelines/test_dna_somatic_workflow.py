@@ -169,6 +169,9 @@ def test_job_browser_opens_the_somatic_report(somatic_run, tmp_path):
         report = popup.value
         report.wait_for_load_state("load")
         assert report.title().startswith("DNA somatic variant")
+        # styled: the report's stylesheet passes the policy the browser page hands on to it
+        assert report.evaluate("getComputedStyle(document.querySelector('.page-header')).backgroundColor") \
+            == "rgb(24, 35, 58)"
         widths = report.evaluate("[...document.images].map(i => i.complete ? i.naturalWidth : 0)")
         assert widths and all(w > 0 for w in widths), widths
         assert report.locator(".variant-counts tbody tr").count() == 8
