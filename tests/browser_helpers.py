@@ -58,3 +58,38 @@ def screenshot(page, name: str, full_page: bool = True) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+def open_report(path: Path, name: str, tables: tuple[str, ...] = ()) -> dict:
+    """A report file opened in Chromium with every request but ``file:``/``data:`` refused;
+    a full-page screenshot ``<name>.png``. Returns the requests it tried, its images (alt,
+    natural width, ``src`` start), its text and, per CSS selector of ``tables``, the table's
+    header cells and rows (class, cell texts)."""
+    with browser() as ctx:
+        requests: list[str] = []
+
+        def route(r):
+            requests.append(r.request.url)
+            (r.continue_ if r.request.url.startswith(("file:", "data:")) else r.abort)()
+
+        ctx.route("**/*", route)
+        page = ctx.new_page()
+        page.goto(Path(path).as_uri())
+        page.wait_for_load_state("load")
+        screenshot(page, name)
+        images = page.evaluate("[...document.images].map(i => ({alt: i.alt, w: i.complete ? i.naturalWidth : 0, "
+                               "src: i.getAttribute('src').slice(0, 22)}))")
+        found = {}
+        for selector in tables:
+            found[selector] = page.evaluate("""sel => { const div = document.querySelector(sel); if (!div) return null;
+                return {head: [...div.querySelectorAll('thead th')].map(th => th.textContent.trim()),
+                        rows: [...div.querySelectorAll('tbody tr')].map(tr => ({cls: tr.className,
+                              cells: [...tr.cells].map(td => td.textContent.trim())}))}; }""", selector)
+        return {"requests": requests, "images": images, "text": page.inner_text("body"), "tables": found}
+
+
+def table_rows(opened: dict, selector: str) -> list[dict]:
+    """The rows of one table of :func:`open_report` as dicts (header -> cell, plus ``cls``)."""
+    t = opened["tables"][selector]
+    assert t is not None, f"no {selector} in the report"
+    return [dict(zip(t["head"], r["cells"]), cls=r["cls"]) for r in t["rows"]]

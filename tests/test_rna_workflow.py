@@ -13,6 +13,7 @@ import json
 
 import pytest
 
+from browser_helpers import open_report, table_rows
 from localgene import demodata_rna as rna
 from localgene.rna.plan import DE_COLUMNS
 from rna_helpers import read_csv, read_tsv, significant, snakemake
@@ -164,6 +165,59 @@ def test_results_delivered_to_the_output_folder(run):
     assert not (delivered / "bam").exists()
 
 
+@pytest.fixture(scope="module")
+def report(run):
+    """The delivered report of the demo run, opened in Chromium (network refused)."""
+    job, delivered = run
+    assert (delivered / "report.html").read_bytes() == (job / "results" / "report.html").read_bytes()
+    return open_report(delivered / "report.html", "report-rna",
+                       tables=(".rna-qc", ".top-genes[data-contrast='treated_vs_control']"))
+
+
+def test_report_top_genes_are_the_planted_ones_with_their_sign(report, demo):
+    _, truth = demo
+    planted = {g["gene_id"]: g["log2fc"] for g in truth["genes"] if g["de"]}
+    rows = table_rows(report, ".top-genes[data-contrast='treated_vs_control']")
+    assert len(rows) == min(50, len(truth["genes"]))
+    highlighted = {r["gene id"]: r for r in rows if r["cls"] in ("up", "down")}
+    # the planted genes DESeq2 finds are highlighted, in the direction they were planted
+    assert len(set(highlighted) & set(planted)) >= 0.9 * len(planted)
+    assert len(set(highlighted) - set(planted)) <= 0.1 * len(highlighted)
+    for gene, r in highlighted.items():
+        assert r["cls"] == r["direction"] == ("up" if float(r["log2FC"]) > 0 else "down")
+        assert float(r["padj"]) < 0.05
+        if gene in planted:
+            assert (planted[gene] > 0) == (r["cls"] == "up"), r
+    padj = [float(r["padj"]) for r in rows]
+    assert padj == sorted(padj) and all(float(r["baseMean"].replace(",", "")) > 0 for r in rows)
+
+
+def test_report_qc_plots_and_run_record(report, demo, run):
+    _, truth = demo
+    job, _ = run
+    assert all(u.startswith(("file:", "data:")) for u in report["requests"]), report["requests"]
+    qc = {r["sample"]: r for r in table_rows(report, ".rna-qc")}
+    assert list(qc) == list(truth["samples"])
+    for sample, info in truth["samples"].items():
+        r = qc[sample]
+        assert int(r["read pairs in"].replace(",", "")) == info["pairs"]
+        assert int(r["pairs with adapter"].replace(",", "")) >= 0.95 * info["readthrough_pairs"]
+        assert float(r["aligned %"]) > 99 and float(r["assigned to genes %"]) > 95
+        assert r["looks like"] == r["declared"] == "fr-firststrand" and r["strandedness check"] == "as declared"
+        assert r["cls"] == ""
+    alts = {i["alt"]: i for i in report["images"]}
+    for alt in ("treated_vs_control MA plot", "treated_vs_control volcano plot", "RNA QC per sample"):
+        assert alts[alt]["src"].startswith("data:image/png;base64") and alts[alt]["w"] > 300, alts
+    text = report["text"]
+    assert "hisat2 -p" in text and "featureCounts" in text and "DESeq2" in text  # commands and versions
+    assert "no warnings" in text
+    # the timeline, from the steps' benchmark files: one bar per step that ran
+    # (all but the report's own and the delivery's, which end after it is written)
+    folder = job / "logs" / "rna" / "benchmark"
+    ran = [b for b in folder.rglob("*.tsv") if b not in (folder / "report.tsv", folder / "deliver.tsv")]
+    assert f"{len(ran)} steps; each bar" in text
+
+
 def test_wrong_library_type_is_warned_about(wrong_type_run):
     job, out = wrong_type_run
     summary = json.loads((job / "results" / "job.json").read_text())
@@ -177,6 +231,13 @@ def test_wrong_library_type_is_warned_about(wrong_type_run):
     table = read_csv(out / "de.csv")
     assert tuple(table[0]) == DE_COLUMNS
     assert (out / "wrong" / "de" / "treated_vs_control.csv").read_bytes() == (out / "de.csv").read_bytes()
+    # the report shows the failed check per sample, and the warnings (no QC: no rRNA fraction)
+    opened = open_report(out / "wrong" / "report.html", "report-rna-wrong-library-type", tables=(".rna-qc",))
+    qc = {r["sample"]: r for r in table_rows(opened, ".rna-qc")}
+    assert set(qc) == {"C1", "C2", "T1", "T2"}
+    assert all(r["strandedness check"] == "MISMATCH" and r["cls"] == "warn" and r["rRNA fraction"] == ""
+               and r["pairs with adapter"] == "" for r in qc.values())
+    assert all(w in opened["text"] for w in summary["warnings"])
 
 
 @pytest.mark.parametrize(

@@ -127,7 +127,7 @@ def test_wal_and_schema_version(store):
     add(store)
     conn = sqlite3.connect(store.db_path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     conn.close()
     again = Store(store.db_path)
     assert again.schema_version() == SCHEMA_VERSION
@@ -325,6 +325,51 @@ def test_pages_use_an_index_without_sorting(store, kinds, owner, index):
     inner = [line for line in plan if line.startswith("  ")]
     assert any(f"COVERING INDEX {index} " in line for line in inner), plan
     assert not any("TEMP B-TREE" in line or "SCAN" in line for line in inner), plan
+
+
+@pytest.mark.parametrize(
+    "kinds,owner,index",
+    [
+        ("cnvkit", None, "jobs_kind_status_time"),
+        (PIPELINE_KINDS, None, "jobs_family_status_time"),
+        (None, None, "jobs_status_time"),
+        ("cnvkit", "alice", "jobs_owner_kind_status_time"),
+        (PIPELINE_KINDS, "alice", "jobs_owner_family_status_time"),
+        (None, "alice", "jobs_owner_status_time"),
+    ],
+)
+def test_pages_filtered_by_state_use_an_index_with_the_state(store, kinds, owner, index):
+    """The job browser's state filter (migration 3): pages from an index with the state in it,
+    in order, and the same jobs a walk of every job would keep."""
+    for i in range(60):
+        rec = add(store, owner=["alice", "bob"][i % 2], kind=["cnvkit", "DNA_SOMATIC"][i // 2 % 2], start=i)
+        if i % 3 == 0:
+            store.transition(rec.instance_id, Status.CANCELING)
+    plan = store.explain_list("p1", kinds, owner, status="CANCELING", limit=10, offset=0, start=0, end=10**13)
+    inner = [line for line in plan if line.startswith("  ")]
+    assert any(f"COVERING INDEX {index} " in line for line in inner), plan
+    assert not any("TEMP B-TREE" in line or "SCAN" in line for line in inner), plan
+    everything = store.list_jobs("p1", kinds, owner, limit=100)[1]
+    want = [j.instance_id for j in everything if j.status is Status.CANCELING]
+    count, page = store.list_jobs("p1", kinds, owner, status="CANCELING", limit=100)
+    assert count == len(want) > 0 and [j.instance_id for j in page] == want
+
+
+def test_migration_3_adds_the_state_indexes_to_a_version_2_store(tmp_path):
+    from localgene.store import MIGRATIONS
+
+    db = tmp_path / "v2.db"
+    conn = sqlite3.connect(db)
+    for migration in MIGRATIONS[:2]:
+        for statement in migration:
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    store = Store(db)
+    assert store.schema_version() == 3
+    names = {r[0] for r in sqlite3.connect(db).execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"jobs_status_time", "jobs_kind_status_time", "jobs_owner_kind_status_time"} <= names
 
 
 # --------------------------------------------------------------------------------------------

@@ -50,6 +50,8 @@ FIXED_MB: dict[str, int] = {
     "dna_final_vcf": 100,
     "dna_export_bam": 100,  # samtools view -L / a copy
     "dna_summary": 100,
+    "dna_qc": 300,  # bcftools stats / query and samtools flagstat stream; matplotlib draws one chart
+    "dna_report": 300,  # pandas, jinja2 and the embedded PNGs of one page
     "dna_deliver": 200,  # local copies or S3 multipart uploads (boto3 buffers)
 }
 #: Steps bounded by their sort buffer: the tools' part is SORT_MEM_MB plus this.

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from localgene.report import cnvkit, common
+from localgene.report import cnvkit, common, dna, rna
 from localgene.report.page import Section, render_page
 
 #: Where a job's report is, relative to its job folder (the report rule writes it there).
@@ -24,9 +24,25 @@ REPORT_PATH = "results/report.html"
 SectionBuilder = Callable[[Path, dict[str, Any], Mapping[str, str]], list[Section]]
 KINDS: dict[str, SectionBuilder] = {
     "CNVKIT": cnvkit.sections,
+    "RNA_DIFF_EXPR": rna.sections,
+    "DNA_GERMLINE": dna.sections,
+    "DNA_SOMATIC": dna.sections,
 }
 #: How the page names each kind.
-TITLES: dict[str, str] = {"CNVKIT": "CNVkit copy-number"}
+TITLES: dict[str, str] = {
+    "CNVKIT": "CNVkit copy-number",
+    "RNA_DIFF_EXPR": "RNA differential expression",
+    "DNA_GERMLINE": "DNA germline variant",
+    "DNA_SOMATIC": "DNA somatic variant",
+}
+#: Job kind -> the function that reads its run record (options, warnings, versions, timeline)
+#: from (job folder, job.json, paths), for a job.json not in CNVkit's shape (common.record_of).
+RecordReader = Callable[[Path, dict[str, Any], Mapping[str, str]], common.Record]
+RECORDS: dict[str, RecordReader] = {
+    "RNA_DIFF_EXPR": rna.run_record,
+    "DNA_GERMLINE": dna.run_record,
+    "DNA_SOMATIC": dna.run_record,
+}
 
 
 def job_kind(summary: dict[str, Any]) -> str:
@@ -42,7 +58,10 @@ def render(job_dir: Path, paths: Mapping[str, str], kind: str | None = None) -> 
     builder = KINDS.get(kind)
     if builder is None:
         raise KeyError(f"no report for job kind {kind!r} (known: {', '.join(KINDS)})")
-    sections = [*builder(job_dir, summary, paths), *common.sections(summary)]
+    own = builder(job_dir, summary, paths)
+    reader = RECORDS.get(kind)
+    record = reader(job_dir, summary, paths) if reader is not None else None
+    sections = [*own, *common.sections(summary, record)]
     return render_page(kind=TITLES.get(kind, kind), summary=summary, sections=sections)
 
 

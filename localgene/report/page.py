@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -84,6 +85,15 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, row_classes:
 
 def stylesheet() -> str:
     return resources.files("localgene.report").joinpath("templates", "report.css").read_text(encoding="utf-8")
+
+
+def style_source() -> str:
+    """The CSP source that allows exactly the report's ``<style>`` element (its SHA-256).
+
+    A page that shows a report from a ``blob:`` URL (the job browser) passes its own policy on
+    to it; this lets the report's stylesheet in without allowing any other inline style."""
+    digest = hashlib.sha256(stylesheet().encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
 
 
 def render_page(*, kind: str, summary: dict[str, Any], sections: list[Section]) -> str:

@@ -64,7 +64,7 @@ def qc_rows(
     groups: Mapping[str, str],
     hisat2: Mapping[str, Mapping[str, float]],
     genes: lg_counts.Summary,
-    rrna: lg_counts.Summary,
+    rrna: lg_counts.Summary | None,
     strand_rows: Sequence[Mapping[str, Any]],
     cutadapt: Mapping[str, Mapping[str, int]] | None,
 ) -> list[dict[str, Any]]:
@@ -82,7 +82,7 @@ def qc_rows(
             "pairs_after_trimming": trim["pairs_after_trimming"] if trim else "",
             "aligned_pct": round(hisat2[sample]["aligned_pct"], 2),
             "assigned_pct": round(100 * lg_counts.assigned(genes, sample) / total, 2) if total else 0.0,
-            "rrna_fraction": round(lg_counts.assigned(rrna, sample) / mapped, 4) if mapped else 0.0,
+            "rrna_fraction": None if rrna is None else round(lg_counts.assigned(rrna, sample) / mapped, 4) if mapped else 0.0,
             "sense_fraction": strand[sample]["sense_fraction"],
             "inferred_library_type": strand[sample]["inferred"],
         })

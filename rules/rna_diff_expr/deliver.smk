@@ -33,7 +33,7 @@ rule summary:
 
 rule deliver:
     input:
-        RESULTS + [SUMMARY],
+        RESULTS + [SUMMARY, REPORT],
     output:
         DELIVERED,
     params:

@@ -1,8 +1,8 @@
 # RNA_DIFF_EXPR: paired-end FASTQ per sample, in groups -> (cutadapt) -> HISAT2 -> samtools
 # sort/index -> featureCounts -> DESeq2 (every other group against the first), with a
-# strandedness check, optional QC (is_export_qc + bed), MA/volcano plots, results/job.json and
-# delivery to `output`. The config is the service's body with local absolute paths (checked by
-# config/rna_diff_expr.schema.yaml). One Snakemake job per step, each with its own log under
+# strandedness check, optional QC (is_export_qc + bed), MA/volcano plots, results/job.json,
+# results/report.html and delivery to `output`. The config is the service's body with local
+# absolute paths (checked by config/rna_diff_expr.schema.yaml). One Snakemake job per step, each with its own log under
 # logs/rna/, whose first line is the exact command. Decisions: docs/rna.md.
 
 import re
@@ -10,6 +10,7 @@ import re
 from localgene.rna import index as rna_index
 from localgene.rna import plan as rna_plan
 from localgene import plan as lg_plan
+from localgene import report as lg_report
 
 RNA = rna_plan.build_plan(config)
 if workflow.is_main_process:
@@ -54,6 +55,7 @@ RRNA_SUMMARY = "work/qc/rrna.txt.summary"
 QC_TSV = "results/qc/qc.tsv"
 QC_PNG = "results/qc/qc.png"
 SUMMARY = "results/job.json"
+REPORT = lg_report.REPORT_PATH
 DELIVERED = "logs/delivered.json"
 
 STEP_SCRIPT = "scripts/rna_step.py"
@@ -80,4 +82,5 @@ include: "count.smk"
 include: "de.smk"
 include: "qc.smk"
 include: "deliver.smk"
+include: "report.smk"
 

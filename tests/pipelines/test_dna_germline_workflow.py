@@ -6,7 +6,8 @@ import json
 
 import pysam
 import pytest
-from dna_helpers import run_workflow
+from browser_helpers import open_report, table_rows
+from dna_helpers import bcftools_count, check_report_counts, number, run_workflow
 from dna_truth import genotype_concordance, load_truth, read_calls, score
 
 pytestmark = pytest.mark.workflow
@@ -80,6 +81,41 @@ def test_exported_bam_is_the_duplicate_marked_alignment_with_the_read_group(germ
     duplicates = sum(flags) / len(flags)
     assert 0.01 < duplicates < 0.08  # ~3 % planted PCR duplicates, flagged
     assert pysam.AlignmentFile(body["bam_output"]).check_index()
+
+
+def test_report_counts_filters_reads_and_record(germline_run, dna_germline_data):
+    """The report delivered beside the VCF: its counts are bcftools' counts of that VCF, the
+    planted SNV/indel mix shows, the duplicate rate is the planted one, and it says no BQSR."""
+    engine, body, tmp = germline_run
+    vcf = body["output"]
+    delivered = tmp / "out" / "calls.report.html"
+    assert delivered.read_bytes() == (tmp / "job" / "results" / "report.html").read_bytes()
+    opened = open_report(delivered, f"report-dna-germline-{engine}",
+                         tables=(".variant-counts", ".filters", ".reads", ".step-options"))
+    assert all(u.startswith(("file:", "data:")) for u in opened["requests"]), opened["requests"]
+    check_report_counts(opened, vcf, {
+        "all records": (), "PASS records": ("-f", "PASS,."),
+        "demo_germline: its calls": ("-s", "demo_germline", "-c", "1")})
+    truth = load_truth(dna_germline_data)["variants"]
+    rows = {r["set"]: r for r in table_rows(opened, ".variant-counts")}
+    planted = {k: sum(1 for v in truth if v["kind"] == k) for k in ("snv", "indel")}
+    assert abs(number(rows["all records"]["SNV"]) - planted["snv"]) <= 0.1 * planted["snv"]
+    assert abs(number(rows["all records"]["indel"]) - planted["indel"]) <= 0.1 * planted["indel"]
+    filters = {r["FILTER"]: number(r["records"]) for r in table_rows(opened, ".filters")}
+    assert filters == {"PASS": bcftools_count(vcf)}  # nothing filtered: QUAL < min_qual is dropped
+    (reads,) = table_rows(opened, ".reads")
+    assert reads["sample"] == "demo_germline" and 1 < number(reads["duplicate rate %"]) < 8
+    assert number(reads["mapped %"]) > 95
+    images = {i["alt"]: i for i in opened["images"]}
+    plot = images["variant counts by type and FILTER values"]
+    assert plot["src"].startswith("data:image/png;base64") and plot["w"] > 300
+    text = opened["text"]
+    assert any("BQSR" in line for line in text.splitlines() if line.strip())
+    commands = {r["step"]: r["options"] for r in table_rows(opened, ".step-options")}  # each log's first line
+    assert commands["dna_align.sample"].startswith("bwa mem -t ")
+    assert commands["dna_markdup.sample"].startswith("samtools markdup ")
+    assert commands["dna_qc"].startswith("# bcftools stats of results/calls.vcf.gz (4 record sets)")
+    assert "no timeline recorded" in text
 
 
 def test_bam_input_with_gvcf_and_the_gatk_engine(germline_runs, dna_germline_data, tmp_path):

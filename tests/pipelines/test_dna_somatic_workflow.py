@@ -6,7 +6,8 @@ import json
 
 import pysam
 import pytest
-from dna_helpers import run_workflow
+from browser_helpers import open_report, table_rows
+from dna_helpers import bcftools_count, check_report_counts, number, run_workflow
 from dna_truth import load_truth, read_calls
 
 from localgene.pipelines import dna, dna_memory
@@ -121,3 +122,87 @@ def test_sample_columns_summary_and_tumor_bam(somatic_run):
     assert reads
     near = lambda r: any(k[0] == r.reference_name and r.reference_start - 1000 < k[1] < r.reference_end + 1000 for k in passing)
     assert all(near(r) for r in reads[::50])
+
+
+def test_report_counts_filter_reasons_and_somatic_calls(somatic_run):
+    """The report beside the VCF: counts per set and sample equal bcftools' counts of the
+    delivered VCF; every filtered-by reason with its count; the SOMATIC-classified calls."""
+    body, tmp, calls, truth = somatic_run
+    vcf = body["output"]
+    delivered = tmp / "out" / "somatic.report.html"
+    assert delivered.read_bytes() == (tmp / "job" / "results" / "report.html").read_bytes()
+    opened = open_report(delivered, "report-dna-somatic", tables=(".variant-counts", ".filters", ".reads"))
+    assert all(u.startswith(("file:", "data:")) for u in opened["requests"]), opened["requests"]
+    check_report_counts(opened, vcf, {
+        "all records": (), "PASS records": ("-f", "PASS,."),
+        "SOMATIC records": ("-i", "INFO/SOMATIC=1"), "SOMATIC and PASS": ("-i", "INFO/SOMATIC=1", "-f", "PASS,."),
+        "demo_tumor: its calls": ("-s", "demo_tumor", "-c", "1"),
+        "demo_normal: its calls": ("-s", "demo_normal", "-c", "1"),
+        "demo_normal: its PASS calls": ("-s", "demo_normal", "-c", "1", "-f", "PASS,.")})
+    rows = {r["set"]: r for r in table_rows(opened, ".variant-counts")}
+    assert number(rows["SOMATIC and PASS"]["records"]) == len(_passing_somatic(calls))
+    filters = {r["FILTER"]: number(r["records"]) for r in table_rows(opened, ".filters")}
+    for reason in ("PASS", "normal_evidence", "panel_of_normals", "germline", "orientation"):
+        assert filters[reason] == bcftools_count(vcf, "-f", reason) > 0, reason
+    assert set(filters) == {f for c in calls.values() for f in c["filters"]}
+    summary = json.loads((tmp / "job" / "results" / "job.json").read_text())
+    assert all(filters.get(k, 0) == v for k, v in summary["counts"].items() if k != "somatic")
+    reads = {r["role"]: r for r in table_rows(opened, ".reads")}
+    assert set(reads) == {"tumor", "normal"} and all(0 < number(r["duplicate rate %"]) < 10 for r in reads.values())
+    images = {i["alt"]: i for i in opened["images"]}
+    assert images["variant counts by type and FILTER values"]["w"] > 300
+    assert "Mutect2 cannot be installed here" in opened["text"] and "freebayes -f" in opened["text"]
+
+
+def test_job_browser_opens_the_somatic_report(somatic_run, tmp_path):
+    """The job browser (/ui) in Chromium shows this finished job and opens its report.
+
+    The job ran for real above (plain Snakemake); here it is recorded in a fresh store as a
+    FINISHED DNA_SOMATIC job with that job folder's report, as the worker would leave it."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))  # tests/api's helpers
+    from api_helpers import LiveServer
+
+    from browser_helpers import browser, screenshot
+    from localgene import settings as settings_mod
+    from localgene.api import users as users_mod
+    from localgene.api.app import ApiSettings, create_app
+    from localgene.schema import new_record
+    from localgene.status import Status
+    from localgene.store import Store
+
+    body, tmp, _, _ = somatic_run
+    cfg = settings_mod.load({"LOCALGENE_HOME": str(tmp_path / "home")}).ensure_dirs()
+    store = Store.open(cfg)
+    rec = store.submit(new_record("local", "alice", "DNA_SOMATIC", body))
+    store.transition(rec.instance_id, Status.RUNNING)
+    store.set_progress(rec.instance_id, 20, 20)
+    store.transition(rec.instance_id, Status.FINISHED)
+    (cfg.job_dir(rec.instance_id) / "results").mkdir(parents=True)
+    shutil.copyfile(tmp / "job" / "results" / "report.html", cfg.job_dir(rec.instance_id) / "results" / "report.html")
+    users_path = tmp_path / "users.yaml"
+    _, token = users_mod.add_user(users_path, "alice", tenant="lab", role="user", projects=["local"])
+    with LiveServer(create_app(ApiSettings(cfg, users_path=users_path))) as server, browser() as ctx:
+        page = ctx.new_page()
+        page.goto(server.url + "/ui/")
+        page.fill("#token", token)
+        page.click("#login-form button[type=submit]")
+        page.wait_for_selector(f"#jobs tr[data-id='{rec.instance_id}']")
+        page.locator(f"#jobs tr[data-id='{rec.instance_id}'] a").click()
+        page.wait_for_selector("#report-link")
+        with ctx.expect_page() as popup:
+            page.click("#report-link")
+        report = popup.value
+        report.wait_for_load_state("load")
+        assert report.title().startswith("DNA somatic variant")
+        # styled: the report's stylesheet passes the policy the browser page hands on to it
+        assert report.evaluate("getComputedStyle(document.querySelector('.page-header')).backgroundColor") \
+            == "rgb(24, 35, 58)"
+        widths = report.evaluate("[...document.images].map(i => i.complete ? i.naturalWidth : 0)")
+        assert widths and all(w > 0 for w in widths), widths
+        assert report.locator(".variant-counts tbody tr").count() == 8
+        assert report.locator(".filters tbody tr").count() >= 5
+        screenshot(report, "ui-report-dna-somatic")

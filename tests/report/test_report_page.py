@@ -83,8 +83,14 @@ def test_report_draws_the_recorded_timeline(tmp_path):
 
 
 def test_an_unknown_job_kind_is_named(tmp_path):
+    paths = _mini_job(tmp_path, job_type="WGS_ASSEMBLY")
+    with pytest.raises(KeyError, match="WGS_ASSEMBLY"):
+        report.render(tmp_path, paths)
+
+
+def test_a_pipeline_report_names_the_paths_it_lacks(tmp_path):
     paths = _mini_job(tmp_path, job_type="RNA_DIFF_EXPR")
-    with pytest.raises(KeyError, match="RNA_DIFF_EXPR"):
+    with pytest.raises(KeyError, match="the RNA report needs the paths of: de_csv"):
         report.render(tmp_path, paths)
 
 

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from localgene import jobs as service
 from localgene import report as job_report
+from localgene.report import page as report_page
 from localgene import schema
 from localgene.api import deps
 from localgene.api.deps import PAGING, ProjectScope, get_caller, get_scope, get_state
@@ -53,6 +54,7 @@ def ui_root() -> RedirectResponse:
 def ui_page() -> Response:
     return Response(_static("index.html"), media_type=_STATIC["index.html"],
                     headers={"Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; "
+                             f"style-src 'self' {report_page.style_source()}; "  # the report's own sheet
                              "frame-src blob:; object-src 'none'; base-uri 'none'"})
 
 

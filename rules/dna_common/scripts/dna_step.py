@@ -11,6 +11,7 @@ import time
 
 from localgene import storage
 from localgene.errors import LocalgeneError
+from localgene.pipelines import dna_qc as dna_qc_steps
 from localgene.pipelines import dna_steps as steps
 from localgene.pipelines import somatic
 
@@ -93,6 +94,21 @@ def dna_export_bam():
         steps.copy_bam(inp.bam[0], out.bam, log)
 
 
+def dna_qc():
+    bams = dict(zip(p.roles, inp.bams))
+    dna_qc_steps.variant_qc(inp.vcf, list(p.roles), p.somatic, bams, p.out_dir, log)
+
+
+def dna_report():
+    from pathlib import Path
+
+    from localgene import report as lg_report
+
+    with open(log, "w") as fh:
+        fh.write(f"# localgene.report.write_report(., {out[0]})\n")
+    lg_report.write_report(Path.cwd(), dict(p.paths), Path(out[0]))
+
+
 def dna_summary():
     import json
 
@@ -104,7 +120,7 @@ def dna_summary():
         "warnings": plan["warnings"],
         "settings": {k: v for k, v in plan.items() if k not in ("job_type", "caller", "samples", "warnings")},
         "tools": {name: steps.tool_version(cmd) for name, cmd in steps.TOOL_VERSIONS.items()},
-        "results": [f for f in inp if not f.endswith(".json")],
+        "results": [f for f in inp if not f.endswith(".json") and not f.startswith("results/qc/")],
         # Peak RSS (MB) of each step so far (the delivery comes after), next to its declaration.
         "peak_rss_mb": steps.benchmark_peaks(p.benchmarks),
         "declared_mem_mb": dict(p.declared_mem_mb),

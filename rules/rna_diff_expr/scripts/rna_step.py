@@ -126,6 +126,13 @@ def summary_step(log):
     Path(out[0]).write_text(json.dumps(data, indent=2) + "\n")
 
 
+def report(log):
+    python_step(log, f"localgene.report.write_report(., {out[0]})")
+    from localgene import report as lg_report
+
+    lg_report.write_report(Path.cwd(), dict(p.paths), Path(out[0]), kind="RNA_DIFF_EXPR")
+
+
 def deliver(log):
     plan = rna_plan.build_plan(snakemake.config)
     python_step(log, f"localgene.rna.summary.deliver(results -> {plan.output}, run id {p.run_id})")
@@ -145,6 +152,7 @@ STEPS = {
     "rrna_count": rrna_count,
     "qc": qc_table,
     "summary": summary_step,
+    "report": report,
     "deliver": deliver,
 }
 
