@@ -69,6 +69,10 @@ def preload() -> float:
     sys.argv = [cnvkit_executable()]
     import cnvlib.cnvkit  # noqa: F401  (cnvlib.commands and everything it pulls in)
     import matplotlib.pyplot  # noqa: F401
+    import importlib
+
+    for module in ENTRIES.values():
+        importlib.import_module(module)
     import gc
 
     gc.collect()
@@ -96,16 +100,62 @@ def _exit_code(exc: SystemExit) -> int:
     return 1
 
 
+#: The stop signals a step gets from the server (and the job's process group).
+_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+#: What a request may run besides CNVkit (``"entry"``): module -> its ``main(argv)``.
+ENTRIES = {"coverage": "localgene.coverage_step"}
+
+#: True in a step's child (a step there that runs CNVkit forks it itself: see run_forked).
+IN_STEP = False
+
+
+def _entry_main(entry: str | None):
+    """The function a step runs: CNVkit's ``main()`` (argv in ``sys.argv``), or an entry's."""
+    if entry is None:
+        from cnvlib.cnvkit import main
+
+        return lambda argv: main()
+    import importlib
+
+    module = importlib.import_module(ENTRIES[entry])
+    return lambda argv: module.main(argv)
+
+
+def run_forked(argv: list[str], log_fd: int) -> tuple[int, float, float]:
+    """From a step's child: ``cnvkit.py <argv>`` in a child of its own (CNVkit is imported
+    already; no second request to the server). Exit code, CPU seconds, peak MB. Only where no
+    other thread runs (a fork copies one thread)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        run_step({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}, os.dup(log_fd))
+    while True:
+        try:
+            _, status, usage = os.wait4(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    return os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
 def run_step(request: dict, log_fd: int) -> None:
-    """In the forked child: ``cnvkit.py <argv>`` as its own process would run it; never returns."""
+    """In the forked child: ``cnvkit.py <argv>`` as its own process would run it (or, for a
+    request with ``"entry"``, that entry's ``main(argv)``); never returns."""
     import traceback
 
+    global IN_STEP
+    IN_STEP = True
     code = 1
     try:
         _set_pdeathsig()
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        # the server forks with these blocked: one sent meanwhile is delivered now, to the
+        # step's own handlers (never to the server's, inherited until the lines above)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _FORWARDED)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(log_fd, 1)
@@ -119,11 +169,11 @@ def run_step(request: dict, log_fd: int) -> None:
 
         tempfile.tempdir = None  # TMPDIR of this step, not of the server
         sys.argv = [sys.argv[0], *request["argv"]]
-        from cnvlib.cnvkit import main
 
         try:
-            main()
-            code = 0
+            main = _entry_main(request.get("entry"))
+            returned = main(list(request["argv"]))
+            code = returned if isinstance(returned, int) else 0
         except SystemExit as exc:
             code = _exit_code(exc)
         except KeyboardInterrupt:
@@ -197,6 +247,8 @@ class Server:
             request = json.loads(data)
             if len(fds) != 1 or not isinstance(request.get("argv"), list):
                 raise ValueError("a request is one JSON object with argv and one log file")
+            if request.get("entry") is not None and request["entry"] not in ENTRIES:
+                raise ValueError(f"unknown entry {request['entry']!r}")
         except ValueError as exc:
             _log(f"refused a request: {exc}")
             for fd in fds:
@@ -205,10 +257,16 @@ class Server:
             return
         sys.stdout.flush()
         sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            self._close_in_child(conn)
-            run_step(request, fds[0])
+        signal.pthread_sigmask(signal.SIG_BLOCK, _FORWARDED)
+        pid = -1
+        try:
+            pid = os.fork()
+            if pid == 0:
+                self._close_in_child(conn)
+                run_step(request, fds[0])
+        finally:
+            if pid != 0:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, _FORWARDED)
         os.close(fds[0])
         pidfd = os.pidfd_open(pid)
         self.children[pid] = (conn, pidfd)
@@ -332,6 +390,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # one module object, whichever way it is reached (steps import localgene.cnvkit_server)
+    sys.modules.setdefault("localgene.cnvkit_server", sys.modules[__name__])
     sys.exit(main())
 
 

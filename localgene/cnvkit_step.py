@@ -2,7 +2,7 @@
 
 This is the one place that decides how a CNVkit step runs; every CNVkit rule goes through
 :func:`run_cnvkit`, from a ``run:`` block in Snakemake's own process or from a ``script:``
-(``rules/scripts/run_cnvkit.py``)::
+(``rules/scripts/run_cnvkit.py``); :func:`run_entry` runs localgene's coverage step the same way::
 
     from localgene.cnvkit_step import run_cnvkit
     code = run_cnvkit(["call", "results/samples/T1.cns", "-o", "results/samples/T1.call.cns"],
@@ -104,26 +104,62 @@ def run_cnvkit(argv: Sequence[str], log: str | os.PathLike | IO[str], *, step: s
         return _run(argv, opened, step, wildcards, conda_prefix, env, note)
 
 
-def _run(argv, log, step, wildcards, conda_prefix, env, note=None) -> int:
+def run_entry(entry: str, argv: Sequence[str], log: str | os.PathLike, *, step: str,
+              wildcards: Mapping[str, str] | None = None, conda_prefix: str | None = None,
+              env: Mapping[str, str] | None = None) -> int:
+    """One of localgene's steps that use CNVkit (``cnvkit_server.ENTRIES``, e.g. ``coverage``)
+    run like a CNVkit step: forked by the job's server (CNVkit imported already), else as
+    ``python -m <module> <argv>``. ``log`` is written afresh and then opened for appending
+    (the step may append to it itself). Its exit code; one timeline record named ``step``."""
+    open(log, "w").close()
+    with open(log, "a") as opened:
+        return _run(argv, opened, step, wildcards, conda_prefix, env, entry=entry)
+
+
+def _in_step_child() -> bool:
+    """Whether this process is a step forked by the job's CNVkit step server."""
+    server = sys.modules.get("localgene.cnvkit_server")
+    return bool(server and server.IN_STEP)
+
+
+def _run(argv, log, step, wildcards, conda_prefix, env, note=None, entry=None) -> int:
     argv = [str(a) for a in argv]
     step_env = dict(os.environ if env is None else env)
     if conda_prefix:
         step_env["PATH"] = str(Path(conda_prefix, "bin")) + os.pathsep + step_env.get("PATH", "")
     sock = server_socket(step_env, conda_prefix=conda_prefix)
     start = time.time()
-    log.write("$ cnvkit.py " + shlex.join(argv) + "\n" + (note.rstrip("\n") + "\n" if note else ""))
+    if entry is None:
+        log.write("$ cnvkit.py " + shlex.join(argv) + "\n" + (note.rstrip("\n") + "\n" if note else ""))
     log.flush()
-    if sock:
+    if sock and entry is None and _in_step_child() and threading.active_count() == 1:
+        # a step of the server (e.g. coverage) running CNVkit: CNVkit is imported here already
+        from localgene.cnvkit_server import run_forked
+
+        runner = "server"
+        code, cpu_s, rss_mb = run_forked(argv, log.fileno())
+    elif sock:
         runner = "server"
         try:
-            code, cpu_s, rss_mb = _through_server(sock, argv, log, step_env)
+            code, cpu_s, rss_mb = _through_server(sock, argv, log, step_env, entry)
         except ServerGone as exc:
             log.write(f"localgene: {exc}\n")
             log.flush()
             code, cpu_s, rss_mb = 1, 0.0, 0.0
     else:
         runner = "process"
-        code, cpu_s, rss_mb = _as_process([cnvkit_executable(conda_prefix), *argv], log, step_env)
+        if entry is None:
+            command = [cnvkit_executable(conda_prefix), *argv]
+        else:
+            from localgene.cnvkit_server import ENTRIES
+
+            python = str(Path(conda_prefix, "bin", "python")) if conda_prefix else sys.executable
+            command = [python, "-m", ENTRIES[entry], *argv]
+            # localgene itself, for a conda environment's Python (it imports only the standard
+            # library and CNVkit there)
+            package_parent = str(Path(__file__).resolve().parent.parent)
+            step_env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, step_env.get("PYTHONPATH")) if p)
+        code, cpu_s, rss_mb = _as_process(command, log, step_env)
     if step:
         timeline.record(step, dict(wildcards or {}), str(log.name), start=start, end=time.time(),
                         cpu_s=cpu_s, max_rss_mb=rss_mb, runner=runner)
@@ -164,7 +200,8 @@ def _message(sock: socket.socket) -> dict | None:
     return json.loads(data) if data else None
 
 
-def _through_server(path: str, argv: list[str], log, env: dict[str, str]) -> tuple[int, float, float]:
+def _through_server(path: str, argv: list[str], log, env: dict[str, str],
+                    entry: str | None = None) -> tuple[int, float, float]:
     sock = _connect(path)
     child: list[int] = []  # the step's pid, once the server has said it
     pending: list[int] = []  # signals that came before it
@@ -183,7 +220,7 @@ def _through_server(path: str, argv: list[str], log, env: dict[str, str]) -> tup
         if threading.current_thread() is threading.main_thread():
             for sig in _FORWARDED:
                 saved[sig] = signal.signal(sig, forward)
-        request = {"argv": argv, "cwd": os.getcwd(), "env": env}
+        request = {"argv": argv, "cwd": os.getcwd(), "env": env, **({"entry": entry} if entry else {})}
         sock.sendmsg([json.dumps(request).encode()],
                      [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [log.fileno()]))])
         started = _message(sock)

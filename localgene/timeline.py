@@ -1,7 +1,7 @@
 """Where a job's time went: one record per step, gathered into ``results/job.json``.
 
-Each step that runs (a CNVkit step through :mod:`localgene.cnvkit_step`, a localgene step of
-``rules/scripts/localgene_step.py``) appends one JSON line to ``logs/timeline.jsonl`` in the job
+Each step that runs (a CNVkit step or the coverage step through :mod:`localgene.cnvkit_step`, a
+localgene step of :mod:`localgene.workflow_steps`) appends one JSON line to ``logs/timeline.jsonl`` in the job
 folder when it ends::
 
     {"step": "call", "wildcards": {"sample": "T1"}, "log": "logs/call/T1.log",
@@ -11,7 +11,8 @@ folder when it ends::
 ``start``/``end`` are epoch seconds; ``cpu_s`` is user + system CPU of the step's process and
 everything it waited for (R, worker processes); ``max_rss_mb`` the peak resident memory of the
 largest of them; ``runner`` says how the step ran (``server``: forked by the job's CNVkit step
-server, ``process``: its own process). The summary step reads the records back (:func:`read`),
+server, ``process``: its own process, ``thread``: a thread of Snakemake's process, whose peak
+memory ``max_rss_mb`` is then). The summary step reads the records back (:func:`read`),
 the latest one per step and wildcards (a resumed job re-runs only some steps), in start order.
 
 Standard library only: this also runs inside the conda environment of envs/cnvkit.yaml.

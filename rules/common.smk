@@ -5,6 +5,7 @@ import re
 from localgene import cnvkit_step as lg_cnvkit_step
 from localgene import options as lg_options
 from localgene import plan as lg_plan
+from localgene import workflow_steps as lg_workflow_steps
 
 # What was found when the option strings were checked, by `localgene run` at submit or by the
 # first Snakemake process of the run: later processes (this one when localgene started it, the
@@ -60,7 +61,6 @@ SUMMARY = "results/job.json"
 DELIVERED = "logs/delivered.json"
 
 CNVKIT_SCRIPT = "scripts/run_cnvkit.py"  # the same step as cnvkit_step() below, for script: rules
-LOCALGENE_SCRIPT = "scripts/localgene_step.py"
 CNVKIT_ENV = "../envs/cnvkit.yaml"
 
 localrules:
@@ -88,3 +88,8 @@ def cnvkit_step(rule, argv, log, wildcards, conda_env):
                                      conda_prefix=conda_env)
     if code != 0:
         raise StepFailed(f"cnvkit.py {argv[0]} exited with code {code}; see {log}")
+
+
+def localgene_step(rule, params, input, output, log, wildcards):
+    """A rule's `run:` block for localgene's own steps (localgene.workflow_steps)."""
+    lg_workflow_steps.run_step(rule, params=params, input=input, output=output, log=log, wildcards=wildcards)

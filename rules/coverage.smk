@@ -1,7 +1,8 @@
 # Coverage: read depth of every control and experimental BAM in target and antitarget bins.
 #
 # One job per sample writes both its target and antitarget .cnn, so a BAM is read once for
-# both (localgene.coverage_engine: mosdepth's base counts handed to CNVkit's own table code
+# both (localgene.coverage_step, forked by the job's CNVkit step server where there is one,
+# else its own process; localgene.coverage_engine: mosdepth's base counts handed to CNVkit's own table code
 # where that is proven to give the same bytes as `cnvkit.py coverage`, else `cnvkit.py
 # coverage` itself; each kind's log names the engine). The jobs of all samples are
 # independent, so Snakemake runs them side by side on the job's cores.
@@ -12,6 +13,8 @@
 # any other); otherwise it is computed as below and published. Without the key (plain
 # `snakemake --configfile job.json`) every coverage is computed.
 
+import json
+
 from localgene import coverage_cache as lg_coverage_cache
 
 COVERAGE_CACHE = config.get("coverage_cache") or ""
@@ -21,7 +24,6 @@ COVERAGE_OPTIONS = lg_coverage_cache.normalized_options(PLAN.options.steps["cove
 COVERAGE_ENGINE_OPTIONS = {
     k: PLAN.options.steps["coverage"].values.get(k) for k in ("count", "fasta", "min_mapq", "processes")
 }
-COVERAGE_SCRIPT = "scripts/coverage_step.py"
 COVERAGE_KINDS = ("target", "antitarget")
 
 
@@ -53,11 +55,23 @@ rule coverage:
     params:
         argv=coverage_argv,
         cache=coverage_cache_of,
-        options=COVERAGE_OPTIONS,
-        engine_options=COVERAGE_ENGINE_OPTIONS,
-        instance_id=RUN_ID,
-        basedir=workflow.basedir,
     conda:
         CNVKIT_ENV
-    script:
-        COVERAGE_SCRIPT
+    run:
+        coverage_step(wildcards, input, output, log, threads, params, conda_env)
+
+
+def coverage_step(wildcards, input, output, log, threads, params, conda_env):
+    """The coverage rule's `run:` block: one request for localgene.coverage_step."""
+    request = {
+        "sample": wildcards.sample, "bam": input.bam, "bai": input.bai, "threads": threads,
+        "bins": {"target": input.targets, "antitarget": input.antitargets},
+        "outputs": {kind: output[kind] for kind in COVERAGE_KINDS},
+        "logs": {kind: log[kind] for kind in COVERAGE_KINDS},
+        "argv": params.argv, "cache": params.cache, "options": COVERAGE_OPTIONS,
+        "engine_options": COVERAGE_ENGINE_OPTIONS, "instance_id": RUN_ID,
+    }
+    code = lg_cnvkit_step.run_entry("coverage", [json.dumps(request)], log["target"], step="coverage",
+                                    wildcards=dict(wildcards.items()), conda_prefix=conda_env)
+    if code != 0:
+        raise StepFailed(f"coverage of {wildcards.sample} exited with code {code}; see {log['target']}")

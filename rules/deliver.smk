@@ -27,8 +27,8 @@ rule summary:
         drop_low_coverage=bool(PLAN.options.value("segment", "drop_low_coverage")),
     log:
         "logs/summary.log",
-    script:
-        LOCALGENE_SCRIPT
+    run:
+        localgene_step(rule, params, input, output, log[0], wildcards)
 
 
 rule deliver:
@@ -43,5 +43,5 @@ rule deliver:
         destination=PLAN.destination(RUN_ID),
     log:
         "logs/deliver.log",
-    script:
-        LOCALGENE_SCRIPT
+    run:
+        localgene_step(rule, params, input, output, log[0], wildcards)

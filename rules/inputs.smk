@@ -11,8 +11,8 @@ rule reference_fasta:
         src=lg_plan.local_path(PLAN.ref),
     log:
         "logs/inputs/reference.log",
-    script:
-        LOCALGENE_SCRIPT
+    run:
+        localgene_step(rule, params, input, output, log[0], wildcards)
 
 
 rule sample_bam:
@@ -24,8 +24,8 @@ rule sample_bam:
         field=lambda wc: PLAN.field_of(wc.sample),
     log:
         "logs/inputs/{sample}.log",
-    script:
-        LOCALGENE_SCRIPT
+    run:
+        localgene_step(rule, params, input, output, log[0], wildcards)
 
 
 rule check_inputs:
@@ -40,8 +40,8 @@ rule check_inputs:
         bed=lg_plan.local_path(PLAN.bed),
     log:
         "logs/inputs/check.log",
-    script:
-        LOCALGENE_SCRIPT
+    run:
+        localgene_step(rule, params, input, output, log[0], wildcards)
 
 
 rule annotation:
@@ -51,5 +51,5 @@ rule annotation:
         src=lg_plan.local_path(PLAN.annotation or ""),
     log:
         "logs/inputs/annotation.log",
-    script:
-        LOCALGENE_SCRIPT
+    run:
+        localgene_step(rule, params, input, output, log[0], wildcards)

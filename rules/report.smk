@@ -50,5 +50,5 @@ rule report:
         paths=REPORT_PATHS,
     log:
         "logs/report.log",
-    script:
-        LOCALGENE_SCRIPT
+    run:
+        localgene_step(rule, params, input, output, log[0], wildcards)

@@ -146,6 +146,48 @@ def test_steps_write_the_same_files_as_cnvkit_processes(job, demo_data):
             "plain/", "warm/"), log
 
 
+def test_the_coverage_entry_runs_in_the_server_like_its_own_process(job, demo_data):
+    """localgene's coverage step (both kinds of one BAM) forked by the server, CNVkit's own
+    coverage in a child of that step: the same .cnn and logs as ``python -m
+    localgene.coverage_step``, and the CPU of the nested CNVkit is the step's."""
+    from localgene.cnvkit_step import run_entry
+
+    _, env, _ = job
+    body = json.loads((demo_data / "job.json").read_text())
+    assert run_cnvkit(["target", body["bed"], "-o", "t.target.bed"], "target.log", env=env) == 0
+    assert run_cnvkit(["antitarget", "t.target.bed", "-o", "t.antitarget.bed"], "antitarget.log", env=env) == 0
+    bam = body["control_inputs"][0]
+    for name, how in (("warm", env), ("plain", plain(env))):
+        Path(name).mkdir()
+        request = {"sample": "N1", "bam": bam, "bai": bam + ".bai", "threads": 1, "cache": "", "options": {},
+                   "bins": {"target": "t.target.bed", "antitarget": "t.antitarget.bed"},
+                   "outputs": {k: f"{name}/N1.{k}coverage.cnn" for k in ("target", "antitarget")},
+                   "logs": {k: f"{name}/{k}.log" for k in ("target", "antitarget")},
+                   "argv": {k: ["coverage", bam, f"t.{k}.bed", "-q", "10", "-o", f"{name}/N1.{k}coverage.cnn"]
+                            for k in ("target", "antitarget")},
+                   "engine_options": {"min_mapq": 10}, "instance_id": "x"}
+        assert run_entry("coverage", [json.dumps(request)], f"{name}/target.log", step=f"coverage-{name}",
+                         wildcards={"sample": "N1"}, env=how) == 0
+    for kind in ("target", "antitarget"):
+        warm, cold = (Path(n, f"N1.{kind}coverage.cnn").read_bytes() for n in ("warm", "plain"))
+        assert warm == cold and len(warm) > 100, kind
+        first = Path("warm", f"{kind}.log").read_text().splitlines()[0]
+        assert first == f"$ cnvkit.py coverage {bam} t.{kind}.bed -q 10 -o warm/N1.{kind}coverage.cnn"
+    records = {r["step"]: r for r in timeline.read()}
+    assert records["coverage-warm"]["runner"] == "server" and records["coverage-plain"]["runner"] == "process"
+    assert records["coverage-warm"]["cpu_s"] > 0.2  # CNVkit's coverage ran in the step's own child
+    assert "unknown entry" not in (job[0] / cnvkit_server.LOG).read_text()
+
+
+def test_the_server_runs_no_entry_it_does_not_know(job):
+    from localgene.cnvkit_step import _through_server
+
+    _, env, _ = job
+    with open("x.log", "w") as log, pytest.raises(Exception, match="stopped before it started"):
+        _through_server(env[ENV_SERVER], ["anything"], log, env, entry="os.system")
+    assert "unknown entry 'os.system'" in (job[0] / cnvkit_server.LOG).read_text()
+
+
 def test_each_step_gets_its_own_environment_and_working_directory(job):
     _, env, _ = job
     folder = Path.cwd()

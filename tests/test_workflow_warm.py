@@ -61,6 +61,14 @@ def test_the_timeline_says_where_the_time_went(warm_run, truth_samples):
     # segment (CBS in R) is one of the costly steps, and its R process is counted in its CPU
     segment = next(r for r in timeline if r["step"] == "segment")
     assert segment["cpu_s"] > 0.5
+    # localgene's own steps run in Snakemake's threads (no process of their own) ...
+    for rule in ("reference_fasta", "sample_bam", "check_inputs", "annotation"):
+        assert {r["runner"] for r in timeline if r["step"] == rule} == {"thread"}, rule
+    # ... and each sample's coverage is forked by the server, CNVkit's coverage (small BAMs) in a
+    # child of it whose CPU is the step's (this job's samples are computed, none reused)
+    coverage = [r for r in timeline if r["step"] == "coverage"]
+    assert len(coverage) == len(truth_samples["experimental"]) + len(truth_samples["controls"])
+    assert all(r["runner"] == "server" and r["cpu_s"] > 0.2 for r in coverage), coverage
     server_log = (warm_run.job_dir / "logs" / "cnvkit-server.log").read_text()
     assert "imported CNVkit" in server_log and server_log.rstrip().endswith("stopped")
 
@@ -74,7 +82,10 @@ def test_without_the_server_every_result_is_byte_identical(warm_run, demo_data, 
     monkeypatch.setenv("LOCALGENE_WARM", "0")
     cold = run_job(demo_body(demo_data, tmp_path / "out"), tmp_path / "home")
     assert not (cold.job_dir / "logs" / "cnvkit-server.log").exists()
-    assert {r["runner"] for r in cold.summary()["timeline"]} == {"process"}
+    # every CNVkit step and coverage its own process; localgene's own steps in Snakemake's threads
+    runners = {r["step"]: r["runner"] for r in cold.summary()["timeline"]}
+    assert {runners[s] for s in CNVKIT_RULES | {"coverage"}} == {"process"}
+    assert set(runners.values()) == {"process", "thread"}
     compared = 0
     for pattern in COMPARED:
         for ours in sorted(warm_run.results.rglob(pattern)):

@@ -1,0 +1,94 @@
+"""localgene's own (non-CNVkit) steps of the CNVkit workflow, run in Snakemake's own process.
+
+One function per rule: exposing inputs with their indexes, checking them, preparing the
+annotation, writing the job summary and report, delivering results. Each rule's ``run:`` block
+calls :func:`run_step` (``rules/common.smk``: ``localgene_step(...)``), which with the workflow
+profile's ``force-use-threads`` runs in one of Snakemake's threads: no Python process to start
+and no imports to pay again (about 1.2 s a step as a ``script:``). Each function writes what it
+has to say to the step's log, never to stdout (threads share it).
+
+A refused input is written to the rule's log as one ``error: …`` line (which localgene shows
+as the job's failure reason) and the step fails with :class:`StepFailed`, without a traceback
+in the log. Each step adds its record to the job's timeline (:mod:`localgene.timeline`) with
+runner ``thread``: CPU is the thread's own, peak memory is that of the process it ran in.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections.abc import Callable, Mapping
+from typing import IO, Any
+
+from localgene import annotation, inputs, segment_check, storage, timeline
+from localgene.errors import LocalgeneError
+
+
+class StepFailed(Exception):
+    """A localgene step refused its inputs or failed; the reason is the last line of its log."""
+
+
+def reference_fasta(params, input, output, log: IO[str]) -> None:  # noqa: A002 (Snakemake's names)
+    inputs.link_fasta(params.src, output.fasta)
+
+
+def sample_bam(params, input, output, log: IO[str]) -> None:  # noqa: A002
+    inputs.link_bam(params.src, output.bam, field=params.field)
+
+
+def check_inputs(params, input, output, log: IO[str]) -> None:  # noqa: A002
+    inputs.write_json(output[0], inputs.check_inputs(input.fai, dict(zip(params.samples, input.bams)), params.bed))
+
+
+def annotation_file(params, input, output, log: IO[str]) -> None:  # noqa: A002
+    fmt = annotation.prepare_annotation(params.src, output[0])
+    log.write(f"annotation format: {fmt}\n")
+
+
+def summary(params, input, output, log: IO[str]) -> None:  # noqa: A002
+    found = segment_check.check_segment_inputs(params.cnrs, method=params.segment_method,
+                                               drop_low_coverage=params.drop_low_coverage)
+    for sample, warning in found.items():
+        with open(params.segment_logs[sample], "a") as segment_log:
+            segment_log.write(f"localgene: warning: {warning}\n")
+        log.write(f"warning: {warning}\n")
+    # where the time went: every step that ended before this one (localgene.timeline)
+    inputs.write_json(output[0], {**params.summary, "warnings": [*params.summary["warnings"], *found.values()],
+                                  "timeline": timeline.read()})
+
+
+def report_page(params, input, output, log: IO[str]) -> None:  # noqa: A002
+    from localgene import report  # pandas and jinja2: only this step needs them
+
+    report.write_report(".", params.paths, output[0])
+
+
+def deliver(params, input, output, log: IO[str]) -> None:  # noqa: A002
+    files = storage.deliver_results(params.results, params.output_dir, params.run_id)
+    inputs.write_json(output[0], {"destination": params.destination, "files": files})
+
+
+STEPS: Mapping[str, Callable[..., None]] = {
+    "reference_fasta": reference_fasta,
+    "sample_bam": sample_bam,
+    "check_inputs": check_inputs,
+    "annotation": annotation_file,
+    "summary": summary,
+    "report": report_page,
+    "deliver": deliver,
+}
+
+
+def run_step(rule: str, *, params: Any, input: Any, output: Any, log: str,  # noqa: A002
+             wildcards: Mapping[str, str]) -> None:
+    """Run rule ``rule``'s step with its log at ``log``; :class:`StepFailed` when it fails."""
+    start, cpu_start = time.time(), time.thread_time()
+    with open(log, "w") as opened:
+        try:
+            STEPS[rule](params, input, output, opened)
+        except LocalgeneError as exc:
+            opened.write(f"error: {exc}\n")
+            raise StepFailed(f"{rule}: {exc}") from None
+    timeline.record(rule, dict(wildcards), log, start=start, end=time.time(),
+                    cpu_s=time.thread_time() - cpu_start,
+                    max_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, runner="thread")
