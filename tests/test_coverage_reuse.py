@@ -1,5 +1,5 @@
 """Control coverage is computed once and reused across jobs (localgene.coverage_cache,
-rules/coverage.smk, rules/scripts/coverage_step.py).
+rules/coverage.smk, localgene/coverage_step.py).
 
 The first tests exercise the cache and its lock directly (fast); the ``workflow`` tests run the
 real workflow on the demo data: two `localgene run` jobs one after the other in one
