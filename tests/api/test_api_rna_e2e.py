@@ -16,14 +16,21 @@ import copy
 import csv
 import json
 import os
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from api_helpers import free_port
+from e2e_helpers import (
+    cancel_unfinished,
+    clean_env,
+    cli,
+    data_roots,
+    start_serve,
+    watch_jobs,
+)
 from spec_checks import check_job, check_statistics
-from test_api_e2e import LOCALGENE, Processes, _users_add
+from test_api_e2e import Processes, _users_add
 
 from localgene import demodata_rna, index_cache
 from localgene import settings as settings_mod
@@ -31,7 +38,6 @@ from localgene.rna.plan import DE_COLUMNS
 
 #: The demo job takes about a minute on 2 idle cores, the second job less; allow for a busy machine.
 JOB_TIMEOUT = 1800
-FINAL = ("FINISHED", "FAILED", "CANCELLED")
 
 
 def _significant(csv_path: Path, alpha: float = 0.05) -> tuple[list[str], dict[str, float]]:
@@ -42,27 +48,18 @@ def _significant(csv_path: Path, alpha: float = 0.05) -> tuple[list[str], dict[s
     return list(reader.fieldnames or []), found
 
 
-def _cli(env: dict[str, str], *args: str) -> None:
-    import subprocess
-
-    proc = subprocess.run([*LOCALGENE, *args], env=env, capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, proc.stderr
-
-
 @pytest.mark.workflow
 def test_two_rna_jobs_through_serve_and_worker_share_the_hisat2_index(rna_demo_data: Path, tmp_path: Path):
     demo = json.loads((rna_demo_data / demodata_rna.JOB).read_text())
     truth = json.loads((rna_demo_data / demodata_rna.TRUTH).read_text())
     home = tmp_path / "home"
-    env = {**os.environ, "LOCALGENE_HOME": str(home)}
-    for name in ("LOCALGENE_USERS", "LOCALGENE_SERVER", "LOCALGENE_WORKFLOW_DIR", "LOCALGENE_INDEX_CACHE_MAX_GB"):
-        env.pop(name, None)
+    env = clean_env(home)
     cfg = settings_mod.load({"LOCALGENE_HOME": str(home)})
     tokens = {"alice": _users_add(env, "alice", "admin"), "bob": _users_add(env, "bob", "user")}
     # the references by name, as a client of the service names them
-    _cli(env, "references", "add", "hg38", demo["ref"])
-    _cli(env, "references", "add", "gencode.v17.annotation.gtf", demo["gtf"])
-    _cli(env, "references", "add", "rrna", demo["bed"], "--kind", "bed")
+    cli(env, "references", "add", "hg38", demo["ref"])
+    cli(env, "references", "add", "gencode.v17.annotation.gtf", demo["gtf"])
+    cli(env, "references", "add", "rrna", demo["bed"], "--kind", "bed")
 
     first = dict(copy.deepcopy(demo), ref="hg38", gtf="gencode.v17.annotation.gtf", bed="rrna",
                  output=str(tmp_path / "delivered") + "/")
@@ -81,19 +78,8 @@ def test_two_rna_jobs_through_serve_and_worker_share_the_hisat2_index(rna_demo_d
     bob = httpx.Client(headers={"X-Auth-Token": tokens["bob"]}, timeout=60)
     ids: list[str] = []
     try:
-        roots = {str(Path(p).resolve().parent) for g in demo["inputs"] for s in g["group_inputs"] for p in s["files"]}
-        procs.start("serve", "serve", "--port", str(port), *[a for r in sorted(roots) for a in ("--data-root", r)],
-                    "--data-root", str(tmp_path))
-        deadline = time.monotonic() + 120
-        while True:
-            assert procs.procs["serve"].poll() is None, procs.logs()
-            try:
-                if httpx.get(f"{base}/health", timeout=2).json()["identity"] == "users-file":
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, procs.logs()
-            time.sleep(0.2)
+        demo_reads = [p for g in demo["inputs"] for s in g["group_inputs"] for p in s["files"]]
+        start_serve(procs, port, *data_roots(demo_reads), "--data-root", str(tmp_path))
 
         for client, body in ((alice, first), (bob, second)):
             reply = client.post(jobs, json=body)
@@ -107,18 +93,10 @@ def test_two_rna_jobs_through_serve_and_worker_share_the_hisat2_index(rna_demo_d
         # ended, so the first job's cache entry is seen (and remembered) before the second runs.
         cache_entry: dict | None = None
         lease_checked = False
-        seen: dict[str, set[str]] = {first_id: set(), second_id: set()}
-        progress: dict[str, set[str]] = {first_id: set(), second_id: set()}
         record = cfg.job_dir(first_id) / "inputs" / "index" / "hisat2" / "index.json"
-        deadline = time.monotonic() + JOB_TIMEOUT
-        while True:
-            items = {}
-            for job_id in ids:
-                item = alice.get(f"{jobs}/{job_id}").json()
-                check_job(item)
-                seen[job_id].add(item["status"])
-                progress[job_id].add(item["progress"])
-                items[job_id] = item
+
+        def on_poll(items: dict[str, dict]) -> None:
+            nonlocal cache_entry, lease_checked
             if cache_entry is None and record.is_file():
                 entry = Path(json.loads(record.read_text())["cache_entry"])
                 st = (entry / "meta.json").stat()
@@ -130,16 +108,15 @@ def test_two_rna_jobs_through_serve_and_worker_share_the_hisat2_index(rna_demo_d
                 if alice.get(f"{jobs}/{first_id}").json()["status"] == items[first_id]["status"] == "RUNNING":
                     assert leased == [str(cfg.job_dir(first_id))], leased
                     lease_checked = True
-            if all(i["status"] in FINAL for i in items.values()):
-                break
-            assert time.monotonic() < deadline, f"not done after {JOB_TIMEOUT} s: {items}\n{procs.logs()}"
-            time.sleep(2)
+
+        seen = watch_jobs(alice, jobs, ids, procs, JOB_TIMEOUT, on_poll)
+        items = seen.items
         for job_id in ids:
             assert items[job_id]["status"] == "FINISHED", f"{items[job_id]['message']}\n{procs.logs()}"
-            assert seen[job_id] <= {"LAUNCHING", "RUNNING", "FINISHED"} and "RUNNING" in seen[job_id], seen
+            assert seen.statuses[job_id] <= {"LAUNCHING", "RUNNING", "FINISHED"} and "RUNNING" in seen.statuses[job_id]
             done, total = map(int, items[job_id]["progress"].split("/"))
             assert done == total > 10, items[job_id]["progress"]
-            assert len(progress[job_id]) >= 2, progress[job_id]
+            assert len(seen.progress[job_id]) >= 2, seen.progress[job_id]
 
         # the listing: both jobs, newest first, the contract's shapes, the request as submitted
         listing = alice.get(jobs).json()
@@ -201,18 +178,6 @@ def test_two_rna_jobs_through_serve_and_worker_share_the_hisat2_index(rna_demo_d
         # both jobs have ended, so their leases are no longer live (a size bound may now remove it)
         assert index_cache.live_leases(home / "cache" / "indexes", "hisat2", cache_entry["path"].name) == []
     finally:
-        for job_id in ids:
-            try:
-                if alice.get(f"{jobs}/{job_id}").json().get("status") in ("LAUNCHING", "RUNNING"):
-                    alice.delete(f"{jobs}/{job_id}")
-            except httpx.HTTPError:
-                pass
-        if procs.procs.get("worker") and procs.procs["worker"].poll() is None:
-            for _ in range(60):
-                states = [alice.get(f"{jobs}/{j}").json().get("status") for j in ids]
-                if "CANCELING" not in states:
-                    break
-                time.sleep(1)
+        cancel_unfinished(alice, jobs, ids, procs)
         alice.close()
         bob.close()
-        procs.stop()
