@@ -55,6 +55,8 @@ SHARD_IDS = [str(i) for i in range(len(SHARDS))]
 # Each step declares resources: mem_mb from localgene.pipelines.dna_memory (the formulas and
 # their measurements: docs/dna.md, "Memory per step"); the bwa steps grow with the reference.
 REF_MB = dna_memory.ref_mb(config["ref"])
+# In a cluster job the step shares its memory limit with Snakemake itself (dna_memory).
+ON_CLUSTER = workflow.non_local_exec
 
 
 rule dna_reference:
@@ -68,7 +70,7 @@ rule dna_reference:
         cache=REF_CACHE,
     threads: 1
     resources:
-        mem_mb=dna_memory.mem_mb("dna_reference"),
+        mem_mb=dna_memory.mem_mb("dna_reference", cluster=ON_CLUSTER),
     log:
         "logs/dna_reference.log",
     benchmark:
@@ -87,7 +89,7 @@ rule dna_bwa_index:
         cache=REF_CACHE,
     threads: 1
     resources:
-        mem_mb=dna_memory.mem_mb("dna_bwa_index", REF_MB),
+        mem_mb=dna_memory.mem_mb("dna_bwa_index", REF_MB, cluster=ON_CLUSTER),
     log:
         "logs/dna_bwa_index.log",
     benchmark:
@@ -110,7 +112,7 @@ if DNA["file_type"] == "FASTQ":
             read_group=lambda wc: SAMPLES[wc.role]["read_group"],
         threads: ALIGN_THREADS
         resources:
-            mem_mb=lambda wc, threads: dna_memory.mem_mb("dna_align", REF_MB, threads),
+            mem_mb=lambda wc, threads: dna_memory.mem_mb("dna_align", REF_MB, threads, cluster=ON_CLUSTER),
         log:
             "logs/dna_align.{role}.log",
         benchmark:
@@ -128,7 +130,7 @@ if DNA["file_type"] == "FASTQ":
             remove_duplicates=DNA["remove_duplicates"],
         threads: min(2, CALL_THREADS)
         resources:
-            mem_mb=dna_memory.mem_mb("dna_markdup"),
+            mem_mb=dna_memory.mem_mb("dna_markdup", cluster=ON_CLUSTER),
         log:
             "logs/dna_markdup.{role}.log",
         benchmark:
@@ -150,7 +152,7 @@ else:
             remove_duplicates=DNA["remove_duplicates"],
         threads: min(2, CALL_THREADS)
         resources:
-            mem_mb=dna_memory.mem_mb("dna_prepare_bam"),
+            mem_mb=dna_memory.mem_mb("dna_prepare_bam", cluster=ON_CLUSTER),
         log:
             "logs/dna_prepare_bam.{role}.log",
         benchmark:
@@ -169,7 +171,7 @@ rule dna_knownsites:
         field=lambda wc: f"knownsites[{wc.k}]",
     threads: 1
     resources:
-        mem_mb=dna_memory.mem_mb("dna_knownsites"),
+        mem_mb=dna_memory.mem_mb("dna_knownsites", cluster=ON_CLUSTER),
     log:
         "logs/dna_knownsites.{k}.log",
     benchmark:
@@ -189,7 +191,7 @@ rule dna_shards:
         shards=SHARDS,
     threads: 1
     resources:
-        mem_mb=dna_memory.mem_mb("dna_shards"),
+        mem_mb=dna_memory.mem_mb("dna_shards", cluster=ON_CLUSTER),
     log:
         "logs/dna_shards.log",
     benchmark:
@@ -206,7 +208,7 @@ rule dna_concat:
         tbi=RAW + ".tbi",
     threads: 1
     resources:
-        mem_mb=dna_memory.mem_mb("dna_concat"),
+        mem_mb=dna_memory.mem_mb("dna_concat", cluster=ON_CLUSTER),
     log:
         "logs/dna_concat.log",
     benchmark:
@@ -226,7 +228,7 @@ rule dna_norm:
         split=DNA["job_type"] == "DNA_SOMATIC",  # one ALT per record for the classification
     threads: 1
     resources:
-        mem_mb=dna_memory.mem_mb("dna_norm"),
+        mem_mb=dna_memory.mem_mb("dna_norm", cluster=ON_CLUSTER),
     log:
         "logs/dna_norm.log",
     benchmark:
@@ -244,7 +246,7 @@ rule dna_annotate_ids:
         tbi=ANNOTATED + ".tbi",
     threads: 1
     resources:
-        mem_mb=dna_memory.mem_mb("dna_annotate_ids"),
+        mem_mb=dna_memory.mem_mb("dna_annotate_ids", cluster=ON_CLUSTER),
     log:
         "logs/dna_annotate_ids.log",
     benchmark:

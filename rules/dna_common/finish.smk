@@ -29,7 +29,7 @@ rule dna_qc:
         out_dir=QC_DIR,
     threads: 1
     resources:
-        mem_mb=dna_memory.mem_mb("dna_qc"),
+        mem_mb=dna_memory.mem_mb("dna_qc", cluster=ON_CLUSTER),
     log:
         "logs/dna_qc.log",
     benchmark:
@@ -48,11 +48,11 @@ rule dna_summary:
         plan=DNA,
         extra=lambda wc, input: [p for p in input if p.endswith(".json") and p not in QC_OUTPUTS],
         benchmarks="logs/benchmark",
-        declared_mem_mb=lambda wc: {r.name: dna_memory.mem_mb(r.name, REF_MB, ALIGN_THREADS if r.name == "dna_align" else 1)
+        declared_mem_mb=lambda wc: {r.name: dna_memory.mem_mb(r.name, REF_MB, ALIGN_THREADS if r.name == "dna_align" else 1, cluster=ON_CLUSTER)
                                     for r in workflow.rules if r.name in dna_memory.RULES},
     threads: 1
     resources:
-        mem_mb=dna_memory.mem_mb("dna_summary"),
+        mem_mb=dna_memory.mem_mb("dna_summary", cluster=ON_CLUSTER),
     log:
         "logs/dna_summary.log",
     benchmark:
@@ -71,7 +71,7 @@ rule dna_report:
         paths=REPORT_PATHS,
     threads: 1
     resources:
-        mem_mb=dna_memory.mem_mb("dna_report"),
+        mem_mb=dna_memory.mem_mb("dna_report", cluster=ON_CLUSTER),
     log:
         "logs/dna_report.log",
     benchmark:
@@ -89,7 +89,7 @@ rule dna_deliver:
         pairs=DELIVERIES + [[REPORT, dna_qc.report_destination(config["output"])]],
     threads: 1
     resources:
-        mem_mb=dna_memory.mem_mb("dna_deliver"),
+        mem_mb=dna_memory.mem_mb("dna_deliver", cluster=ON_CLUSTER),
     log:
         "logs/dna_deliver.log",
     benchmark:

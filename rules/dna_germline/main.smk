@@ -38,7 +38,7 @@ rule dna_call_germline:
         min_qual=MIN_QUAL,
     threads: 1
     resources:
-        mem_mb=dna_memory.mem_mb("dna_call_germline"),
+        mem_mb=dna_memory.mem_mb("dna_call_germline", cluster=ON_CLUSTER),
     log:
         "logs/dna_call_germline.{shard}.log",
     benchmark:
@@ -56,7 +56,7 @@ rule dna_final_vcf:
         samples=None,
     threads: 1
     resources:
-        mem_mb=dna_memory.mem_mb("dna_final_vcf"),
+        mem_mb=dna_memory.mem_mb("dna_final_vcf", cluster=ON_CLUSTER),
     log:
         "logs/dna_final_vcf.log",
     benchmark:
@@ -74,7 +74,7 @@ rule dna_export_bam:
         bai=EXPORT_BAM + ".bai",
     threads: 1
     resources:
-        mem_mb=dna_memory.mem_mb("dna_export_bam"),
+        mem_mb=dna_memory.mem_mb("dna_export_bam", cluster=ON_CLUSTER),
     log:
         "logs/dna_export_bam.log",
     benchmark:

@@ -42,7 +42,7 @@ rule dna_resource:
         name="pon|germline_resource",
     threads: 1
     resources:
-        mem_mb=dna_memory.mem_mb("dna_resource"),
+        mem_mb=dna_memory.mem_mb("dna_resource", cluster=ON_CLUSTER),
     log:
         "logs/dna_resource.{name}.log",
     benchmark:
@@ -65,7 +65,7 @@ rule dna_call_somatic:
         plan=DNA,
     threads: 1
     resources:
-        mem_mb=dna_memory.mem_mb("dna_call_somatic"),
+        mem_mb=dna_memory.mem_mb("dna_call_somatic", cluster=ON_CLUSTER),
     log:
         "logs/dna_call_somatic.{shard}.log",
     benchmark:
@@ -93,7 +93,7 @@ rule dna_classify:
         alignment_filter=DNA["alignment_filter"],
     threads: 1
     resources:
-        mem_mb=dna_memory.mem_mb("dna_classify"),
+        mem_mb=dna_memory.mem_mb("dna_classify", cluster=ON_CLUSTER),
     log:
         "logs/dna_classify.log",
     benchmark:
@@ -111,7 +111,7 @@ rule dna_final_vcf:
         samples=[SAMPLES["tumor"]["name"], SAMPLES["normal"]["name"]],
     threads: 1
     resources:
-        mem_mb=dna_memory.mem_mb("dna_final_vcf"),
+        mem_mb=dna_memory.mem_mb("dna_final_vcf", cluster=ON_CLUSTER),
     log:
         "logs/dna_final_vcf.log",
     benchmark:
@@ -132,7 +132,7 @@ rule dna_export_bam:
         pad=300,
     threads: 1
     resources:
-        mem_mb=dna_memory.mem_mb("dna_export_bam"),
+        mem_mb=dna_memory.mem_mb("dna_export_bam", cluster=ON_CLUSTER),
     log:
         "logs/dna_export_bam.log",
     benchmark:

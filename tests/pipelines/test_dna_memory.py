@@ -66,3 +66,9 @@ def test_benchmark_peaks_read_snakemakes_records(tmp_path):
     (tmp_path / "dna_shards.tsv").write_text(header + "0.1\t0:00:00\tNA\tNA\tNA\tNA\tNA\tNA\tNA\t0\n")
     assert dna_steps.benchmark_peaks(tmp_path) == {"dna_align.tumor": 310.2, "dna_shards": None}
     assert dna_steps.benchmark_peaks(tmp_path / "missing") == {}
+
+
+def test_on_a_cluster_each_step_also_holds_its_snakemake():
+    # in a SLURM job the limit covers the job's Snakemake and its srun step's Snakemake as well
+    for rule in dna_memory.RULES:
+        assert dna_memory.mem_mb(rule, 10, 2, cluster=True) == dna_memory.mem_mb(rule, 10, 2) + 600
