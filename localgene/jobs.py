@@ -82,6 +82,10 @@ def check_pipeline(body: Any, *, home: str | os.PathLike | None = None) -> tuple
     report = storage.check_inputs(resolved.fields, s3)
     local = {i.field: i.location.path for i in report.inputs if not i.location.is_s3}
     pipeline_inputs.check_fastq(request, local, _object_starts(report, s3))
+    if parsed.job_type in ("DNA_GERMLINE", "DNA_SOMATIC"):
+        from localgene.pipelines.dna import check_bam_samples
+
+        check_bam_samples(request, local)
     for field, value in pipeline_inputs.output_fields(request).items():
         check_destination(value, field, s3)
     return request, warnings, report.input_size

@@ -248,6 +248,42 @@ def check_dna_body(body: Any) -> list[str]:
     return plan(body)["warnings"]
 
 
+def check_bam_samples(request: Mapping[str, Any], local: Mapping[str, str]) -> None:
+    """At submit, for BAM inputs on this machine (``local``: field path -> local path): each
+    BAM holds one sample (SM) and, for DNA_SOMATIC, the one its ``sample_type`` names in the body
+    (``tumor_sample_name`` / ``normal_sample_name``): the same rule the workflow's first step
+    applies (``dna_steps.prepare_bam``), refused before any work starts. A BAM in object
+    storage is checked by that step (its header needs the object)."""
+    from localgene.pipelines import dna_steps
+
+    if str(request.get("file_type", "")).upper() != "BAM":
+        return
+    expected: dict[str, str | None] = {}
+    if request.get("job_type") == "DNA_SOMATIC":
+        names = {"tumor": request.get("tumor_sample_name"), "normal": request.get("normal_sample_name")}
+        for i, sample in enumerate(request.get("inputs") or []):
+            for j, _ in enumerate(sample.get("sample_inputs") or []):
+                expected[f"inputs[{i}].sample_inputs[{j}]"] = names.get(sample.get("sample_type"))
+    else:
+        expected = {f"input[{j}]": None for j, _ in enumerate(request.get("input") or [])}
+    for field, want in expected.items():
+        path = local.get(field)
+        if path is None or not path.lower().endswith(".bam"):
+            continue
+        try:
+            found = dna_steps.bam_facts(path)["samples"]
+        except InvalidRequest as exc:
+            message = str(exc)
+            raise InvalidRequest(message.split(": ", 1)[1] if message.startswith(f"{exc.field}: ") else message,
+                                 field=field) from None
+        if not found:
+            raise InvalidRequest(f"{path} has no read group with a sample name (SM)", field=field)
+        if len(found) > 1:
+            raise InvalidRequest(f"{path} holds several samples ({', '.join(found)}); give one", field=field)
+        if want is not None and found[0] != want:
+            raise InvalidRequest(f"{path} has sample {found[0]!r} (SM); the body names it {want!r}", field=field)
+
+
 def sample_name_from_fastq(path: str) -> str:
     """``/x/NA12878_S1_R1_001.fastq.gz`` -> ``NA12878_S1`` (the read-pair suffix removed)."""
     name = os.path.basename(path)

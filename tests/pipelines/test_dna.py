@@ -173,3 +173,38 @@ def test_reference_contigs_refuse_what_cannot_be_indexed(tmp_path):
         dna.reference_contigs(str(tmp_path / "missing.fa"), tmp_path / "cache")
     with pytest.raises(InvalidRequest, match=r"^ref: a gzipped FASTA cannot be indexed here"):
         dna.reference_contigs(str(tmp_path / "g.fa.gz"), tmp_path / "cache")
+
+
+def _bam_with_samples(path, samples):
+    import pysam
+
+    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "chr1", "LN": 1000}],
+              "RG": [{"ID": f"rg{i}", "SM": s} for i, s in enumerate(samples)]}
+    with pysam.AlignmentFile(str(path), "wb", header=header):
+        pass
+    return str(path)
+
+
+def test_bam_samples_are_checked_at_submit_naming_the_field(tmp_path):
+    from localgene.pipelines.dna import check_bam_samples
+
+    tumor, normal = _bam_with_samples(tmp_path / "t.bam", ["T"]), _bam_with_samples(tmp_path / "n.bam", ["N"])
+    body = {"job_type": "DNA_SOMATIC", "file_type": "BAM", "tumor_sample_name": "T", "normal_sample_name": "N",
+            "inputs": [{"sample_type": "tumor", "sample_inputs": [tumor]},
+                       {"sample_type": "normal", "sample_inputs": [normal]}]}
+    local = {"inputs[0].sample_inputs[0]": tumor, "inputs[1].sample_inputs[0]": normal}
+    check_bam_samples(body, local)  # as named
+    with pytest.raises(InvalidRequest) as err:
+        check_bam_samples({**body, "normal_sample_name": "NORMAL"}, local)
+    assert err.value.field == "inputs[1].sample_inputs[0]"
+    assert str(err.value).endswith("has sample 'N' (SM); the body names it 'NORMAL'")
+    two = _bam_with_samples(tmp_path / "two.bam", ["A", "B"])
+    germline = {"job_type": "DNA_GERMLINE", "file_type": "BAM", "input": [two]}
+    with pytest.raises(InvalidRequest, match=r"holds several samples \(A, B\)") as err:
+        check_bam_samples(germline, {"input[0]": two})
+    assert err.value.field == "input[0]"
+    (tmp_path / "bad.bam").write_bytes(b"not a bam")
+    with pytest.raises(InvalidRequest) as err:
+        check_bam_samples({**germline, "input": [str(tmp_path / "bad.bam")]}, {"input[0]": str(tmp_path / "bad.bam")})
+    assert err.value.field == "input[0]" and "cannot be read as a BAM" in str(err.value)
+    check_bam_samples({**body, "inputs": body["inputs"]}, {})  # objects: checked by the workflow's step
