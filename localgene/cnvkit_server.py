@@ -104,7 +104,7 @@ def _exit_code(exc: SystemExit) -> int:
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 #: What a request may run besides CNVkit (``"entry"``): module -> its ``main(argv)``.
-ENTRIES = {"coverage": "localgene.coverage_step"}
+ENTRIES = {"coverage": "localgene.coverage_step", "segment_check": "localgene.segment_check"}
 
 #: True in a step's child (a step there that runs CNVkit forks it itself: see run_forked).
 IN_STEP = False

@@ -8,11 +8,17 @@ one failed bait; CNVkit issue #683 describes the same). localgene never changes 
 ``CopyNumArray.drop_low_coverage`` would remove) and the job's summary step records one warning
 per sample in ``results/job.json`` and appends it to that sample's segment log
 (``rules/deliver.smk``, rule ``summary``).
+
+The count needs CNVkit (seconds to import): the summary step runs it as an entry of the job's
+CNVkit step server (``cnvkit_server.ENTRIES``: a forked child with CNVkit imported), else as
+``python -m localgene.segment_check REQUEST_JSON`` (:func:`main`), never in Snakemake's process.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from collections.abc import Mapping
 
 
@@ -42,3 +48,23 @@ def check_segment_inputs(cnrs: Mapping[str, str | os.PathLike[str]], *, method: 
         return {}
     found = {sample: low_coverage_bins(path) for sample, path in cnrs.items()}
     return {sample: cbs_warning(sample, n) for sample, n in found.items() if n}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``segment_check REQUEST_JSON``: the request holds ``cnrs`` (sample -> .cnr), ``method``,
+    ``drop_low_coverage`` and ``out``, where ``{sample: warning}`` is written as JSON."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m localgene.segment_check REQUEST_JSON", file=sys.stderr)
+        return 2
+    req = json.loads(argv[0])
+    found = check_segment_inputs(req["cnrs"], method=req["method"], drop_low_coverage=req["drop_low_coverage"])
+    with open(req["out"], "w") as out:
+        json.dump(found, out)
+    for sample, warning in found.items():
+        print(f"warning: {warning}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -15,12 +15,14 @@ runner ``thread``: CPU is the thread's own, peak memory is that of the process i
 
 from __future__ import annotations
 
+import json
 import resource
 import time
 from collections.abc import Callable, Mapping
 from typing import IO, Any
 
-from localgene import annotation, inputs, segment_check, storage, timeline
+from localgene import annotation, inputs, storage, timeline
+from localgene.cnvkit_step import run_entry
 from localgene.errors import LocalgeneError
 
 
@@ -45,9 +47,23 @@ def annotation_file(params, input, output, log: IO[str]) -> None:  # noqa: A002
     log.write(f"annotation format: {fmt}\n")
 
 
+def segment_warnings(params) -> dict[str, str]:
+    """The CBS pitfall check (:mod:`localgene.segment_check`), where CNVkit is imported already
+    (a child of the job's step server) or in a process of its own: not in Snakemake's."""
+    if params.segment_method != "cbs" or params.drop_low_coverage:
+        return {}
+    out = "logs/segment_check.json"
+    request = {"cnrs": dict(params.cnrs), "method": params.segment_method,
+               "drop_low_coverage": params.drop_low_coverage, "out": out}
+    code = run_entry("segment_check", [json.dumps(request)], "logs/segment_check.log", step="segment_check")
+    if code != 0:
+        raise StepFailed(f"the CBS check of the .cnr files exited with code {code}; see logs/segment_check.log")
+    with open(out) as fh:
+        return json.load(fh)
+
+
 def summary(params, input, output, log: IO[str]) -> None:  # noqa: A002
-    found = segment_check.check_segment_inputs(params.cnrs, method=params.segment_method,
-                                               drop_low_coverage=params.drop_low_coverage)
+    found = segment_warnings(params)
     for sample, warning in found.items():
         with open(params.segment_logs[sample], "a") as segment_log:
             segment_log.write(f"localgene: warning: {warning}\n")

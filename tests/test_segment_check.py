@@ -39,3 +39,26 @@ def test_no_warning_where_the_pitfall_does_not_apply(tmp_path):
     assert check_segment_inputs({"T2": dead}, method="cbs", drop_low_coverage=True) == {}
     for method in ("hmm", "haar", "none", "hybrid"):
         assert check_segment_inputs({"T2": dead}, method=method, drop_low_coverage=False) == {}
+
+
+def test_the_check_runs_as_its_own_process_and_writes_its_answer(tmp_path):
+    """What the summary step runs where there is no CNVkit step server."""
+    import json
+    import subprocess
+    import sys
+
+
+    cnr = tmp_path / "S.cnr"
+    rows = ["chromosome\tstart\tend\tgene\tlog2\tdepth\tweight"]
+    rows += [f"chr1\t{i * 1000}\t{i * 1000 + 500}\tG{i}\t{-20 if i < 3 else 0.1}\t{0 if i < 3 else 50}\t1"
+             for i in range(10)]
+    cnr.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "found.json"
+    request = {"cnrs": {"S": str(cnr)}, "method": "cbs", "drop_low_coverage": False, "out": str(out)}
+    proc = subprocess.run([sys.executable, "-m", "localgene.segment_check", json.dumps(request)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    found = json.loads(out.read_text())
+    assert list(found) == ["S"] and "S.cnr holds 3 bins with no coverage" in found["S"]
+    assert proc.stdout.startswith("warning: segment_conf: S.cnr holds 3 bins")
+
