@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from localgene import pipeline_inputs, references, storage, workflow
+from localgene import options, pipeline_inputs, references, storage, workflow
 from localgene import plan as job_plan
 from localgene.errors import LocalgeneError, UnsupportedOption
 from localgene.schema import (
@@ -37,7 +37,8 @@ def check_cnvkit(body: Any, *, cores: int | None = None) -> tuple[dict[str, Any]
     """
     parsed = parse_cnvkit_body(body)
     request = dict(body)
-    plan = job_plan.build_plan(parsed.model_dump(), cores=cores)
+    checked = options.check_options_cached(parsed.model_dump(), cores=cores)
+    plan = job_plan.build_plan(parsed.model_dump(), cores=cores, options=checked)
     job_plan.check_environment(plan)
     s3 = storage.S3Config.from_env()
     report = storage.check_inputs(storage.cnvkit_input_fields(request), s3)

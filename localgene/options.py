@@ -387,6 +387,34 @@ def save_snapshot(checked: CheckedOptions, body: dict[str, Any], path: str | os.
     os.replace(tmp, target)
 
 
+#: The checks made before, shared by the jobs of one ``$LOCALGENE_HOME`` (under its cache
+#: folder): a check depends only on the option strings and the installed CNVkit
+#: (:func:`snapshot_key`), so a job with option strings checked before needs no CNVkit import.
+CHECKED_SUBDIR = "options"
+
+
+def check_options_cached(body: dict[str, Any], *, cores: int | None = None,
+                         cache_dir: str | os.PathLike | None = None) -> CheckedOptions:
+    """:func:`check_options`, or the same answer from ``cache_dir/<snapshot key>.json`` when
+    these option strings were checked before with this CNVkit (the check is then written
+    there). ``cache_dir`` defaults to ``$LOCALGENE_HOME/cache/options``. A refusal is never
+    cached: the bad option is checked (and refused) again."""
+    if cache_dir is None:
+        from localgene import settings
+
+        cache_dir = settings.load().cache_dir / CHECKED_SUBDIR
+    path = Path(cache_dir) / f"{snapshot_key(body)}.json"
+    found = load_snapshot(body, path, cores=cores)
+    if found is not None:
+        return found
+    checked = check_options(body, cores=cores)
+    try:
+        save_snapshot(checked, body, path)
+    except OSError:
+        pass  # a cache that cannot be written only costs the next job the check
+    return checked
+
+
 def load_snapshot(body: dict[str, Any], path: str | os.PathLike, *, cores: int | None = None) -> CheckedOptions | None:
     """The options checked before, or None when there is no matching snapshot.
 

@@ -185,7 +185,9 @@ def prepare_job(
         config["instance_id"] = instance_id
     from localgene.coverage_cache import config_entry  # shared control coverage: docs/batches.md
     config.update(config_entry())
-    plan = build_plan(config, cores=cores)
+    from localgene.options import check_options_cached
+
+    plan = build_plan(config, cores=cores, options=check_options_cached(config, cores=cores))
     check_environment(plan)
     check_local_files(plan)
     job_dir = Path(job_dir)

@@ -207,3 +207,25 @@ def test_snapshot_of_other_option_strings_is_not_used(tmp_path):
     assert load_snapshot(body, path) is None
     path.write_text("{not json")
     assert load_snapshot(body, path) is None
+
+
+def test_a_check_is_reused_by_later_jobs_with_the_same_option_strings(tmp_path, monkeypatch):
+    """A second job with the same option strings needs no CNVkit import: the check is read back."""
+    from localgene import options as opts
+
+    body = {"segment_conf": "-m cbs", "coverage_conf": "-q 10", "target_conf": "--split"}
+    first = opts.check_options_cached(body, cores=2, cache_dir=tmp_path)
+    calls = []
+    real = opts.check_options
+    monkeypatch.setattr(opts, "check_options", lambda *a, **k: calls.append(a) or real(*a, **k))
+    again = opts.check_options_cached(body, cores=2, cache_dir=tmp_path)
+    assert calls == [] and again.steps["segment"].argv == first.steps["segment"].argv == ["-m", "cbs"]
+    as_json = lambda c: json.dumps({s: {k: v for k, v in c.steps[s].values.items() if opts._is_json(v)}  # noqa: E731
+                                   for s in c.steps}, sort_keys=True)
+    assert as_json(again) == as_json(first)  # what the job snapshot (and Snakemake) reads back
+    assert again.warnings == first.warnings
+    opts.check_options_cached({**body, "call_conf": "-m clonal"}, cores=2, cache_dir=tmp_path)
+    assert len(calls) == 1  # other option strings: checked
+    with pytest.raises(Exception, match="call_conf"):
+        opts.check_options_cached({**body, "call_conf": "--no-such-option"}, cores=2, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.json"))) == 2  # a refusal is not cached
