@@ -3,12 +3,15 @@
 # strandedness check, optional QC (is_export_qc + bed), MA/volcano plots, results/job.json and
 # delivery to `output`. The config is the service's body with local absolute paths (checked by
 # config/rna_diff_expr.schema.yaml). One Snakemake job per step, each with its own log under
-# logs/rna/, whose first line is the exact command. Decisions: docs/rna.md.
+# logs/rna/, whose first line is the exact command; every step is a `run:` block calling
+# localgene.rna.steps, in a thread of Snakemake's own process (profiles/default:
+# force-use-threads), so no Python process starts per step. Decisions: docs/rna.md.
 
 import re
 
 from localgene.rna import index as rna_index
 from localgene.rna import plan as rna_plan
+from localgene.rna import steps as rna_steps
 from localgene import plan as lg_plan
 
 RNA = rna_plan.build_plan(config)
@@ -56,8 +59,12 @@ QC_PNG = "results/qc/qc.png"
 SUMMARY = "results/job.json"
 DELIVERED = "logs/delivered.json"
 
-STEP_SCRIPT = "scripts/rna_step.py"
 DESEQ2_SCRIPT = str(Path(workflow.basedir) / "rules" / "rna_diff_expr" / "scripts" / "deseq2.R")
+
+
+def rna_step(rule, input, output, params, threads, wildcards, log):
+    """A rule's `run:` block: the step of that name in localgene.rna.steps, logging to log[0]."""
+    rna_steps.run(rule, input, output, params, threads, wildcards, log[0], config)
 
 
 def reads(wc):
