@@ -11,6 +11,7 @@ forked from Snakemake starts with Snakemake's high-water mark.)
 from __future__ import annotations
 
 import contextlib
+import os
 import shlex
 import subprocess
 import threading
@@ -47,42 +48,39 @@ def _note(peak_kb: int) -> int:
 
 
 #: How often a running tool's memory is sampled.
-SAMPLE_SECONDS = 0.1
+SAMPLE_SECONDS = 0.2
+_PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 
-def _tree_rss_kb(processes) -> int:
-    import psutil
-
-    total = 0
-    for proc in processes:
+def _tree_rss_kb(pid: int) -> int:
+    """The summed RSS (kB) of ``pid`` and its descendants now, from /proc (0 once gone)."""
+    try:
+        with open(f"/proc/{pid}/statm") as statm:
+            total = int(statm.read().split()[1]) * _PAGE_KB
+    except (OSError, ValueError, IndexError):
+        return 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return total
+    for tid in tasks:
         try:
-            family = [proc, *proc.children(recursive=True)]
-        except psutil.Error:
+            with open(f"/proc/{pid}/task/{tid}/children") as children:
+                kids = children.read().split()
+        except OSError:
             continue
-        for member in family:
-            try:
-                total += member.memory_info().rss
-            except psutil.Error:
-                pass
-    return total // 1024
+        total += sum(_tree_rss_kb(int(kid)) for kid in kids)
+    return total
 
 
 @contextlib.contextmanager
 def _sampled(pids: Sequence[int]) -> Iterator[list[int]]:
     """While the block runs, the largest summed RSS (kB) of ``pids`` and their descendants."""
-    import psutil
-
     peak, stop = [0], threading.Event()
-    processes = []
-    for pid in pids:
-        try:
-            processes.append(psutil.Process(pid))
-        except psutil.Error:
-            pass
 
     def sample() -> None:
         while True:
-            peak[0] = max(peak[0], _tree_rss_kb(processes))
+            peak[0] = max(peak[0], sum(_tree_rss_kb(pid) for pid in pids))
             if stop.wait(SAMPLE_SECONDS):
                 return
 
