@@ -8,7 +8,9 @@ per sample cutadapt, hisat2 | samtools sort, samtools index; featureCounts with 
 and the other strand setting; featureCounts on the rRNA regions; DESeq2 through the same R
 script). The job: ``snakemake --cores N`` on the demo body (the same tools plus localgene's
 own steps: strandedness check, QC table and picture, plots, job.json, delivery), per-step
-figures from Snakemake's ``benchmark:`` files. Prints wall and CPU seconds of both, the
+wall seconds from Snakemake's ``benchmark:`` files, peak memory from the last line of each
+step's log (its tools' peak RSS, read by localgene.rna.tools when they exit: the steps run in
+threads of Snakemake's process, whose ``benchmark:`` memory is that whole process). Prints wall and CPU seconds of both, the
 overhead ratios, and peak memory per step. Figures to read, not to assert: the machine is
 shared, so run it when it is quiet (``uptime``).
 """
@@ -32,6 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from localgene import demodata_rna  # noqa: E402
+from localgene.rna import steps as rna_steps  # noqa: E402
 
 
 def time_v(argv: list[str], stdout=None, stdin=None) -> subprocess.Popen:
@@ -131,13 +134,18 @@ def job(data: Path, work: Path, cores: int) -> tuple[float, float, dict[str, flo
         sys.exit(f"the job failed:\n{proc.stderr[-3000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     peak, seconds = defaultdict(float), defaultdict(float)
-    for tsv in (work / "job" / "logs" / "rna" / "benchmark").rglob("*.tsv"):
-        rel = tsv.relative_to(work / "job" / "logs" / "rna" / "benchmark")
+    logs = work / "job" / "logs" / "rna"
+    for tsv in (logs / "benchmark").rglob("*.tsv"):
+        rel = tsv.relative_to(logs / "benchmark")
         rule = rel.parts[0] if len(rel.parts) > 1 else rel.stem
-        row = next(csv.DictReader(open(tsv), delimiter="\t"))
-        rss = float(row["max_rss"]) if row["max_rss"] not in ("", "NA", "-") else 0.0
-        peak[rule] = max(peak[rule], rss)
-        seconds[rule] += float(row["s"])
+        with open(tsv) as handle:
+            seconds[rule] += float(next(csv.DictReader(handle, delimiter="\t"))["s"])
+    for step_log in logs.rglob("*.log"):
+        rel = step_log.relative_to(logs)
+        rule = rel.parts[0] if len(rel.parts) > 1 else rel.stem
+        for line in step_log.read_text(errors="replace").splitlines():
+            if line.startswith(rna_steps.PEAK_RSS_LINE):
+                peak[rule] = max(peak[rule], float(line[len(rna_steps.PEAK_RSS_LINE):].split()[0]))
     return wall, cpu, dict(peak), dict(seconds)
 
 
@@ -158,7 +166,8 @@ def main() -> None:
     print("peak RSS per step (MB):   step            job   by hand   job step seconds (summed)")
     for rule in sorted(set(job_peak) | set(hand_peak)):
         hand = f"{hand_peak[rule]:8.0f}" if rule in hand_peak else "       -"
-        print(f"                          {rule:<14} {job_peak.get(rule, 0):5.0f}  {hand}   {job_seconds.get(rule, 0):6.1f}")
+        ours = f"{job_peak[rule]:5.0f}" if rule in job_peak else "    -"
+        print(f"                          {rule:<14} {ours}  {hand}   {job_seconds.get(rule, 0):6.1f}")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ Snakemake reruns what was incomplete and keeps the finished steps (:func:`resume
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import os
 import re
@@ -49,9 +50,33 @@ HEARTBEAT_SECONDS = 5.0
 CANCEL_ESCALATION = ((0.0, signal.SIGINT), (30.0, signal.SIGTERM), (60.0, signal.SIGKILL))
 
 
-def _finish(store: Store, instance_id: str, status: Status, message: str | None = None) -> None:
+#: Where every workflow writes its summary of a job (``SUMMARY`` in rules/common.smk,
+#: rules/rna_diff_expr/main.smk, rules/dna_common/common.smk), inside the job folder.
+SUMMARY = Path("results") / "job.json"
+
+
+def found_warnings(job_dir: Path) -> list[str]:
+    """The warnings the workflow wrote into the job's summary while it ran (the RNA strandedness
+    check, CNVkit's segment check, the DNA plan's notes); [] when there is no summary (a job that
+    failed before its last step) or it cannot be read."""
+    path = job_dir / SUMMARY
     try:
-        store.transition(instance_id, status, message=message)
+        found = json.loads(path.read_text()).get("warnings") or []
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError, AttributeError) as exc:
+        log.warning("%s: its warnings are not read (%s)", path, exc)
+        return []
+    return [str(w) for w in found] if isinstance(found, list) else []
+
+
+def _finish(store: Store, instance_id: str, status: Status, message: str | None = None,
+            job_dir: Path | None = None) -> None:
+    """Record the job's end, with the warnings its workflow found (see :func:`found_warnings`)
+    merged into the record's in the same transaction."""
+    try:
+        store.transition(instance_id, status, message=message,
+                         add_warnings=found_warnings(job_dir) if job_dir is not None else ())
     except StateConflict:
         # Cancelled meanwhile (CANCELING): the worker finishes the cancel once we are gone.
         log.info("job %s: not moved to %s (%s)", instance_id, status, store.find(instance_id).status)
@@ -95,13 +120,13 @@ def execute_job(store: Store, instance_id: str, *, cfg: settings_mod.Settings, c
 
         workflow.run_workflow(job_dir, cores=cores, on_progress=progress, extra_args=extra_args,
                               execution=execution)
-        _finish(store, instance_id, Status.FINISHED, "")
+        _finish(store, instance_id, Status.FINISHED, "", job_dir)
     except workflow.WorkflowCancelled:
         pass  # the job is CANCELING; CANCELLED once every process of it has exited
     except StateConflict:
         pass  # cancelled before it started running
     except LocalgeneError as exc:
-        _finish(store, instance_id, Status.FAILED, lost_folder(job_dir, exc) or str(exc))
+        _finish(store, instance_id, Status.FAILED, lost_folder(job_dir, exc) or str(exc), job_dir)
     except Exception as exc:
         reason = lost_folder(job_dir, exc)
         if reason is None:  # a bug of ours: keep the traceback in the job folder, not the message
@@ -111,7 +136,7 @@ def execute_job(store: Store, instance_id: str, *, cfg: settings_mod.Settings, c
                 (job_dir / "logs" / "runner.log").write_text(traceback.format_exc())
             except OSError:
                 log.exception("job %s failed; its runner.log cannot be written", instance_id)
-        _finish(store, instance_id, Status.FAILED, reason)
+        _finish(store, instance_id, Status.FAILED, reason, job_dir)
     finally:
         stop.set()
         cache.release(instance_id)

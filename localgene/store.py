@@ -276,6 +276,11 @@ def _split_progress(progress: str) -> tuple[int, int]:
 # Processes
 
 
+def merge_warnings(recorded: Iterable[str], found: Iterable[str]) -> list[str]:
+    """``recorded`` then each of ``found`` not already there, in order, each once."""
+    return list(dict.fromkeys([*recorded, *found]))
+
+
 def this_host() -> str:
     return socket.gethostname()
 
@@ -741,11 +746,14 @@ class Store:
         *,
         message: str | None = None,
         expected: Status | str | Iterable[Status | str] | None = None,
+        add_warnings: Iterable[str] = (),
     ) -> JobRecord:
         """Move a job to ``new_status`` if the state machine allows it (compare-and-set in one
         ``BEGIN IMMEDIATE`` transaction). ``expected``: the state(s) the caller believes the job
         is in; anything else is a StateConflict. ``message`` replaces the job's message when
-        given. A final state stamps ``end_time``."""
+        given. ``add_warnings`` (e.g. what the workflow found while it ran) are appended to the
+        job's warnings in the same transaction, each once: one already recorded, or repeated, is
+        not added again. A final state stamps ``end_time``."""
         new = Status(new_status)
         if expected is None:
             allowed = None
@@ -755,7 +763,8 @@ class Store:
             allowed = frozenset(Status(s) for s in expected)
         now = self.clock()
         with self._write() as conn:
-            row = conn.execute("SELECT status FROM jobs WHERE instance_id = ?", (instance_id,)).fetchone()
+            row = conn.execute("SELECT status, warnings FROM jobs WHERE instance_id = ?",
+                               (instance_id,)).fetchone()
             if row is None:
                 raise JobNotFound(f"no job {instance_id}")
             old = Status(row[0])
@@ -763,11 +772,13 @@ class Store:
                 names = " or ".join(s.value for s in ORDER if s in allowed)
                 raise StateConflict(f"job is {old}, not {names}")
             check_transition(old, new)
+            warnings = merge_warnings(json.loads(row[1]), add_warnings)
             conn.execute(
-                """UPDATE jobs SET status = ?, message = COALESCE(?, message),
+                """UPDATE jobs SET status = ?, message = COALESCE(?, message), warnings = ?,
                        end_time = CASE WHEN ? THEN ? ELSE end_time END, updated_at = ?
                    WHERE instance_id = ? AND status = ?""",
-                (new.value, message, new in FINAL, now, now, instance_id, old.value),
+                (new.value, message, json.dumps(warnings, ensure_ascii=False), new in FINAL, now, now,
+                 instance_id, old.value),
             )
             return _record(self._row(conn, instance_id))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import pytest
 
@@ -86,6 +87,15 @@ def test_reference_level_contrasts_and_commands_are_recorded(run):
     assert summary["warnings"] == []
     assert summary["hisat2_index"]["mode"] == "splice-sites"
     assert set(summary["tool_versions"]) == {"cutadapt", "hisat2", "samtools", "featureCounts", "R", "DESeq2"}
+    # the versions that ran, as the de step's log and cutadapt's reports give them
+    assert summary["tool_versions"]["DESeq2"].startswith("DESeq2 1.")
+    assert f"{summary['tool_versions']['DESeq2']} on R version" in (job / "logs/rna/de.log").read_text()
+    assert summary["tool_versions"]["cutadapt"] == json.loads(
+        (job / "results/qc/cutadapt/C1.json").read_text())["cutadapt_version"]
+    # every step that ran tools ends its log with their peak memory (the steps run in threads)
+    for log in ("align/C1.log", "trim/C1.log", "count.log", "de.log"):
+        last = (job / "logs/rna" / log).read_text().splitlines()[-1]
+        assert re.fullmatch(r"localgene: peak RSS of the step's tools: [1-9]\d* MB", last), (log, last)
     align = summary["steps"]["logs/rna/align/C1.log"][0]
     assert align.startswith("hisat2 ") and "--rna-strandness RF" in align and "| samtools sort" in align
     count = summary["steps"]["logs/rna/count.log"][0]

@@ -784,3 +784,22 @@ def test_concurrent_claimers_never_share_a_job(store):
     assert set(claimed) == ids
     owners = {store.find(i).claimed_by for i in ids}
     assert owners <= {f"w{w}" for w in range(workers)}
+
+
+def test_transition_adds_warnings_once_in_the_same_transaction(store, clock):
+    rec = store.submit(new_record("p1", "alice", "RNA_DIFF_EXPR", {"job_type": "RNA_DIFF_EXPR"},
+                                  warnings=["at submit"]))
+    store.transition(rec.instance_id, Status.RUNNING)
+    clock.t = 5_000
+    done = store.transition(rec.instance_id, Status.FINISHED, message="",
+                            add_warnings=["found", "at submit", "found", "also found"])
+    assert done.warnings == ["at submit", "found", "also found"] and done.status is Status.FINISHED
+    assert done.end_time == 5_000
+    assert store.find(rec.instance_id) == done
+    # a refused transition changes nothing, warnings included
+    with pytest.raises(StateConflict):
+        store.transition(rec.instance_id, Status.FAILED, add_warnings=["late"])
+    assert store.find(rec.instance_id).warnings == ["at submit", "found", "also found"]
+    # without add_warnings a transition keeps the warnings as they are
+    other = add(store)
+    assert store.transition(other.instance_id, Status.CANCELING).warnings == []

@@ -63,7 +63,7 @@ class CnvkitInstanceDetail(CnvkitInstance):
     """localgene extension: one CNVkit job with its progress, warnings and input size."""
 
     progress: str = Field(description="done/total workflow steps", examples=["12/27"])
-    warnings: list[str] = Field(description="notes found when the job was submitted")
+    warnings: list[str] = Field(description="notes found when the job was submitted, and, once it has ended, while it ran")
     input_size: int = Field(description="summed size of the input files, bytes")
 
 

@@ -12,7 +12,6 @@ here is which gene rows to highlight: padj below :data:`localgene.rna.plots.SIGN
 from __future__ import annotations
 
 import csv
-import math
 import os
 from pathlib import Path
 from typing import Any, Mapping
@@ -130,17 +129,12 @@ def sections(job_dir: Path, summary: dict[str, Any], paths: Paths) -> list[Secti
     return out
 
 
-def _finite(text: str | None) -> float | None:
-    try:
-        value = float(text or "")
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
 def _timeline(folder: Path) -> list[dict[str, Any]]:
     """One entry per Snakemake benchmark file (``<rule>.tsv`` or ``<rule>/<wildcard>.tsv``):
-    wall s, CPU s, peak RSS; the end is the file's time (written when the step ended)."""
+    wall s; the end is the file's time (written when the step ended). The steps run in threads
+    of Snakemake's process (``run:``), whose CPU and peak memory the benchmark files hold: they
+    are not the step's, so the timeline leaves them out (each tool step's log ends with the peak
+    memory of its own tools)."""
     entries = []
     for path in sorted(folder.rglob("*.tsv")):
         try:
@@ -154,7 +148,7 @@ def _timeline(folder: Path) -> list[dict[str, Any]]:
         step = rel.parts[0].removesuffix(".tsv")
         wildcards = {"": rel.stem} if len(rel.parts) > 1 else {}
         entries.append({"step": step, "wildcards": wildcards, "start": end - wall, "end": end, "wall_s": wall,
-                        "cpu_s": _finite(row.get("cpu_time")), "max_rss_mb": _finite(row.get("max_rss"))})
+                        "cpu_s": None, "max_rss_mb": None})
     return sorted(entries, key=lambda e: e["start"])
 
 

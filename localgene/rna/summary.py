@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -22,12 +23,46 @@ VERSION_COMMANDS = {
 }
 
 
-def tool_versions(with_cutadapt: bool) -> dict[str, str]:
+def tool_versions(with_cutadapt: bool, reported: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Each tool's version: as the job's own steps reported it (:func:`reported_versions`), else
+    from its version command."""
+    reported = reported or {}
     return {
-        name: tools.version(argv)
+        name: reported.get(name) or tools.version(argv)
         for name, argv in VERSION_COMMANDS.items()
         if with_cutadapt or name != "cutadapt"
     }
+
+
+#: The line deseq2.R starts its log with: ``DESeq2 <version> on <R.version.string>``.
+_DESEQ2_LINE = re.compile(r"^(DESeq2 \S+) on ")
+
+
+def reported_versions(logs: Sequence[str | os.PathLike[str]],
+                      cutadapt_reports: Sequence[str | os.PathLike[str]] = ()) -> dict[str, str]:
+    """The versions the steps that ran reported, in the form of ``VERSION_COMMANDS``' output
+    (so no R or cutadapt process starts again for it): DESeq2 from the ``de`` step's log,
+    cutadapt from its JSON report (``cutadapt_version``)."""
+    found: dict[str, str] = {}
+    for log in logs:
+        if Path(log).name == "de.log":
+            try:
+                lines = Path(log).read_text(errors="replace").splitlines()
+            except OSError:
+                continue
+            for line in lines:
+                if m := _DESEQ2_LINE.match(line):
+                    found["DESeq2"] = m.group(1)
+                    break
+    for report in cutadapt_reports:
+        try:
+            version = json.loads(Path(report).read_text()).get("cutadapt_version")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if version:
+            found["cutadapt"] = str(version)
+            break
+    return found
 
 
 def step_commands(logs: Sequence[str | os.PathLike[str]]) -> dict[str, list[str]]:
@@ -50,6 +85,7 @@ def build_summary(
     warnings: Sequence[str],
     logs: Sequence[str | os.PathLike[str]],
     results: Mapping[str, Any],
+    reported: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     setting = LIBRARY_TYPES[plan.library_type]
     return {
@@ -70,7 +106,7 @@ def build_summary(
         "strandedness": list(strand_rows),
         "warnings": list(warnings),
         "steps": step_commands(logs),
-        "tool_versions": tool_versions(plan.adapt is not None),
+        "tool_versions": tool_versions(plan.adapt is not None, reported),
         "results": dict(results),
     }
 

@@ -20,5 +20,5 @@ rule align:
         "logs/rna/align/{sample}.log",
     benchmark:
         "logs/rna/benchmark/align/{sample}.tsv",
-    script:
-        STEP_SCRIPT
+    run:
+        rna_step(rule, input, output, params, threads, wildcards, log)

@@ -21,8 +21,8 @@ rule count:
         "logs/rna/count.log",
     benchmark:
         "logs/rna/benchmark/count.tsv",
-    script:
-        STEP_SCRIPT
+    run:
+        rna_step(rule, input, output, params, threads, wildcards, log)
 
 
 rule strand_count:
@@ -42,8 +42,8 @@ rule strand_count:
         "logs/rna/strand_count/s{strand}.log",
     benchmark:
         "logs/rna/benchmark/strand_count/s{strand}.tsv",
-    script:
-        STEP_SCRIPT
+    run:
+        rna_step(rule, input, output, params, threads, wildcards, log)
 
 
 rule strandedness:
@@ -63,5 +63,5 @@ rule strandedness:
         "logs/rna/strandedness.log",
     benchmark:
         "logs/rna/benchmark/strandedness.tsv",
-    script:
-        STEP_SCRIPT
+    run:
+        rna_step(rule, input, output, params, threads, wildcards, log)

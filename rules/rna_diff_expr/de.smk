@@ -23,8 +23,8 @@ rule de:
         "logs/rna/de.log",
     benchmark:
         "logs/rna/benchmark/de.tsv",
-    script:
-        STEP_SCRIPT
+    run:
+        rna_step(rule, input, output, params, threads, wildcards, log)
 
 
 rule de_plots:
@@ -40,5 +40,5 @@ rule de_plots:
         "logs/rna/de_plots/{contrast}.log",
     benchmark:
         "logs/rna/benchmark/de_plots/{contrast}.tsv",
-    script:
-        STEP_SCRIPT
+    run:
+        rna_step(rule, input, output, params, threads, wildcards, log)

@@ -20,6 +20,7 @@ rule summary:
     params:
         request=dict(config),
         results=RESULTS,
+        cutadapt_reports=expand(CUTADAPT_REPORT, sample=SAMPLES) if RNA.adapt else [],
     threads: 1
     resources:
         mem_mb=300,
@@ -27,8 +28,8 @@ rule summary:
         "logs/rna/summary.log",
     benchmark:
         "logs/rna/benchmark/summary.tsv",
-    script:
-        STEP_SCRIPT
+    run:
+        rna_step(rule, input, output, params, threads, wildcards, log)
 
 
 rule deliver:
@@ -46,8 +47,8 @@ rule deliver:
         "logs/rna/deliver.log",
     benchmark:
         "logs/rna/benchmark/deliver.tsv",
-    script:
-        STEP_SCRIPT
+    run:
+        rna_step(rule, input, output, params, threads, wildcards, log)
 
 
 localrules:

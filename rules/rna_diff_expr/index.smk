@@ -21,5 +21,5 @@ rule hisat2_index:
         "logs/rna/hisat2_index.log",
     benchmark:
         "logs/rna/benchmark/hisat2_index.tsv",
-    script:
-        STEP_SCRIPT
+    run:
+        rna_step(rule, input, output, params, threads, wildcards, log)

@@ -2,13 +2,16 @@
 # sort/index -> featureCounts -> DESeq2 (every other group against the first), with a
 # strandedness check, optional QC (is_export_qc + bed), MA/volcano plots, results/job.json,
 # results/report.html and delivery to `output`. The config is the service's body with local
-# absolute paths (checked by config/rna_diff_expr.schema.yaml). One Snakemake job per step, each with its own log under
-# logs/rna/, whose first line is the exact command. Decisions: docs/rna.md.
+# absolute paths (checked by config/rna_diff_expr.schema.yaml). One Snakemake job per step, each
+# with its own log under logs/rna/, whose first line is the exact command; every step is a `run:`
+# block calling localgene.rna.steps, in a thread of Snakemake's own process (profiles/default:
+# force-use-threads), so no Python process starts per step. Decisions: docs/rna.md.
 
 import re
 
 from localgene.rna import index as rna_index
 from localgene.rna import plan as rna_plan
+from localgene.rna import steps as rna_steps
 from localgene import plan as lg_plan
 from localgene import report as lg_report
 
@@ -58,8 +61,12 @@ SUMMARY = "results/job.json"
 REPORT = lg_report.REPORT_PATH
 DELIVERED = "logs/delivered.json"
 
-STEP_SCRIPT = "scripts/rna_step.py"
 DESEQ2_SCRIPT = str(Path(workflow.basedir) / "rules" / "rna_diff_expr" / "scripts" / "deseq2.R")
+
+
+def rna_step(rule, input, output, params, threads, wildcards, log):
+    """A rule's `run:` block: the step of that name in localgene.rna.steps, logging to log[0]."""
+    rna_steps.run(rule, input, output, params, threads, wildcards, log[0], config)
 
 
 def reads(wc):

@@ -20,8 +20,8 @@ rule rrna_count:
         "logs/rna/rrna_count.log",
     benchmark:
         "logs/rna/benchmark/rrna_count.tsv",
-    script:
-        STEP_SCRIPT
+    run:
+        rna_step(rule, input, output, params, threads, wildcards, log)
 
 
 rule qc:
@@ -44,5 +44,5 @@ rule qc:
         "logs/rna/qc.log",
     benchmark:
         "logs/rna/benchmark/qc.tsv",
-    script:
-        STEP_SCRIPT
+    run:
+        rna_step(rule, input, output, params, threads, wildcards, log)

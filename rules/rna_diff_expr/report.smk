@@ -33,8 +33,8 @@ rule report:
         "logs/rna/report.log",
     benchmark:
         "logs/rna/benchmark/report.tsv",
-    script:
-        STEP_SCRIPT
+    run:
+        rna_step(rule, input, output, params, threads, wildcards, log)
 
 
 localrules:

@@ -18,5 +18,5 @@ rule trim:
         "logs/rna/trim/{sample}.log",
     benchmark:
         "logs/rna/benchmark/trim/{sample}.tsv",
-    script:
-        STEP_SCRIPT
+    run:
+        rna_step(rule, input, output, params, threads, wildcards, log)

@@ -97,5 +97,6 @@ def test_rna_run_record_lists_every_command_and_the_benchmark_timeline(tmp_path)
     assert record.versions == {"hisat2": "2.2.1"} and record.warnings == ["sample C1: library_type is ..."]
     first, second = record.timeline
     assert (first["step"], first["wildcards"], first["start"], first["end"]) == ("align", {"": "C1"}, 993.6, 1000.0)
-    assert (first["cpu_s"], first["max_rss_mb"]) == (2.09, 155.68)
+    # the steps run in threads of Snakemake: its CPU and memory in the files are not the step's
+    assert (first["cpu_s"], first["max_rss_mb"]) == (None, None)
     assert (second["step"], second["start"], second["cpu_s"]) == ("count", 1008.0, None)
