@@ -11,7 +11,7 @@ SYS_PKGS  := r-base-core r-bioc-dnacopy bwa samtools mosdepth libhts-dev slurm-w
              bcftools tabix freebayes chromium chromium-driver
 PYTEST_ARGS ?=
 
-.PHONY: all setup sysdeps venv demo test clean
+.PHONY: all setup sysdeps venv demo test lint clean
 
 all: test
 
@@ -36,6 +36,9 @@ setup: sysdeps venv
 demo: setup
 	LOCALGENE_HOME=$(CURDIR)/$(DEMO_DIR)/home $(VENV)/bin/localgene demo-data $(DEMO_DIR)/data
 	LOCALGENE_HOME=$(CURDIR)/$(DEMO_DIR)/home $(VENV)/bin/localgene run $(DEMO_DIR)/data/job.json
+
+lint: venv
+	$(VENV)/bin/ruff check localgene tests benchmarks
 
 test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

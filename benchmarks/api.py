@@ -55,7 +55,7 @@ def fill(store: Store, n: int, inputs: Path, seed: int = 1) -> None:
                 "ref": "hg38", "knownsites": ["dbsnp.vcf"]}
     finals = [Status.FINISHED] * 14 + [Status.FAILED] * 3 + [Status.CANCELLED] * 2 + [Status.RUNNING]
     batch = []
-    for i in range(n):
+    for _i in range(n):
         pipeline = rng.random() < 0.1
         kind = rng.choice(PIPELINE_KINDS) if pipeline else "cnvkit"
         request = {**germline, "job_type": kind} if pipeline else body
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
                 break
             except httpx.HTTPError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("the server did not start:\n" + (root / "serve.log").read_text()[-2000:])
+                    raise SystemExit("the server did not start:\n" + (root / "serve.log").read_text()[-2000:]) from None
                 time.sleep(0.2)
         cpus = settings_mod.cpu_count()
         print(f"localgene serve on {base} (one uvicorn process; {cpus} CPUs); phases bounded to "

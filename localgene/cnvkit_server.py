@@ -40,8 +40,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from localgene.cnvkit_step import (ENV_SERVER, ENV_SERVER_PREFIX, MAX_MESSAGE, cnvkit_executable,
-                                   warm_enabled)
+from localgene.cnvkit_step import ENV_SERVER, ENV_SERVER_PREFIX, MAX_MESSAGE, cnvkit_executable, warm_enabled
 
 #: Where the job process puts the socket, relative to the job folder.
 SOCKET = os.path.join(".snakemake", "localgene", "server", "cnvkit.sock")
@@ -67,9 +66,10 @@ def preload() -> float:
     matplotlib.use("Agg")
     # CNVkit's parsers take their program name from sys.argv[0] when they are built (at import)
     sys.argv = [cnvkit_executable()]
+    import importlib
+
     import cnvlib.cnvkit  # noqa: F401  (cnvlib.commands and everything it pulls in)
     import matplotlib.pyplot  # noqa: F401
-    import importlib
 
     for module in ENTRIES.values():
         importlib.import_module(module)

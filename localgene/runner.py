@@ -35,8 +35,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from localgene import settings as settings_mod
 from localgene import coverage_cache, index_cache, pipeline_inputs, references, storage, workflow
+from localgene import settings as settings_mod
 from localgene.errors import LocalgeneError, StateConflict
 from localgene.execution import Execution
 from localgene.execution import resolve as resolve_execution

@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     found = check_segment_inputs(req["cnrs"], method=req["method"], drop_low_coverage=req["drop_low_coverage"])
     with open(req["out"], "w") as out:
         json.dump(found, out)
-    for sample, warning in found.items():
+    for warning in found.values():
         print(f"warning: {warning}")
     return 0
 

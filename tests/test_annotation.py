@@ -57,7 +57,7 @@ def test_refflat_and_bed_reach_cnvkit_unchanged(tmp_path, text, fmt, compress):
 
 
 def test_gff3_without_gene_lines_uses_the_span_of_each_genes_features(tmp_path):
-    exons_only = "\n".join(l for l in GFF3.splitlines() if "\texon\t" in l or l.startswith("#")) + "\n"
+    exons_only = "\n".join(row for row in GFF3.splitlines() if "\texon\t" in row or row.startswith("#")) + "\n"
     src = write(tmp_path / "x.gff3", exons_only, False)
     prepare_annotation(src, tmp_path / "a.txt")
     assert (tmp_path / "a.txt").read_text() == "chr1\t1000\t1200\tBRAF\n"

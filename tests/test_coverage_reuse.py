@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 
 import pytest
+from workflow_helpers import run_job
 
 from localgene import coverage_cache as cc
 from localgene.options import check_options
-from workflow_helpers import run_job
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTROLS = ("N1", "N2", "N3")

@@ -12,11 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+from pipeline_helpers import write_fasta, write_gtf
 
 from localgene import index_cache
 from localgene.index_cache import IndexBuildFailed, ensure_index
-
-from pipeline_helpers import write_fasta, write_gtf
 
 REPO = Path(__file__).resolve().parents[1]
 

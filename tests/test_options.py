@@ -4,9 +4,8 @@ import json
 
 import pytest
 
-from localgene.errors import InvalidRequest, UnsupportedOption
-from localgene.schema import SERVICE_EXAMPLE_BODY
 from localgene.coverage_cache import normalized_options
+from localgene.errors import InvalidRequest, UnsupportedOption
 from localgene.options import (
     CONF_FIELDS,
     STEPS,
@@ -16,6 +15,7 @@ from localgene.options import (
     load_snapshot,
     save_snapshot,
 )
+from localgene.schema import SERVICE_EXAMPLE_BODY
 
 #: The option strings of the service's sample body.
 SERVICE_SAMPLE = {k: v for k, v in SERVICE_EXAMPLE_BODY.items() if k.endswith("_conf")}

@@ -17,7 +17,6 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-
 from workflow_helpers import read_table
 
 CHECKOUT = Path(__file__).resolve().parent.parent

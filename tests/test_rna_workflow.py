@@ -13,11 +13,11 @@ import json
 import re
 
 import pytest
-
 from browser_helpers import open_report, table_rows
+from rna_helpers import read_csv, read_tsv, significant, snakemake
+
 from localgene import demodata_rna as rna
 from localgene.rna.plan import DE_COLUMNS
-from rna_helpers import read_csv, read_tsv, significant, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -100,7 +100,7 @@ def test_reference_level_contrasts_and_commands_are_recorded(run):
     assert align.startswith("hisat2 ") and "--rna-strandness RF" in align and "| samtools sort" in align
     count = summary["steps"]["logs/rna/count.log"][0]
     assert "-s 2" in count and "--countReadPairs" in count
-    for log, commands in summary["steps"].items():
+    for log, _commands in summary["steps"].items():
         first = (job / log).read_text().splitlines()[0]
         assert first.startswith("$ "), log
 

@@ -10,9 +10,9 @@ import subprocess
 import time
 
 import pytest
+from test_runner import Env, body, env, group_members, progress_at_least  # noqa: F401 (fixtures)
 
 from localgene.status import Status
-from test_runner import Env, body, env, group_members, progress_at_least  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.workflow
 

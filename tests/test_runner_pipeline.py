@@ -19,14 +19,13 @@ import time
 from pathlib import Path
 
 import pytest
+from pipeline_helpers import germline_body, install_workflow, rna_body
+from test_runner import group_members
 
 from localgene import references
 from localgene import settings as settings_mod
 from localgene.status import Status
 from localgene.store import Store
-
-from pipeline_helpers import germline_body, install_workflow, rna_body
-from test_runner import group_members
 
 pytestmark = pytest.mark.workflow
 

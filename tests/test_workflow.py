@@ -11,8 +11,7 @@ import json
 import struct
 
 import pytest
-
-from workflow_helpers import assert_same_table, expected_cn_ok, overlap_cn, read_table, run_job
+from workflow_helpers import assert_same_table, expected_cn_ok, overlap_cn, read_table
 
 pytestmark = pytest.mark.workflow
 

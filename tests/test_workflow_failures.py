@@ -7,9 +7,9 @@ import os
 import subprocess
 import sys
 
+from workflow_helpers import LOCALGENE
 
 from localgene.workflow import failure_message, workflow_dir
-from workflow_helpers import LOCALGENE
 
 
 def snakemake(args, cwd):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from test_options import SERVICE_SAMPLE
 from workflow_helpers import expected_cn_ok, overlap_cn, read_table, run_job
 

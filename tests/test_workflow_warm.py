@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
+from workflow_helpers import LOCALGENE, run_job
 
 from localgene import workflow
 from localgene.errors import WorkflowFailed
-from workflow_helpers import LOCALGENE, run_job
 
 pytestmark = pytest.mark.workflow
 

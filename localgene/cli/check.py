@@ -9,9 +9,8 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from localgene import execution
+from localgene import execution, workflow
 from localgene import plan as job_plan
-from localgene import workflow
 
 
 def register(sub: argparse._SubParsersAction) -> None:

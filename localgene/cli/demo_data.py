@@ -42,7 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="also (or only) write the DNA_SOMATIC data set here: tumor/normal FASTQ pairs with "
         "planted somatic variants at VAF ~0.3, truth, PON, germline resource, intervals, job.json",
     )  # fmt: skip
-    from localgene.demodata_rna import DEFAULT_LIBRARY_TYPE, DEFAULT_SEED as RNA_SEED, LIBRARY_TYPES
+    from localgene.demodata_rna import DEFAULT_LIBRARY_TYPE, LIBRARY_TYPES
+    from localgene.demodata_rna import DEFAULT_SEED as RNA_SEED
 
     parser.add_argument(
         "--seed", type=int, default=None,

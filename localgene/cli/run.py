@@ -8,11 +8,9 @@ import signal
 import sys
 from pathlib import Path
 
-from localgene import execution
+from localgene import execution, runner, workflow
 from localgene import jobs as service
-from localgene import runner
 from localgene import settings as settings_mod
-from localgene import workflow
 from localgene.cli.identity import add_identity
 from localgene.cli.progress import ProgressBar
 from localgene.errors import WorkflowFailed

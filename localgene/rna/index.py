@@ -16,8 +16,6 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
-from localgene.rna import tools
-
 #: Largest genome (bases) indexed with splice sites and exons (measured: 0.9 Mb 150 MB,
 #: 3 Mb 362 MB, 15 Mb 755 MB peak RSS; about 3 GB extrapolated at this bound).
 FULL_INDEX_MAX_BASES = 100_000_000

@@ -250,7 +250,7 @@ class _Fetcher:
         for attempt in range(1, attempts + 1):
             got = [0]
 
-            def counted(n: int) -> None:
+            def counted(n: int, got: list[int] = got) -> None:
                 got[0] += n
                 add(n)
 

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from api_helpers import USERS, Env, LiveServer, make_inputs
 from fastapi.testclient import TestClient
 
-from api_helpers import USERS, Env, LiveServer, make_inputs
 from localgene import settings as settings_mod
 from localgene.api import users as users_mod
 from localgene.api.app import ApiSettings, create_app

@@ -8,16 +8,16 @@ import stat
 import uuid
 
 import pytest
-from fastapi.testclient import TestClient
-
 from api_helpers import Env
+from fastapi.testclient import TestClient
+from spec_checks import check_error, check_statistics
+
 from localgene import cli
 from localgene.api import users as users_mod
 from localgene.api.app import ApiSettings, create_app
 from localgene.cli.serve import is_loopback
 from localgene.errors import InvalidRequest
 from localgene.schema import new_record
-from spec_checks import check_error, check_statistics
 
 CNVKIT = "/v2.0/{p}/gene/tools/cnvkit"
 ID = str(uuid.UUID(int=7, version=4))

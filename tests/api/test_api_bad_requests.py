@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import pytest
-
 from api_helpers import Env
-from localgene.schema import MAX_BODY_BYTES, MAX_LIST_ITEMS, MAX_STRING_LENGTH, new_record
 from spec_checks import check_error
+
+from localgene.schema import MAX_BODY_BYTES, MAX_LIST_ITEMS, MAX_STRING_LENGTH, new_record
 
 CNVKIT = "/v2.0/p1/gene/tools/cnvkit"
 JOBS = "/v2.0/p1/gene/jobs"

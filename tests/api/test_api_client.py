@@ -7,8 +7,8 @@ import json
 
 import httpx
 import pytest
-
 from api_helpers import INPUT_SIZE, free_port
+
 from localgene import cli
 from localgene import errors as E
 from localgene.client import Client, ServerUnreachable, error_from

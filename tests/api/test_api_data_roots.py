@@ -10,14 +10,14 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
-
 from api_helpers import make_inputs
+from fastapi.testclient import TestClient
+from spec_checks import check_error
+
 from localgene import cli
 from localgene.api.app import ApiSettings, create_app
 from localgene.api.data_roots import local_paths, parse_root_specs
 from localgene.errors import InvalidRequest
-from spec_checks import check_error
 
 CNVKIT = "/v2.0/{p}/gene/tools/cnvkit"
 JOBS = "/v2.0/{p}/gene/jobs"

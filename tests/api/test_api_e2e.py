@@ -15,7 +15,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from api_helpers import free_port
 from spec_checks import check_cnvkit_listing, check_error, check_instance, check_statistics
 

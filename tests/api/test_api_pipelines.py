@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from pipeline_helpers import germline_body, install_workflow, no_pipelines, rna_body, write_fasta
+from spec_checks import UUID4, check_error, check_job, check_statistics
 
 from localgene import references
 from localgene.schema import PIPELINE_MODELS, new_record
-from spec_checks import UUID4, check_error, check_job, check_statistics
-
-from pipeline_helpers import germline_body, install_workflow, no_pipelines, rna_body, write_fasta
 
 JOBS = "/v2.0/p1/gene/jobs"
 STATS = "/v2.0/p1/gene/statistics"

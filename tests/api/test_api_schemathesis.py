@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from api_helpers import USERS, Env, make_inputs
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
@@ -16,7 +17,6 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from api_helpers import Env, USERS, make_inputs
 from localgene import settings as settings_mod
 from localgene.api import users as users_mod
 from localgene.api.app import ApiSettings, create_app

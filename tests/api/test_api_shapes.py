@@ -8,13 +8,6 @@ import logging
 import time
 
 import pytest
-
-from localgene import jobs as service
-from localgene import plan as job_plan
-from localgene.schema import new_record
-from localgene.status import Status
-from localgene.store import Store
-
 from api_helpers import INPUT_SIZE
 from spec_checks import (
     UUID4,
@@ -24,6 +17,12 @@ from spec_checks import (
     check_job,
     check_statistics,
 )
+
+from localgene import jobs as service
+from localgene import plan as job_plan
+from localgene.schema import new_record
+from localgene.status import Status
+from localgene.store import Store
 
 CNVKIT = "/v2.0/p1/gene/tools/cnvkit"
 JOBS = "/v2.0/p1/gene/jobs"

@@ -493,9 +493,9 @@ def stop(root: Path = DEFAULT_ROOT, timeout: float = 15.0) -> None:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             continue
-        if not _wait(lambda: not _pid_alive(pid, needle), timeout):
+        if not _wait(lambda pid=pid, needle=needle: not _pid_alive(pid, needle), timeout):
             os.kill(pid, signal.SIGKILL)
-            _wait(lambda: not _pid_alive(pid, needle), 5)
+            _wait(lambda pid=pid, needle=needle: not _pid_alive(pid, needle), 5)
     _unlink_system_conf(conf)
 
 

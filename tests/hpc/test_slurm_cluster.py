@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 import slurm_cluster as sc
 
 pytestmark = pytest.mark.slurm

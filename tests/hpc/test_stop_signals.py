@@ -176,8 +176,8 @@ def test_ten_jobs_cancelled_at_staggered_moments_under_load_leave_nothing(slurm_
         for n, instance_id in enumerate(ids):
             log_path = home / "jobs" / instance_id / "logs" / "snakemake.log"
             if n % 3 == 1:
-                _wait_until("a job to reach the cluster", lambda p=log_path: _steps_running(p, slurm_cluster)
-                            or store.find(instance_id).status.is_final, START_BOUND)
+                _wait_until("a job to reach the cluster", lambda p=log_path, i=instance_id: _steps_running(p, slurm_cluster)
+                            or store.find(i).status.is_final, START_BOUND)
             elif n % 3 == 2:
                 _wait_until("a job to start", lambda i=instance_id: store.find(i).runner_pid
                             or store.find(i).status.is_final, START_BOUND)

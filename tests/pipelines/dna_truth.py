@@ -40,7 +40,7 @@ def read_calls(vcf: str | Path, sample: str | None = None, passing_only: bool = 
             filters = list(rec.filter.keys()) or ["PASS"]
             if passing_only and filters != ["PASS"]:
                 continue
-            for i, alt in enumerate(rec.alts or ()):
+            for _i, alt in enumerate(rec.alts or ()):
                 if alt in ("<*>", "<NON_REF>"):
                     continue
                 gt = _gt(rec.samples[sample]) if sample else ""

@@ -120,7 +120,8 @@ def test_sample_columns_summary_and_tumor_bam(somatic_run):
         assert [rg["SM"] for rg in bam.header.to_dict()["RG"]] == ["demo_tumor"]
         reads = list(bam.fetch())
     assert reads
-    near = lambda r: any(k[0] == r.reference_name and r.reference_start - 1000 < k[1] < r.reference_end + 1000 for k in passing)
+    def near(r):
+        return any(k[0] == r.reference_name and r.reference_start - 1000 < k[1] < r.reference_end + 1000 for k in passing)
     assert all(near(r) for r in reads[::50])
 
 
@@ -165,8 +166,8 @@ def test_job_browser_opens_the_somatic_report(somatic_run, tmp_path):
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))  # tests/api's helpers
     from api_helpers import LiveServer
-
     from browser_helpers import browser, screenshot
+
     from localgene import settings as settings_mod
     from localgene.api import users as users_mod
     from localgene.api.app import ApiSettings, create_app

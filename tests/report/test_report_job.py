@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from browser_helpers import ARTIFACTS, browser, screenshot
-from localgene import report
 from workflow_helpers import read_table
+
+from localgene import report
 
 pytestmark = pytest.mark.workflow
 

@@ -7,8 +7,8 @@ import uuid
 
 import boto3
 import pytest
-
 from s3_endpoint import ProcessServer, ThreadServer, make_config
+
 from localgene.storage import S3Config
 
 

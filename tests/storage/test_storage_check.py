@@ -6,8 +6,8 @@ import urllib.request
 
 import boto3
 import pytest
-
 from s3_endpoint import free_port, make_config
+
 from localgene.errors import InputNotFound, InputPermissionDenied, InvalidRequest, StorageError
 from localgene.storage import check_inputs, check_output_dir, cnvkit_input_fields
 

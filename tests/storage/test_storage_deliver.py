@@ -3,10 +3,10 @@
 import boto3
 import botocore.exceptions
 import pytest
+from s3_endpoint import MiB, make_config, random_bytes
 
 from localgene.errors import DeliveryError, InvalidRequest
 from localgene.storage import deliver_files, deliver_results
-from s3_endpoint import MiB, make_config, random_bytes
 
 INSTANCE = "5c7c1ab5-37a2-4a4e-9a6b-0f7d0c1b2a11"
 

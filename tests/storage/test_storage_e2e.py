@@ -40,9 +40,7 @@ from pathlib import Path
 import boto3
 import pandas as pd
 import pytest
-
 from s3_endpoint import ProcessServer
-
 from workflow_helpers import expected_cn_ok, overlap_cn  # tests/ is on sys.path (tests/conftest.py)
 
 LOCALGENE = [sys.executable, "-m", "localgene"]

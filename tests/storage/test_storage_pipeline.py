@@ -12,13 +12,12 @@ from pathlib import Path
 
 import boto3
 import pytest
-
-from localgene import references
-from localgene.storage import deliver_output
-
 from pipeline_helpers import install_workflow, rna_body
 from s3_endpoint import ProcessServer
 from test_storage_e2e import listing, localgene, user_env
+
+from localgene import references
+from localgene.storage import deliver_output
 
 pytestmark = pytest.mark.workflow
 

@@ -6,10 +6,10 @@ import threading
 
 import boto3
 import pytest
+from s3_endpoint import MiB, make_config, random_bytes, stage_in_child
 
 from localgene.errors import InputNotFound, StorageError
 from localgene.storage import STAGED_DIR, Cache, stage_inputs
-from s3_endpoint import MiB, make_config, random_bytes, stage_in_child
 
 BIG = 24 * MiB  # > multipart threshold (8 MiB): multipart upload, ranged parallel download
 

@@ -20,12 +20,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from localgene import jobs as service
 from localgene import report as job_report
-from localgene.report import page as report_page
 from localgene import schema
 from localgene.api import deps
 from localgene.api.deps import PAGING, ProjectScope, get_caller, get_scope, get_state
 from localgene.api.users import Caller
 from localgene.errors import InvalidRequest, JobNotFound
+from localgene.report import page as report_page
 from localgene.schema import JobRecord, now_ms
 from localgene.status import ACTIVE, Status
 from localgene.store import parse_paging
