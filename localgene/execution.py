@@ -96,6 +96,14 @@ def merge_profiles(base: Mapping[str, Any], site: Mapping[str, Any]) -> dict[str
     return out
 
 
+
+#: Memory a step's cluster job needs besides the step (``mem_mb`` of pipeline rules adds it on a
+#: cluster executor): the job's Snakemake (measured 123-133 MB in the batch step on the test
+#: cluster) and the Snakemake of its ``srun`` step, where the step's ``run:`` block or script
+#: runs, both counted against the job's limit. 600 MB is the margin a DNA job was run to the end
+#: with on the test cluster, where the steps' own figures alone were killed.
+CLUSTER_JOB_SNAKEMAKE_MB = 600
+
 @dataclass(frozen=True)
 class Execution:
     """The resolved execution setting of a job."""

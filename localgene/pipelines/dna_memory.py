@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import os
 
+from localgene.execution import CLUSTER_JOB_SNAKEMAKE_MB
+
 #: The Python process every step runs in (measured: 29-31 MB for the imports; room for pysam).
 PYTHON_MB = 100
 #: The buffer given to ``samtools sort -m`` / ``bcftools sort -m`` (each sort runs on one thread).
@@ -69,10 +71,8 @@ def ref_mb(fasta: str | os.PathLike) -> float:
         return 0.0
 
 
-#: What a step's cluster job adds: the job's Snakemake (measured 123-133 MB in the batch step on
-#: the test cluster) and the Snakemake of its ``srun`` step, both counted against the job's
-#: limit. 600 MB is the margin a DNA job was run to the end with on the test cluster.
-SNAKEMAKE_CLUSTER_MB = 600
+#: What a step's cluster job adds (the job's Snakemake processes): localgene.execution.
+SNAKEMAKE_CLUSTER_MB = CLUSTER_JOB_SNAKEMAKE_MB
 
 
 def mem_mb(rule: str, reference_mb: float = 0.0, threads: int = 1, *, cluster: bool = False) -> int:

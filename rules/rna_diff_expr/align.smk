@@ -15,7 +15,7 @@ rule align:
         sort_mem_mb=256,
     threads: 2
     resources:
-        mem_mb=rna_index.align_mem_mb(REF_MB),
+        mem_mb=rna_index.align_mem_mb(REF_MB) + CLUSTER_MB,
     log:
         "logs/rna/align/{sample}.log",
     benchmark:

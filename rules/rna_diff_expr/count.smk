@@ -16,7 +16,7 @@ rule count:
         strand=DECLARED_STRAND,
     threads: 2
     resources:
-        mem_mb=800,
+        mem_mb=800 + CLUSTER_MB,
     log:
         "logs/rna/count.log",
     benchmark:
@@ -37,7 +37,7 @@ rule strand_count:
         samples=SAMPLES,
     threads: 2
     resources:
-        mem_mb=800,
+        mem_mb=800 + CLUSTER_MB,
     log:
         "logs/rna/strand_count/s{strand}.log",
     benchmark:
@@ -58,7 +58,7 @@ rule strandedness:
         library_type=RNA.library_type,
     threads: 1
     resources:
-        mem_mb=200,
+        mem_mb=200 + CLUSTER_MB,
     log:
         "logs/rna/strandedness.log",
     benchmark:

@@ -18,7 +18,7 @@ rule de:
         outdir="results/de",
     threads: 1
     resources:
-        mem_mb=1500,
+        mem_mb=1500 + CLUSTER_MB,
     log:
         "logs/rna/de.log",
     benchmark:
@@ -35,7 +35,7 @@ rule de_plots:
         volcano=VOLCANO_PNG,
     threads: 1
     resources:
-        mem_mb=400,
+        mem_mb=400 + CLUSTER_MB,
     log:
         "logs/rna/de_plots/{contrast}.log",
     benchmark:

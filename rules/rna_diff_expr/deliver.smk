@@ -23,7 +23,7 @@ rule summary:
         cutadapt_reports=expand(CUTADAPT_REPORT, sample=SAMPLES) if RNA.adapt else [],
     threads: 1
     resources:
-        mem_mb=300,
+        mem_mb=300 + CLUSTER_MB,
     log:
         "logs/rna/summary.log",
     benchmark:
@@ -42,7 +42,7 @@ rule deliver:
         first_csv=DE_CSV.format(contrast=CONTRASTS[0]),
     threads: 1
     resources:
-        mem_mb=300,
+        mem_mb=300 + CLUSTER_MB,
     log:
         "logs/rna/deliver.log",
     benchmark:

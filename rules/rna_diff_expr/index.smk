@@ -16,7 +16,7 @@ rule hisat2_index:
         cache=config.get("index_cache") or "",
     threads: 2
     resources:
-        mem_mb=lambda wc, input: rna_index.build_mem_mb(input.size_mb),
+        mem_mb=lambda wc, input: rna_index.build_mem_mb(input.size_mb) + CLUSTER_MB,
     log:
         "logs/rna/hisat2_index.log",
     benchmark:

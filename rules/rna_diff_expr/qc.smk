@@ -15,7 +15,7 @@ rule rrna_count:
         samples=SAMPLES,
     threads: 2
     resources:
-        mem_mb=800,
+        mem_mb=800 + CLUSTER_MB,
     log:
         "logs/rna/rrna_count.log",
     benchmark:
@@ -39,7 +39,7 @@ rule qc:
         library_type=RNA.library_type,
     threads: 1
     resources:
-        mem_mb=400,
+        mem_mb=400 + CLUSTER_MB,
     log:
         "logs/rna/qc.log",
     benchmark:

@@ -28,7 +28,7 @@ rule report:
         paths=REPORT_PATHS,
     threads: 1
     resources:
-        mem_mb=400,
+        mem_mb=400 + CLUSTER_MB,
     log:
         "logs/rna/report.log",
     benchmark:

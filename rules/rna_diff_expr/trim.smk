@@ -13,7 +13,7 @@ rule trim:
         adapter=RNA.adapt,
     threads: 2
     resources:
-        mem_mb=300,
+        mem_mb=300 + CLUSTER_MB,
     log:
         "logs/rna/trim/{sample}.log",
     benchmark:
