@@ -302,10 +302,9 @@ def run_workflow(
             code = proc.wait()
         except KeyboardInterrupt as exc:
             interrupted = exc
-            if server:
-                server.interrupt()
             code = _stop_after_interrupt(proc, log, signal_name(exc), pgid=pgid, own_group=own_group,
-                                         execution=execution, log_path=log_path)
+                                         execution=execution, log_path=log_path,
+                                         stop_steps=server.interrupt if server else None)
         finally:
             if watch is not None:
                 watch.stop()
@@ -364,7 +363,8 @@ _USER_CANCEL = "Terminating processes on user request"
 
 
 def _stop_after_interrupt(proc: subprocess.Popen, log, signame: str, *, pgid: int, own_group: bool,
-                          execution: Execution, log_path: Path) -> int:
+                          execution: Execution, log_path: Path,
+                          stop_steps: Callable[[], None] | None = None) -> int:
     """Stop the run after this process got a stop signal; Snakemake's exit code.
 
     1. Snakemake gets exactly one SIGINT, its cancel (``scancel`` on a cluster). Where it
@@ -380,6 +380,11 @@ def _stop_after_interrupt(proc: subprocess.Popen, log, signame: str, *, pgid: in
     3. Snakemake is killed if it has not exited after EXIT_BOUND_SECONDS; then any process left
        in the job's group (but this one) gets SIGTERM, and SIGKILL after STRAGGLER_BOUND_SECONDS.
     Its output keeps going to the log meanwhile (a full pipe would block it).
+
+    ``stop_steps`` (the CNVkit step server's interrupt) is called once Snakemake has said it
+    cancels, or INTERRUPT_GRACE_SECONDS after Snakemake got its SIGINT without saying so:
+    steps stopped earlier would fail first, and Snakemake would end on a failed step
+    instead of its own cancel.
     """
     heard = threading.Event()
 
@@ -396,6 +401,7 @@ def _stop_after_interrupt(proc: subprocess.Popen, log, signame: str, *, pgid: in
     started = time.monotonic()
     reported: set[str] = set()
     sent = False
+    sent_at = started
     if signame != "SIGINT" or not own_group:
         _sigint_group(proc, pgid, own_group)
         sent = True
@@ -407,7 +413,10 @@ def _stop_after_interrupt(proc: subprocess.Popen, log, signame: str, *, pgid: in
             if not sent and (heard.is_set() or now - started > INTERRUPT_GRACE_SECONDS):
                 if not heard.is_set():
                     _sigint_group(proc, pgid, own_group)
-                sent = True
+                sent, sent_at = True, now
+            if stop_steps is not None and sent and (heard.is_set() or now - sent_at > INTERRUPT_GRACE_SECONDS):
+                stop_steps()
+                stop_steps = None
             if execution.is_slurm and now >= next_sweep and now - started > 1.0:
                 _sweep_cluster(execution, log_path, reported, wait=False)
                 next_sweep = now + 2.0
