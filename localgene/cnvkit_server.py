@@ -153,9 +153,6 @@ def run_step(request: dict, log_fd: int) -> None:
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        # the server forks with these blocked: one sent meanwhile is delivered now, to the
-        # step's own handlers (never to the server's, inherited until the lines above)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _FORWARDED)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(log_fd, 1)
@@ -171,6 +168,10 @@ def run_step(request: dict, log_fd: int) -> None:
         sys.argv = [sys.argv[0], *request["argv"]]
 
         try:
+            # The server forks with the stop signals blocked: one sent since is delivered here,
+            # to the step's own handlers (never to the server's, inherited until the lines
+            # above), and a SIGINT ends the step as one during the command would.
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _FORWARDED)
             main = _entry_main(request.get("entry"))
             returned = main(list(request["argv"]))
             code = returned if isinstance(returned, int) else 0
