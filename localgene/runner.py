@@ -184,13 +184,25 @@ def lost_folder(job_dir: Path, exc: BaseException) -> str | None:
     if not job_dir.is_dir():
         return f"the job folder {job_dir} was deleted while the job ran"
     full = isinstance(exc, OSError) and exc.errno == errno.ENOSPC
-    if not full and not (isinstance(exc, LocalgeneError) and "No space left on device" in str(exc)):
+    said = isinstance(exc, LocalgeneError) and ("No space left on device" in str(exc) or _device_full(job_dir))
+    if not full and not said:
         return None
-    if not full:  # a step failed on ENOSPC and said so in its log: the message names the step
+    if not full:  # a step failed on ENOSPC (its log says so, or could not): the message names the step
         return f"{exc} (no space left on the device of the job folder {job_dir})"
     steps = running_steps(job_dir / "logs" / "snakemake.log")
     where = f"step {', '.join(steps)}" if steps else "the workflow"
     return f"{where} failed: no space left on the device of the job folder {job_dir}"
+
+
+def _device_full(job_dir: Path) -> bool:
+    """The file system of the job folder has (almost) no room left: a step that failed there
+    may not have been able to write why (its log is on the same device)."""
+    try:
+        st = os.statvfs(job_dir)
+    except OSError:
+        return False
+    free, total = st.f_bavail * st.f_frsize, st.f_blocks * st.f_frsize
+    return free < max(64 * 1024, total // 200)
 
 
 def running_steps(snakemake_log: Path) -> list[str]:

@@ -488,6 +488,16 @@ def _end_stragglers(pgid: int, own_group: bool) -> None:
         time.sleep(0.1)
 
 
+def _says_failed(path: Path) -> bool:
+    """A step log that reports an error (a traceback, an ``error:`` line, a full disk)."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return False
+    return ("Traceback (most recent call last)" in text or "No space left on device" in text
+            or any(r.startswith("error: ") for r in text.splitlines()))
+
+
 def _tail(path: Path, lines: int = 4) -> str:
     try:
         text = path.read_text(errors="replace")
@@ -577,13 +587,15 @@ def failure_message(snakemake_log: Path, job_dir: Path) -> str:
         if slurm[1] != "FAILED":
             return f"{where} failed: SLURM job {slurm[0]} ended {slurm[1]}" + (
                 f" [log: {where_log}]" if where_log else "")
-    reason = ""
-    for step_log in step_logs:
-        reason = _tail(job_dir / step_log)
-        if reason:
+    reason, reason_log = "", step_logs[0] if step_logs else None
+    for step_log in step_logs:  # the log that says what went wrong, else the first with output
+        tail = _tail(job_dir / step_log)
+        if tail and (not reason or _says_failed(job_dir / step_log)):
+            reason, reason_log = tail, step_log
+        if reason and _says_failed(job_dir / step_log):
             break
     return f"{where} failed: {reason or 'no log output'}" + (
-        f" [log: {step_logs[0]}]" if step_logs else ""
+        f" [log: {reason_log}]" if reason_log else ""
     )
 
 

@@ -107,3 +107,19 @@ def test_a_group_job_killed_before_any_step_reported_names_every_step_it_held(tm
     assert failure_message(d / "logs" / "snakemake.log", d) == (
         "group 'coverage' (coverage for sample=T1, sample=N1) was killed by SLURM: out of memory (134 MB > 100 MB "
         "limit; raise the step's mem_mb) [SLURM job 2; log: .snakemake/slurm_logs/group_coverage_coverage/2.log]")
+
+
+def test_of_a_steps_logs_the_one_that_reports_the_error_gives_the_reason(tmp_path):
+    # coverage writes one log per kind: the target kind went fine, the antitarget kind failed
+    d = tmp_path
+    (d / "logs" / "coverage").mkdir(parents=True)
+    (d / "logs" / "snakemake.log").write_text(
+        "Error in rule coverage:\n    jobid: 3\n"
+        "    log: logs/coverage/N2.target.log, logs/coverage/N2.antitarget.log (check log file(s) for error details)\n"
+        "    wildcards: sample=N2\n")
+    (d / "logs" / "coverage" / "N2.target.log").write_text("$ cnvkit.py coverage ...\nWrote N2.targetcoverage.cnn\n")
+    (d / "logs" / "coverage" / "N2.antitarget.log").write_text(
+        "$ cnvkit.py coverage ...\nTraceback (most recent call last):\n  File x\nOSError: [Errno 28] No space left on device\n")
+    assert failure_message(d / "logs" / "snakemake.log", d) == (
+        "step 'coverage' (sample=N2) failed: OSError: [Errno 28] No space left on device "
+        "[log: logs/coverage/N2.antitarget.log]")
