@@ -13,7 +13,7 @@ TestClient, each request ``--repeat`` times (median):
 for the tenant administrator (every user's jobs) and an ordinary user (their own). Prints the
 figures and each one's ratio to the baseline; then the state-filtered ones again as they ran
 before migration 3 (the same store and load: the filter checked on the unfiltered index, which
-is what ``localgene.store`` chose when ``_STATUS_INDEX`` did not exist). Usage::
+is what ``localgene.store.records`` chose when ``_STATUS_INDEX`` did not exist). Usage::
 
     .venv/bin/python benchmarks/ui.py                  # 20,000 jobs
     .venv/bin/python benchmarks/ui.py --jobs 100000 --repeat 3
@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from api import PROJECT, USERS, fill  # noqa: E402
 
 from localgene import settings as settings_mod  # noqa: E402
-from localgene import store as store_mod  # noqa: E402
+from localgene.store import schema as store_mod  # noqa: E402
 from localgene.api import users as users_mod  # noqa: E402
 from localgene.api.app import ApiSettings, create_app  # noqa: E402
 from localgene.store import Store  # noqa: E402
