@@ -7,7 +7,7 @@
 # config/<job_type in lower case>.schema.yaml. Any other body is a CNVkit job
 # (POST /gene/tools/cnvkit): it names the BAMs, reference, targets, annotation and one option
 # string per CNVkit step. Every option string is checked against CNVkit's own argument parser
-# before anything runs (localgene.options); each step runs `cnvkit.py <step>` with an argument
+# before anything runs (localgene.cnvkit.options); each step runs `cnvkit.py <step>` with an argument
 # list, never through a shell. Outputs are written under the working directory (results/,
 # logs/) and delivered to output_dir at the end. The layout is in README.md.
 
@@ -27,9 +27,9 @@ if JOB_TYPE:
 
     # While this run lasts, the reference indexes it links from the shared index cache are in
     # use: a shared flock on <job folder>/.index-cache-hold, dropped when Snakemake exits
-    # (localgene.index_cache: entries leased to a held folder are never removed).
+    # (localgene.pipelines.index_cache: entries leased to a held folder are never removed).
     if workflow.is_main_process:
-        from localgene import index_cache as _index_cache
+        from localgene.pipelines import index_cache as _index_cache
 
         INDEX_CACHE_HOLD = _index_cache.hold(Path.cwd())
 

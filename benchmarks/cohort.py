@@ -147,7 +147,7 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = ap.parse_args()
 
-    from localgene.demodata import generate
+    from localgene.demo.cnvkit import generate
 
     generate(args.data)
     root = Path(tempfile.mkdtemp(prefix="lg-cohort-"))

@@ -9,7 +9,7 @@ run, each one after the other:
 
 * ``cnvkit.py coverage`` of the target bins, then of the antitarget bins (two processes, as
   the workflow ran them before; ``-p`` = threads);
-* localgene's engine (:func:`localgene.coverage_engine.compute`) writing both ``.cnn`` in one
+* localgene's engine (:func:`localgene.cnvkit.coverage_engine.compute`) writing both ``.cnn`` in one
   process: the guard pass (``samtools view -c -e 'rlen==0'``), one mosdepth pass and CNVkit's
   table code, CNVkit's import included; and, on their own, the two passes it makes over the BAM;
 * ``samtools view -c`` of the BAM with the same threads: the cost of decoding it once.
@@ -37,7 +37,7 @@ BIN = Path(sys.executable).parent
 
 ENGINE = """
 import sys
-from localgene import coverage_engine as e
+from localgene.cnvkit import coverage_engine as e
 bam, tb, ab, out, q, threads = sys.argv[1:7]
 opts = ["-q", q] + (["-p", threads] if int(threads) > 1 else [])
 jobs = [e.CoverageJob(k, b, f"{out}/{k}.cnn", ["coverage", bam, b, *opts, "-o", f"{out}/{k}.cnn"])

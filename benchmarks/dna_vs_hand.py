@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/dna_vs_hand.py [--job germline|somatic|both] [--cores 2]
 
 For each job: (1) the workflow (``snakemake --snakefile Snakefile --configfile <body> --cores N``)
-on the demo data of localgene.demodata_dna (built if missing); (2) the same tools with the same
+on the demo data of localgene.demo.dna (built if missing); (2) the same tools with the same
 options typed by hand one after the other, each under ``/usr/bin/time -v`` (bwa index, bwa mem
 | fixmate | sort, markdup, the caller on the whole genome at once, norm, annotate; for somatic
 freebayes with the same paired settings, and the classification). Prints wall time of both and
@@ -152,7 +152,7 @@ def by_hand(kind: str, body: dict, work: Path, cores: int) -> tuple[float, list[
 
 
 def bench(kind: str, cores: int) -> None:
-    from localgene import demodata_dna
+    from localgene.demo import dna as demodata_dna
 
     data = HERE / "tests" / ".data" / "dna" / kind  # as the tests' fixtures
     (demodata_dna.generate_germline if kind == "germline" else demodata_dna.generate_somatic)(data)

@@ -29,7 +29,8 @@ import boto3
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from staging import start_moto
 
-from localgene import demodata_rna, pipeline_inputs
+from localgene.demo import rna as demodata_rna
+from localgene.jobs import pipeline_inputs
 from localgene.storage import S3Config, check_inputs, make_client, read_start
 
 

@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from localgene import index_cache
+from localgene.pipelines import index_cache
 
 
 def write_genome(path: Path, mb: float, seed: int = 7) -> None:

@@ -9,7 +9,7 @@ and the other strand setting; featureCounts on the rRNA regions; DESeq2 through 
 script). The job: ``snakemake --cores N`` on the demo body (the same tools plus localgene's
 own steps: strandedness check, QC table and picture, plots, job.json, delivery), per-step
 wall seconds from Snakemake's ``benchmark:`` files, peak memory from the last line of each
-step's log (its tools' peak RSS, read by localgene.rna.tools when they exit: the steps run in
+step's log (its tools' peak RSS, read by localgene.pipelines.rna.tools when they exit: the steps run in
 threads of Snakemake's process, whose ``benchmark:`` memory is that whole process). Prints wall and CPU seconds of both, the
 overhead ratios, and peak memory per step. Figures to read, not to assert: the machine is
 shared, so run it when it is quiet (``uptime``).
@@ -33,8 +33,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from localgene import demodata_rna  # noqa: E402
-from localgene.rna import steps as rna_steps  # noqa: E402
+from localgene.demo import rna as demodata_rna  # noqa: E402
+from localgene.pipelines.rna import steps as rna_steps  # noqa: E402
 
 
 def time_v(argv: list[str], stdout=None, stdin=None) -> subprocess.Popen:

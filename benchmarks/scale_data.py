@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/scale_data.py OUTDIR [--scale 20] [--samples N1,T1] [--seed 1]
 
-Writes into OUTDIR the demo genome, targets and annotation of :mod:`localgene.demodata` (same
+Writes into OUTDIR the demo genome, targets and annotation of :mod:`localgene.demo.cnvkit` (same
 seed, same genes, same planted copy-number events; ``truth.json`` and ``job.json`` as the demo
 has them) and, for each sample, ``<sample>.bam`` (+ ``.bai``) holding ``--scale`` times the
 demo's read pairs: at the default scale of 20, 5.2-5.9 million reads per BAM (about 2,000x
@@ -11,7 +11,7 @@ mean depth on target, 60x off target).
 **Not aligned.** Aligning 5 M reads with bwa on two cores takes too long for a benchmark, so
 the reads are written directly as coordinate-sorted BAM records (``samtools view -b`` of SAM
 text generated here): fragments are drawn by the demo's own simulator
-(``localgene.demodata._simulate_fragments``: capture on exons, off-target background, GC bias,
+(``localgene.demo.cnvkit._simulate_fragments``: capture on exons, off-target background, GC bias,
 depth following the planted copy number, ~3 % PCR duplicates), drawn ``--scale`` times with
 independent seeds; each fragment gives a proper pair of 150 bp reads (``150M``, mate 1 forward
 at the fragment's left end, mate 2 reverse at its right end) whose bases are the reference's
@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from localgene import demodata as dd
+from localgene.demo import cnvkit as dd
 
 READ = dd.READ_LENGTH
 LOW_MAPQ_FRACTION = 0.02

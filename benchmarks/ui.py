@@ -35,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from api import PROJECT, USERS, fill  # noqa: E402
 
 from localgene import settings as settings_mod  # noqa: E402
-from localgene.store import schema as store_mod  # noqa: E402
 from localgene.api import users as users_mod  # noqa: E402
 from localgene.api.app import ApiSettings, create_app  # noqa: E402
 from localgene.store import Store  # noqa: E402
+from localgene.store import schema as store_mod  # noqa: E402
 
 FILTERED = (("browser, state FINISHED", "type=CNVKIT&status=FINISHED"),
             ("browser, state RUNNING", "type=CNVKIT&status=RUNNING"),

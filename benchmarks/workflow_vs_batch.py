@@ -70,7 +70,7 @@ def main() -> None:
     ap.add_argument("--workflow", type=Path, help="run the Snakefile of this checkout")
     args = ap.parse_args()
 
-    from localgene.demodata import generate
+    from localgene.demo.cnvkit import generate
 
     generate(args.data)
     body = json.loads((args.data / "job.json").read_text())

@@ -1,6 +1,6 @@
 """A small client of the gene job API (``localgene serve``, or the service it mirrors), on httpx.
 
-Its operations are those of :mod:`localgene.jobs`, over HTTP. A failed call raises the
+Its operations are those of :mod:`localgene.jobs.service`, over HTTP. A failed call raises the
 :mod:`localgene.errors` exception that the server's error body names (``DLI.0001`` →
 :class:`~localgene.errors.InvalidRequest`, ``DLI.0023`` → :class:`~localgene.errors.JobNotFound`,
 …) with the server's message, so callers handle local and remote failures alike; a server that

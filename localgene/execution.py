@@ -186,7 +186,7 @@ class Execution:
                 "--cores", str(cores)]
 
     def env_args(self) -> list[str]:
-        """Options that pass this setting on to ``python -m localgene.runner``."""
+        """Options that pass this setting on to ``python -m localgene.run.runner``."""
         args = ["--executor", self.executor]
         if self.facts is not None:
             args.append("--cluster-facts=" + self.facts.to_json())

@@ -23,7 +23,7 @@ Decisions where the spec is silent (also in ``docs/jobs.md``):
 * Limits: :data:`MAX_LIST_ITEMS` items per list, :data:`MAX_STRING_LENGTH` characters per string,
   :data:`MAX_BODY_BYTES` for the whole body as compact JSON.
 
-Option strings (``*_conf``) are only type-checked here; :mod:`localgene.options` checks their
+Option strings (``*_conf``) are only type-checked here; :mod:`localgene.cnvkit.options` checks their
 content against CNVkit.
 """
 
@@ -50,7 +50,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from localgene.errors import InvalidRequest, LimitExceeded
-from localgene.status import Status
+from localgene.jobs.status import Status
 
 # --------------------------------------------------------------------------------------------
 # Limits and constants

@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from localgene import cnvkit_server
+from localgene.cnvkit import server as cnvkit_server
+from localgene.cnvkit.options import SNAPSHOT_PATH, save_snapshot
+from localgene.cnvkit.plan import Plan, build_plan, check_environment, check_local_files
 from localgene.errors import InvalidRequest, LocalgeneError, WorkflowFailed
 from localgene.execution import Execution
-from localgene.options import SNAPSHOT_PATH, save_snapshot
-from localgene.plan import Plan, build_plan, check_environment, check_local_files
-from localgene.signals import group_members, signal_members, signal_name
+from localgene.run.signals import group_members, signal_members, signal_name
 from localgene.slurm import refusal
 
 PATH_FIELDS = ("ref", "bed", "annotation_file", "output_dir")
@@ -87,7 +87,7 @@ def absolute_paths(body: dict[str, Any], base: Path) -> dict[str, Any]:
     """Plain relative paths in a body made absolute against ``base`` (URLs left as they are;
     in a pipeline body, registry names too)."""
     if "job_type" in body:
-        from localgene.pipeline_inputs import absolute_paths as pipeline_absolute
+        from localgene.jobs.pipeline_inputs import absolute_paths as pipeline_absolute
 
         return pipeline_absolute(body, base)
 
@@ -146,8 +146,8 @@ def prepare_pipeline_job(body: dict[str, Any], job_dir: str | os.PathLike, *,
     parsed = parse_pipeline_body(body)
     pipeline_snakefile(parsed.job_type)
     if index_cache is None:
-        from localgene import index_cache as index_cache_mod
         from localgene import settings
+        from localgene.pipelines import index_cache as index_cache_mod
 
         index_cache = settings.load().cache_dir / index_cache_mod.SUBDIR
     config = dict(body)
@@ -183,9 +183,9 @@ def prepare_job(
     config = dict(body)
     if instance_id:
         config["instance_id"] = instance_id
-    from localgene.coverage_cache import config_entry  # shared control coverage: docs/batches.md
+    from localgene.cnvkit.coverage_cache import config_entry  # shared control coverage: docs/batches.md
     config.update(config_entry())
-    from localgene.options import check_options_cached
+    from localgene.cnvkit.options import check_options_cached
 
     plan = build_plan(config, cores=cores, options=check_options_cached(config, cores=cores))
     check_environment(plan)
@@ -237,7 +237,7 @@ def run_workflow(
 ) -> RunResult:
     """Run the prepared job in ``job_dir`` to the end; raise WorkflowFailed naming the step.
 
-    A stop signal (SIGINT, or SIGTERM/SIGHUP turned into :class:`~localgene.signals.Stopped`
+    A stop signal (SIGINT, or SIGTERM/SIGHUP turned into :class:`~localgene.run.signals.Stopped`
     by the entry point) cancels the run: see :func:`_stop_after_interrupt`; it raises
     WorkflowCancelled only once no process and no cluster job of the run is left.
     """

@@ -2,15 +2,15 @@
 
 import re
 
-from localgene import cnvkit_step as lg_cnvkit_step
-from localgene import options as lg_options
-from localgene import plan as lg_plan
-from localgene import workflow_steps as lg_workflow_steps
+from localgene.cnvkit import step as lg_cnvkit_step
+from localgene.cnvkit import options as lg_options
+from localgene.cnvkit import plan as lg_plan
+from localgene.cnvkit import workflow_steps as lg_workflow_steps
 
 # What was found when the option strings were checked, by `localgene run` at submit or by the
 # first Snakemake process of the run: later processes (this one when localgene started it, the
 # Snakemake processes of cluster jobs) read it instead of importing CNVkit again
-# (localgene.options, "snapshot"; keyed on the option strings and the CNVkit version).
+# (localgene.cnvkit.options, "snapshot"; keyed on the option strings and the CNVkit version).
 OPTIONS_SNAPSHOT = lg_options.SNAPSHOT_PATH
 if workflow.is_main_process:
     PLAN = lg_plan.build_plan(config, cores=workflow.cores,
@@ -83,7 +83,7 @@ class StepFailed(Exception):
 
 def cnvkit_step(rule, argv, log, wildcards, conda_env):
     """A rule's `run:` block: `cnvkit.py <argv>` through the job's CNVkit step server, or as its
-    own process (with --use-conda: the environment's cnvkit.py); see localgene.cnvkit_step."""
+    own process (with --use-conda: the environment's cnvkit.py); see localgene.cnvkit.step."""
     code = lg_cnvkit_step.run_cnvkit(argv, log, step=rule, wildcards=dict(wildcards.items()),
                                      conda_prefix=conda_env)
     if code != 0:
@@ -91,5 +91,5 @@ def cnvkit_step(rule, argv, log, wildcards, conda_env):
 
 
 def localgene_step(rule, params, input, output, log, wildcards):
-    """A rule's `run:` block for localgene's own steps (localgene.workflow_steps)."""
+    """A rule's `run:` block for localgene's own steps (localgene.cnvkit.workflow_steps)."""
     lg_workflow_steps.run_step(rule, params=params, input=input, output=output, log=log, wildcards=wildcards)

@@ -1,8 +1,8 @@
 # Coverage: read depth of every control and experimental BAM in target and antitarget bins.
 #
 # One job per sample writes both its target and antitarget .cnn, so a BAM is read once for
-# both (localgene.coverage_step, forked by the job's CNVkit step server where there is one,
-# else its own process; localgene.coverage_engine: mosdepth's base counts handed to CNVkit's own table code
+# both (localgene.cnvkit.coverage_step, forked by the job's CNVkit step server where there is one,
+# else its own process; localgene.cnvkit.coverage_engine: mosdepth's base counts handed to CNVkit's own table code
 # where that is proven to give the same bytes as `cnvkit.py coverage`, else `cnvkit.py
 # coverage` itself; each kind's log names the engine). The jobs of all samples are
 # independent, so Snakemake runs them side by side on the job's cores.
@@ -15,7 +15,7 @@
 
 import json
 
-from localgene import coverage_cache as lg_coverage_cache
+from localgene.cnvkit import coverage_cache as lg_coverage_cache
 
 COVERAGE_CACHE = config.get("coverage_cache") or ""
 # The coverage options as CNVkit's parser read them: part of the cache key.
@@ -62,7 +62,7 @@ rule coverage:
 
 
 def coverage_step(wildcards, input, output, log, threads, params, conda_env):
-    """The coverage rule's `run:` block: one request for localgene.coverage_step."""
+    """The coverage rule's `run:` block: one request for localgene.cnvkit.coverage_step."""
     request = {
         "sample": wildcards.sample, "bam": input.bam, "bai": input.bai, "threads": threads,
         "bins": {"target": input.targets, "antitarget": input.antitargets},

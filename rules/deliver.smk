@@ -20,7 +20,7 @@ rule summary:
         SUMMARY,
     params:
         summary=lambda wc: PLAN.summary(config),
-        # the CBS pitfall check (localgene.segment_check): each sample's .cnr and segment log
+        # the CBS pitfall check (localgene.cnvkit.segment_check): each sample's .cnr and segment log
         cnrs={s: CNR.format(sample=s) for s in EXPERIMENTAL},
         segment_logs={s: f"logs/segment/{s}.log" for s in EXPERIMENTAL},
         segment_method=PLAN.options.segment_method,

@@ -12,24 +12,24 @@ DATA_DIR = Path(__file__).resolve().parent / ".data"
 
 @pytest.fixture(scope="session")
 def demo_data() -> Path:
-    """The seeded demo data set of :mod:`localgene.demodata` (default seed), as a folder.
+    """The seeded demo data set of :mod:`localgene.demo.cnvkit` (default seed), as a folder.
 
     Generated once into ``tests/.data/demo`` (about a minute on two cores: bwa and samtools
     are needed); later sessions find its manifest complete and reuse it at once.
     """
-    from localgene.demodata import generate
+    from localgene.demo.cnvkit import generate
 
     return generate(DATA_DIR / "demo").parent
 
 
 @pytest.fixture(scope="session")
 def rna_demo_data() -> Path:
-    """The seeded RNA demo data set of :mod:`localgene.demodata_rna` (default seed, dUTP).
+    """The seeded RNA demo data set of :mod:`localgene.demo.rna` (default seed, dUTP).
 
     Generated once into ``tests/.data/rna/fr-firststrand`` (about 20 s; no external tool);
     later sessions find its manifest complete and reuse it.
     """
-    from localgene.demodata_rna import DEFAULT_LIBRARY_TYPE, generate
+    from localgene.demo.rna import DEFAULT_LIBRARY_TYPE, generate
 
     return generate(DATA_DIR / "rna" / DEFAULT_LIBRARY_TYPE).parent
 
@@ -64,15 +64,15 @@ def cnvkit_job(demo_data, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def dna_germline_data() -> Path:
-    """localgene.demodata_dna's germline set (default seed) in tests/.data/dna/germline."""
-    from localgene.demodata_dna import generate_germline
+    """localgene.demo.dna's germline set (default seed) in tests/.data/dna/germline."""
+    from localgene.demo.dna import generate_germline
 
     return generate_germline(DATA_DIR / "dna" / "germline").parent
 
 
 @pytest.fixture(scope="session")
 def dna_somatic_data() -> Path:
-    """localgene.demodata_dna's tumor/normal set (default seed) in tests/.data/dna/somatic."""
-    from localgene.demodata_dna import generate_somatic
+    """localgene.demo.dna's tumor/normal set (default seed) in tests/.data/dna/somatic."""
+    from localgene.demo.dna import generate_somatic
 
     return generate_somatic(DATA_DIR / "dna" / "somatic").parent

@@ -4,7 +4,7 @@ import gzip
 
 import pytest
 
-from localgene.annotation import prepare_annotation, sniff
+from localgene.cnvkit.annotation import prepare_annotation, sniff
 from localgene.errors import InvalidRequest
 
 GFF3 = """##gff-version 3

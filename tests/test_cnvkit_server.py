@@ -1,7 +1,7 @@
 """The job's CNVkit step server: each step exactly as ``cnvkit.py <argv>``, and nothing left behind.
 
 Every test starts a real server (CNVkit imported in it) in a scratch job folder and runs real
-CNVkit steps through :func:`localgene.cnvkit_step.run_cnvkit`, beside the same steps run as
+CNVkit steps through :func:`localgene.cnvkit.step.run_cnvkit`, beside the same steps run as
 plain ``cnvkit.py`` processes (``LOCALGENE_WARM=0``). A step that must be caught "mid-step" reads
 its input from a named pipe nobody writes to: a real CNVkit step, blocked for as long as the
 test needs.
@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from localgene import cnvkit_server, timeline
-from localgene.cnvkit_step import ENV_SERVER, ENV_SERVER_PREFIX, ENV_WARM, run_cnvkit
+from localgene.cnvkit import server as cnvkit_server
+from localgene.cnvkit.step import ENV_SERVER, ENV_SERVER_PREFIX, ENV_WARM, run_cnvkit
+from localgene.run import timeline
 
 #: A generous bound for anything the tests wait for (a loaded 2-core machine).
 PATIENCE = 120.0
@@ -149,8 +150,8 @@ def test_steps_write_the_same_files_as_cnvkit_processes(job, demo_data):
 def test_the_coverage_entry_runs_in_the_server_like_its_own_process(job, demo_data):
     """localgene's coverage step (both kinds of one BAM) forked by the server, CNVkit's own
     coverage in a child of that step: the same .cnn and logs as ``python -m
-    localgene.coverage_step``, and the CPU of the nested CNVkit is the step's."""
-    from localgene.cnvkit_step import run_entry
+    localgene.cnvkit.coverage_step``, and the CPU of the nested CNVkit is the step's."""
+    from localgene.cnvkit.step import run_entry
 
     _, env, _ = job
     body = json.loads((demo_data / "job.json").read_text())
@@ -180,7 +181,7 @@ def test_the_coverage_entry_runs_in_the_server_like_its_own_process(job, demo_da
 
 
 def test_the_server_runs_no_entry_it_does_not_know(job):
-    from localgene.cnvkit_step import _through_server
+    from localgene.cnvkit.step import _through_server
 
     _, env, _ = job
     with open("x.log", "w") as log, pytest.raises(Exception, match="stopped before it started"):
@@ -244,7 +245,7 @@ def test_a_client_that_goes_away_takes_its_step_with_it(job):
     _, env, server = job
     os.mkfifo("blocked.cns")
     client = subprocess.Popen(
-        [sys.executable, "-c", "from localgene.cnvkit_step import run_cnvkit; "
+        [sys.executable, "-c", "from localgene.cnvkit.step import run_cnvkit; "
          "run_cnvkit(['call', 'blocked.cns', '-o', 'out.cns'], 'gone.log')"],
         env=env, stdin=subprocess.DEVNULL)
     (child,) = wait_for(lambda: children_of(server.proc.pid), "the step's process")
@@ -261,7 +262,7 @@ def test_a_client_interrupted_in_its_main_thread_passes_it_on(job):
     _, env, server = job
     os.mkfifo("blocked.cns")
     client = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from localgene.cnvkit_step import run_cnvkit; "
+        [sys.executable, "-c", "import sys; from localgene.cnvkit.step import run_cnvkit; "
          "sys.exit(run_cnvkit(['call', 'blocked.cns', '-o', 'out.cns'], 'term.log') & 0xFF)"],
         env=env, stdin=subprocess.DEVNULL, start_new_session=True)  # not in the server's group
     (child,) = wait_for(lambda: children_of(server.proc.pid), "the step's process")

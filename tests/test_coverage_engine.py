@@ -1,5 +1,5 @@
 """The mosdepth coverage engine writes the same bytes as ``cnvkit.py coverage``, or is not used
-(localgene.coverage_engine).
+(localgene.cnvkit.coverage_engine).
 
 Every test compares the engine's ``.cnn`` with ``cnvkit.py coverage`` run as a process on the
 same BAM and bins (byte for byte), and checks which engine the log names. The BAMs are the
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from localgene import coverage_engine as engine
+from localgene.cnvkit import coverage_engine as engine
 
 CNVKIT = str(Path(sys.executable).with_name("cnvkit.py"))
 CONTIGS = {"c1": 60_000, "c2": 20_000, "c3": 5_000}

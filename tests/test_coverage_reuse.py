@@ -1,5 +1,5 @@
-"""Control coverage is computed once and reused across jobs (localgene.coverage_cache,
-rules/coverage.smk, localgene/coverage_step.py).
+"""Control coverage is computed once and reused across jobs (localgene.cnvkit.coverage_cache,
+rules/coverage.smk, localgene/cnvkit/coverage_step.py).
 
 The first tests exercise the cache and its lock directly (fast); the ``workflow`` tests run the
 real workflow on the demo data: two `localgene run` jobs one after the other in one
@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from workflow_helpers import run_job
 
-from localgene import coverage_cache as cc
-from localgene.options import check_options
+from localgene.cnvkit import coverage_cache as cc
+from localgene.cnvkit.options import check_options
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTROLS = ("N1", "N2", "N3")
@@ -158,7 +158,7 @@ def cnn(job_dir: Path, sample: str, kind: str) -> bytes:
 
 
 def computed(log: str) -> bool:
-    """Computed by this job, by either engine (localgene.coverage_engine names it first)."""
+    """Computed by this job, by either engine (localgene.cnvkit.coverage_engine names it first)."""
     return log.startswith(("$ cnvkit.py coverage ", "# coverage engine: mosdepth"))
 
 
@@ -247,7 +247,8 @@ def test_concurrent_jobs_compute_each_control_once_and_options_decide(demo_data,
 
 
 def test_the_job_process_keeps_the_cache_within_its_bound(tmp_path):
-    from localgene import runner, settings
+    from localgene import settings
+    from localgene.run import runner
 
     cache = cc.CoverageCache(tmp_path / "home" / "cache" / cc.SUBDIR)
     now = time.time()

@@ -1,4 +1,4 @@
-"""The demo data generator (localgene.demodata): its output keeps the promises tests rely on.
+"""The demo data generator (localgene.demo.cnvkit): its output keeps the promises tests rely on.
 
 Fast checks on the session's demo data set (``demo_data`` in conftest.py) plus a few cheap
 re-runs of the reference part; running CNVkit on the data is the workflow tests' business.
@@ -15,8 +15,8 @@ import numpy as np
 import pysam
 import pytest
 
-from localgene import demodata
 from localgene.cli import main as cli_main
+from localgene.demo import cnvkit as demodata
 from localgene.errors import EnvironmentProblem
 
 SAMPLES = ("N1", "N2", "N3", "T1", "T2")

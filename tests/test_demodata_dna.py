@@ -1,4 +1,4 @@
-"""localgene.demodata_dna: seeded, coherent truth for the DNA pipelines."""
+"""localgene.demo.dna: seeded, coherent truth for the DNA pipelines."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 
 import pysam
 
-from localgene import demodata_dna
+from localgene.demo import dna as demodata_dna
 
 
 def test_germline_set_is_deterministic_and_its_truth_matches_the_genome(tmp_path):

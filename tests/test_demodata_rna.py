@@ -1,4 +1,4 @@
-"""The RNA demo data generator (localgene.demodata_rna): its data hold what the tests rely on."""
+"""The RNA demo data generator (localgene.demo.rna): its data hold what the tests rely on."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from localgene import demodata_rna as rna
+from localgene.demo import rna
 
 COMPLEMENT = str.maketrans("ACGT", "TGCA")
 

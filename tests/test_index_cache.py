@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from pipeline_helpers import write_fasta, write_gtf
 
-from localgene import index_cache
-from localgene.index_cache import IndexBuildFailed, ensure_index
+from localgene.pipelines import index_cache
+from localgene.pipelines.index_cache import IndexBuildFailed, ensure_index
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -214,7 +214,7 @@ def test_the_bound_comes_from_the_environment(tmp_path, monkeypatch):
 
 HOLDER = """
 import sys
-from localgene import index_cache
+from localgene.pipelines import index_cache
 kept = index_cache.hold(sys.argv[1])
 print("held", flush=True)
 sys.stdin.read()

@@ -3,7 +3,7 @@
 import pysam
 import pytest
 
-from localgene.inputs import InputProblem, check_inputs, link_bam, link_fasta
+from localgene.cnvkit.inputs import InputProblem, check_inputs, link_bam, link_fasta
 
 CONTIGS = {"chr1": 5000, "chr2": 4000}
 

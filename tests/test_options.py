@@ -4,9 +4,8 @@ import json
 
 import pytest
 
-from localgene.coverage_cache import normalized_options
-from localgene.errors import InvalidRequest, UnsupportedOption
-from localgene.options import (
+from localgene.cnvkit.coverage_cache import normalized_options
+from localgene.cnvkit.options import (
     CONF_FIELDS,
     STEPS,
     check_options,
@@ -15,6 +14,7 @@ from localgene.options import (
     load_snapshot,
     save_snapshot,
 )
+from localgene.errors import InvalidRequest, UnsupportedOption
 from localgene.schema import SERVICE_EXAMPLE_BODY
 
 #: The option strings of the service's sample body.
@@ -211,7 +211,7 @@ def test_snapshot_of_other_option_strings_is_not_used(tmp_path):
 
 def test_a_check_is_reused_by_later_jobs_with_the_same_option_strings(tmp_path, monkeypatch):
     """A second job with the same option strings needs no CNVkit import: the check is read back."""
-    from localgene import options as opts
+    from localgene.cnvkit import options as opts
 
     body = {"segment_conf": "-m cbs", "coverage_conf": "-q 10", "target_conf": "--split"}
     first = opts.check_options_cached(body, cores=2, cache_dir=tmp_path)

@@ -8,8 +8,8 @@ import gzip
 import pytest
 from pipeline_helpers import fastq_records, germline_body, rna_body, write_pair
 
-from localgene import pipeline_inputs as pi
 from localgene.errors import InvalidRequest
+from localgene.jobs import pipeline_inputs as pi
 
 SOMATIC = {"job_type": "DNA_SOMATIC", "output": "s3a://b/out.vcf", "file_type": "BAM", "ref": "hg38",
            "inputs": [{"sample_type": "tumor", "sample_inputs": ["/d/t.bam"]},

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from localgene import plan as job_plan
+from localgene.cnvkit import plan as job_plan
 from localgene.errors import EnvironmentProblem, InputNotFound, InvalidRequest
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from localgene import references
 from localgene.errors import InputNotFound, InvalidRequest
+from localgene.jobs import references
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""localgene.rna.plan: the config read once, and the tools' argument lists."""
+"""localgene.pipelines.rna.plan: the config read once, and the tools' argument lists."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import gzip
 import pytest
 
 from localgene.errors import InputNotFound, InvalidRequest
-from localgene.rna import plan as rna_plan
+from localgene.pipelines.rna import plan as rna_plan
 
 
 def body(tmp_path=None, **fields):

@@ -1,6 +1,6 @@
-"""localgene.rna.qc and localgene.rna.counts: the QC table from the tools' own reports."""
+"""localgene.pipelines.rna.qc and localgene.pipelines.rna.counts: the QC table from the tools' own reports."""
 
-from localgene.rna import counts, qc
+from localgene.pipelines.rna import counts, qc
 
 HISAT2 = """HISAT2 summary stats:
 \tTotal pairs: 1000

@@ -1,4 +1,4 @@
-"""localgene.rna.steps: the RNA rules' steps as Snakemake's `run:` blocks call them, in threads of
+"""localgene.pipelines.rna.steps: the RNA rules' steps as Snakemake's `run:` blocks call them, in threads of
 one process (the workflow itself runs in tests/test_rna_workflow.py)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from types import SimpleNamespace as NS
 
 import pytest
 
-from localgene.rna import steps
+from localgene.pipelines.rna import steps
 
 
 def test_a_refused_step_writes_one_error_line_and_fails(tmp_path):

@@ -1,6 +1,6 @@
-"""localgene.rna.strandedness: the declared library type against the reads."""
+"""localgene.pipelines.rna.strandedness: the declared library type against the reads."""
 
-from localgene.rna import strandedness
+from localgene.pipelines.rna import strandedness
 
 
 def test_inferred_type_from_sense_fraction():

@@ -1,11 +1,11 @@
-"""localgene.rna.summary: the tool versions of results/job.json, from what the job's steps
+"""localgene.pipelines.rna.summary: the tool versions of results/job.json, from what the job's steps
 reported, else from each tool's version command."""
 
 from __future__ import annotations
 
 import json
 
-from localgene.rna import summary
+from localgene.pipelines.rna import summary
 
 
 def test_versions_the_steps_reported_are_used_and_the_rest_asked_for(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""localgene.rna.tools: a step's tools run as argument lists, their exact command logged, their
+"""localgene.pipelines.rna.tools: a step's tools run as argument lists, their exact command logged, their
 failures named, and their peak memory read from the kernel when they exit."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from localgene.errors import WorkflowFailed
-from localgene.rna import tools
+from localgene.pipelines.rna import tools
 
 #: A child that holds about this many MiB for a second (the tools' memory is sampled while they run).
 HOLD = "import time; b = bytearray({mb} * 2**20); b[::4096] = b'x' * len(b[::4096]); time.sleep(1)"

@@ -16,8 +16,8 @@ import pytest
 from browser_helpers import open_report, table_rows
 from rna_helpers import read_csv, read_tsv, significant, snakemake
 
-from localgene import demodata_rna as rna
-from localgene.rna.plan import DE_COLUMNS
+from localgene.demo import rna
+from localgene.pipelines.rna.plan import DE_COLUMNS
 
 pytestmark = pytest.mark.workflow
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from localgene import settings as settings_mod
-from localgene.status import Status
+from localgene.jobs.status import Status
 from localgene.store import Store
 
 pytestmark = pytest.mark.workflow

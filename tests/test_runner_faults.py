@@ -12,7 +12,7 @@ import time
 import pytest
 from test_runner import Env, body, env, group_members, progress_at_least  # noqa: F401 (fixtures)
 
-from localgene.status import Status
+from localgene.jobs.status import Status
 
 pytestmark = pytest.mark.workflow
 

@@ -22,9 +22,9 @@ import pytest
 from pipeline_helpers import germline_body, install_workflow, rna_body
 from test_runner import group_members
 
-from localgene import references
 from localgene import settings as settings_mod
-from localgene.status import Status
+from localgene.jobs import references
+from localgene.jobs.status import Status
 from localgene.store import Store
 
 pytestmark = pytest.mark.workflow

@@ -10,11 +10,12 @@ import json
 
 import pytest
 
-from localgene import runner, workflow
 from localgene import settings as settings_mod
+from localgene import workflow
 from localgene.errors import WorkflowFailed
+from localgene.jobs.status import Status
+from localgene.run import runner
 from localgene.schema import CNVKIT_KIND, new_record
-from localgene.status import Status
 from localgene.store import Store
 
 AT_SUBMIT = "no BQSR: known_sites is not used"

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from localgene.errors import InvalidRequest, LimitExceeded
+from localgene.jobs.status import Status
 from localgene.schema import (
     CONF_FIELDS,
     MAX_LIST_ITEMS,
@@ -26,7 +27,6 @@ from localgene.schema import (
     pipeline_job_item,
     pipeline_listing,
 )
-from localgene.status import Status
 
 # The service's example body, verbatim from the spec.
 SPEC_SAMPLE = json.loads(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from localgene.segment_check import cbs_warning, check_segment_inputs, low_coverage_bins
+from localgene.cnvkit.segment_check import cbs_warning, check_segment_inputs, low_coverage_bins
 
 
 def write_cnr(path, dead: int, *, seed: int = 1):
@@ -55,7 +55,7 @@ def test_the_check_runs_as_its_own_process_and_writes_its_answer(tmp_path):
     cnr.write_text("\n".join(rows) + "\n")
     out = tmp_path / "found.json"
     request = {"cnrs": {"S": str(cnr)}, "method": "cbs", "drop_low_coverage": False, "out": str(out)}
-    proc = subprocess.run([sys.executable, "-m", "localgene.segment_check", json.dumps(request)],
+    proc = subprocess.run([sys.executable, "-m", "localgene.cnvkit.segment_check", json.dumps(request)],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     found = json.loads(out.read_text())

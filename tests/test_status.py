@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from localgene.errors import InvalidRequest, StateConflict
-from localgene.status import (
+from localgene.jobs.status import (
     CANCELLABLE,
     FINAL,
     TRANSITIONS,

@@ -192,7 +192,7 @@ def test_copy_ratios_segments_and_calls_equal_cnvkit_by_hand(demo_run, by_hand, 
         assert_same_table(demo_run.results / "samples" / f"{sample}.call.cns", by_hand / f"{sample}.call.cns")
 
 
-# --- The CBS pitfall warning (localgene.segment_check) ----------------------------------------
+# --- The CBS pitfall warning (localgene.cnvkit.segment_check) ----------------------------------------
 
 
 def test_cbs_over_the_planted_homozygous_deletion_is_warned_about_without_changing_cnvkits_result(

@@ -21,7 +21,7 @@ import pytest
 
 from localgene import workflow
 from localgene.execution import Execution
-from localgene.signals import Stopped, group_members, signal_name, stop_signals
+from localgene.run.signals import Stopped, group_members, signal_name, stop_signals
 
 # Stands in for Snakemake: on SIGINT says what Snakemake says and stops; stops on its own after
 # `delay` seconds (never when delay < 0); `announce` prints the cancel line at once (it got the

@@ -1,6 +1,6 @@
 """The demo job with its CNVkit step server, and without it: same results, a timeline, clean stops.
 
-``localgene run`` starts the job's CNVkit step server (localgene.cnvkit_server) for local runs;
+``localgene run`` starts the job's CNVkit step server (localgene.cnvkit.server) for local runs;
 ``LOCALGENE_WARM=0`` runs every CNVkit step as its own ``cnvkit.py`` process instead. Both runs
 must write byte-identical results (PDFs and PNGs aside: PDFs carry their creation time). The
 equivalence with CNVkit typed by hand is tests/test_workflow.py.
@@ -146,7 +146,7 @@ def test_ctrl_c_mid_step_leaves_no_process_of_the_job(demo_data, tmp_path):
 
     def step_running_in_server():
         for pid, cmd in group_members(proc.pid):
-            if "localgene.cnvkit_server" in cmd:
+            if "localgene.cnvkit.server" in cmd:
                 children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
                 if children:
                     return pid

@@ -1,6 +1,6 @@
 """The FastAPI application: :func:`create_app`.
 
-The server only records and reads jobs (through :mod:`localgene.jobs` and the store); it never
+The server only records and reads jobs (through :mod:`localgene.jobs.service` and the store); it never
 runs a workflow. ``localgene worker`` runs what it records.
 """
 

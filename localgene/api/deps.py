@@ -242,7 +242,7 @@ def _inside(path: str, roots: tuple[Path, ...]) -> bool:
 
 def _pipeline_paths(body: dict[str, Any]) -> Iterable[tuple[str, str]]:
     """The file fields of a pipeline body that hold paths (registry names are not paths)."""
-    from localgene import pipeline_inputs, references
+    from localgene.jobs import pipeline_inputs, references
 
     for fld, value in pipeline_inputs.input_fields(body).items():
         if fld in pipeline_inputs.read_fields(body) or not references.is_name(value):

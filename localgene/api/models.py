@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from localgene.status import ORDER
+from localgene.jobs.status import ORDER
 
 StatusName = Literal["LAUNCHING", "RUNNING", "FINISHED", "FAILED", "CANCELING", "CANCELLED"]
 assert set(StatusName.__args__) == {s.value for s in ORDER}  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from localgene import execution, workflow
-from localgene import plan as job_plan
+from localgene.cnvkit import plan as job_plan
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -2,7 +2,7 @@
 
 ``localgene demo-data --rna DIR`` writes the RNA-seq one instead (genome, GTF, rRNA BED, six
 samples of paired FASTQ, truth, an RNA_DIFF_EXPR job.json). The logic is
-:func:`localgene.demodata.generate` / :func:`localgene.demodata_rna.generate`; this module only
+:func:`localgene.demo.cnvkit.generate` / :func:`localgene.demo.rna.generate`; this module only
 parses arguments and prints where things are.
 """
 
@@ -16,7 +16,7 @@ from localgene.errors import InvalidRequest
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from localgene.demodata import DEFAULT_SEED
+    from localgene.demo.cnvkit import DEFAULT_SEED
 
     parser = subparsers.add_parser(
         "demo-data",
@@ -35,15 +35,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--dna-germline", metavar="DIR", type=Path,
         help="also (or only) write the DNA_GERMLINE data set here: genome, FASTQ pair with planted "
-        "SNVs and indels, truth, known sites, job.json (localgene.demodata_dna)",
+        "SNVs and indels, truth, known sites, job.json (localgene.demo.dna)",
     )  # fmt: skip
     parser.add_argument(
         "--dna-somatic", metavar="DIR", type=Path,
         help="also (or only) write the DNA_SOMATIC data set here: tumor/normal FASTQ pairs with "
         "planted somatic variants at VAF ~0.3, truth, PON, germline resource, intervals, job.json",
     )  # fmt: skip
-    from localgene.demodata_rna import DEFAULT_LIBRARY_TYPE, LIBRARY_TYPES
-    from localgene.demodata_rna import DEFAULT_SEED as RNA_SEED
+    from localgene.demo.rna import DEFAULT_LIBRARY_TYPE, LIBRARY_TYPES
+    from localgene.demo.rna import DEFAULT_SEED as RNA_SEED
 
     parser.add_argument(
         "--seed", type=int, default=None,
@@ -66,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    from localgene import demodata
+    from localgene.demo import cnvkit as demodata
 
     root = logging.getLogger()
     if not root.handlers:
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidRequest("give DIR, --dna-germline DIR or --dna-somatic DIR", field="demo-data")
     for flag, kind in ((args.dna_germline, "germline"), (args.dna_somatic, "somatic")):
         if flag is not None:
-            from localgene import demodata_dna
+            from localgene.demo import dna as demodata_dna
 
             generate = demodata_dna.generate_germline if kind == "germline" else demodata_dna.generate_somatic
             folder = generate(flag, seed=args.seed, force=args.force).parent
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_rna(args: argparse.Namespace) -> int:
-    from localgene import demodata_rna
+    from localgene.demo import rna as demodata_rna
 
     seed = demodata_rna.DEFAULT_SEED if args.seed is None else args.seed
     manifest = demodata_rna.generate(args.dir, seed=seed, library_type=args.library_type, force=args.force)

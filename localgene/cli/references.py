@@ -13,8 +13,8 @@ import argparse
 import json
 import sys
 
-from localgene import references
 from localgene import settings as settings_mod
+from localgene.jobs import references
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -6,9 +6,9 @@ import argparse
 import logging
 
 from localgene import execution
-from localgene import jobs as service
 from localgene import settings as settings_mod
-from localgene.runner import Worker
+from localgene.jobs import service
+from localgene.run.runner import Worker
 from localgene.store import Store
 
 
@@ -38,12 +38,12 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     where = execution.resolve(args.executor).for_worker()  # the cluster probed once, for every job
     worker = Worker(Store.open(cfg), cfg, slots=slots, cores=cores, extra_args=tuple(args.snakemake_arg),
                     execution=where)
-    logging.getLogger("localgene.runner").info("worker %s: %d slot(s), %d core(s) per job, executor %s",
+    logging.getLogger("localgene.run.runner").info("worker %s: %d slot(s), %d core(s) per job, executor %s",
                                                worker.name, slots, cores, where.executor)
     if where.is_slurm:
         from localgene import slurm
 
-        logging.getLogger("localgene.runner").info(
+        logging.getLogger("localgene.run.runner").info(
             "SLURM: %s", "; ".join(f"{k}={v}" for k, v in vars(where.facts).items()) if where.facts
             else "not answering now (each job asks again): " + slurm.probe().problem)
     worker.run(until_idle=args.until_idle)

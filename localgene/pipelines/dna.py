@@ -385,11 +385,11 @@ def fai_contigs(fai: str | os.PathLike) -> list[tuple[str, int]]:
 
 def reference_contigs(fasta: str, cache_dir: str | os.PathLike) -> list[tuple[str, int]]:
     """(name, length) of the reference's sequences, from its ``.fai`` in the shared index cache
-    (:func:`localgene.index_cache.ensure_faidx`: built once per FASTA content, the entry the
+    (:func:`localgene.pipelines.index_cache.ensure_faidx`: built once per FASTA content, the entry the
     ``dna_reference`` step links into the job). Every Snakemake process of a job parses the
     workflow; with this, none reads the FASTA itself (a stat-keyed fingerprint and a small file).
     Raises :class:`InvalidRequest` naming ``ref`` for a FASTA that cannot be indexed."""
-    from localgene import index_cache
+    from localgene.pipelines import index_cache
 
     if str(fasta).endswith(".gz"):
         raise InvalidRequest("a gzipped FASTA cannot be indexed here; give an uncompressed FASTA", field="ref")

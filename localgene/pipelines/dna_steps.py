@@ -135,10 +135,10 @@ def _link(target: Path, link: Path) -> None:
 def build_fasta_index(src: str, dest_dir: str | os.PathLike, log_path, cache_dir=None) -> Path:
     """``dest_dir/genome.fa`` (a link to ``src``), its ``.fai`` and ``.dict``; returns the FASTA.
 
-    The index files are the shared ones of :mod:`localgene.index_cache` in ``cache_dir`` (the
+    The index files are the shared ones of :mod:`localgene.pipelines.index_cache` in ``cache_dir`` (the
     job's ``index_cache``; without one, a cache inside ``dest_dir``): built once per FASTA
     content, linked here."""
-    from localgene import index_cache
+    from localgene.pipelines import index_cache
 
     dest = Path(dest_dir)
     dest.mkdir(parents=True, exist_ok=True)
@@ -164,8 +164,8 @@ BWA_EXTENSIONS = ("amb", "ann", "bwt", "pac", "sa")
 
 def build_bwa_index(fasta: str, dest_dir: str | os.PathLike, log_path, cache_dir=None) -> Path:
     """bwa's index of ``fasta`` as ``dest_dir/genome.fa.*``; returns the prefix. The shared
-    index of :func:`localgene.index_cache.ensure_bwa` (built once per FASTA content), linked."""
-    from localgene import index_cache
+    index of :func:`localgene.pipelines.index_cache.ensure_bwa` (built once per FASTA content), linked."""
+    from localgene.pipelines import index_cache
 
     prefix = Path(dest_dir) / "genome.fa"
     entry = index_cache.ensure_bwa(cache_dir or Path(dest_dir) / "cache", fasta, _cache_log(log_path))

@@ -2,10 +2,10 @@
 volcano plots and the top genes by adjusted p-value.
 
 Everything shown is read from the steps' own outputs: DESeq2's result table of each contrast
-(``results/de/<contrast>.csv``) and the plots drawn from it (:mod:`localgene.rna.plots`);
+(``results/de/<contrast>.csv``) and the plots drawn from it (:mod:`localgene.pipelines.rna.plots`);
 cutadapt's JSON reports, HISAT2's summaries, featureCounts' summaries and the strandedness
-check (:mod:`localgene.rna.qc`, the same rows as ``results/qc/qc.tsv``). The only judgement made
-here is which gene rows to highlight: padj below :data:`localgene.rna.plots.SIGNIFICANT`, up
+check (:mod:`localgene.pipelines.rna.qc`, the same rows as ``results/qc/qc.tsv``). The only judgement made
+here is which gene rows to highlight: padj below :data:`localgene.pipelines.rna.plots.SIGNIFICANT`, up
 (red) or down (blue) by the sign of DESeq2's log2 fold change.
 """
 
@@ -16,11 +16,11 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
+from localgene.pipelines.rna import counts as rna_counts
+from localgene.pipelines.rna import qc as rna_qc
+from localgene.pipelines.rna.plots import SIGNIFICANT
 from localgene.report.common import Record
 from localgene.report.page import Section, fragment, png_data_uri, table
-from localgene.rna import counts as rna_counts
-from localgene.rna import qc as rna_qc
-from localgene.rna.plots import SIGNIFICANT
 
 #: Where the report's inputs are, relative to the job folder ({contrast}, {sample}); the report
 #: rule passes the workflow's own layout (rules/rna_diff_expr/main.smk).
@@ -75,7 +75,7 @@ def _existing(job_dir: Path, pattern: str, samples: list[str]) -> dict[str, Path
 
 
 def qc_rows(job_dir: Path, paths: Paths, summary: dict[str, Any]) -> list[list[Any]]:
-    """One row per sample, from the steps' own reports (:func:`localgene.rna.qc.qc_rows`)."""
+    """One row per sample, from the steps' own reports (:func:`localgene.pipelines.rna.qc.qc_rows`)."""
     groups = {s: g for g, members in (summary.get("groups") or {}).items() for s in members}
     samples = list(groups)
     hisat2 = {s: rna_qc.read_hisat2_summary(p) for s, p in _existing(job_dir, paths["hisat2"], samples).items()}

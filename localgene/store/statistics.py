@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from localgene.status import ORDER
+from localgene.jobs.status import ORDER
 from localgene.store.connection import StoreBase
 from localgene.store.query import INT64_MAX, check_paging
 

@@ -38,7 +38,7 @@ DELIVERED = "logs/delivered.json"
 KNOWNSITES = list(config.get("knownsites") or [])
 INTERVALS = list(config.get("intervals") or [])
 
-# The shared indexes (localgene.index_cache); without the config key, a cache in the job folder.
+# The shared indexes (localgene.pipelines.index_cache); without the config key, a cache in the job folder.
 REF_CACHE = config.get("index_cache") or f"{REF_DIR}/cache"
 
 # Calling shards: contigs with calling regions, grouped into at most CORES shards of similar size.

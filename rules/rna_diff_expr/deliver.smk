@@ -1,5 +1,5 @@
 # results/job.json (request, reference level, contrasts, commands of every step, warnings, tool
-# versions), then every result delivered to `output` (localgene.rna.summary.deliver).
+# versions), then every result delivered to `output` (localgene.pipelines.rna.summary.deliver).
 
 RESULTS = (
     [COUNTS, FEATURECOUNTS, FEATURECOUNTS_SUMMARY, NORMALIZED, SIZE_FACTORS, STRANDEDNESS_TSV]

@@ -1,6 +1,6 @@
 # The HISAT2 index of `ref`, with the splice sites (and, for genomes up to
-# localgene.rna.index.FULL_INDEX_MAX_BASES, the exons) of `gtf`: the shared one of the config's
-# `index_cache` (localgene.index_cache: built once per FASTA + GTF content, reused by later
+# localgene.pipelines.rna.index.FULL_INDEX_MAX_BASES, the exons) of `gtf`: the shared one of the config's
+# `index_cache` (localgene.pipelines.index_cache: built once per FASTA + GTF content, reused by later
 # jobs; without the key, a cache inside the job folder), linked into the job folder. The record
 # it writes (index.json: prefix, mode, splice-site file) is all the alignment step reads.
 

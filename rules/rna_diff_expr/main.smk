@@ -4,16 +4,16 @@
 # results/report.html and delivery to `output`. The config is the service's body with local
 # absolute paths (checked by config/rna_diff_expr.schema.yaml). One Snakemake job per step, each
 # with its own log under logs/rna/, whose first line is the exact command; every step is a `run:`
-# block calling localgene.rna.steps, in a thread of Snakemake's own process (profiles/default:
+# block calling localgene.pipelines.rna.steps, in a thread of Snakemake's own process (profiles/default:
 # force-use-threads), so no Python process starts per step. Decisions: docs/rna.md.
 
 import re
 
-from localgene.rna import index as rna_index
-from localgene.rna import plan as rna_plan
-from localgene.rna import steps as rna_steps
+from localgene.pipelines.rna import index as rna_index
+from localgene.pipelines.rna import plan as rna_plan
+from localgene.pipelines.rna import steps as rna_steps
 from localgene import execution as lg_execution
-from localgene import plan as lg_plan
+from localgene.cnvkit import plan as lg_plan
 from localgene import report as lg_report
 
 RNA = rna_plan.build_plan(config)
@@ -68,7 +68,7 @@ DESEQ2_SCRIPT = str(Path(workflow.basedir) / "rules" / "rna_diff_expr" / "script
 
 
 def rna_step(rule, input, output, params, threads, wildcards, log):
-    """A rule's `run:` block: the step of that name in localgene.rna.steps, logging to log[0]."""
+    """A rule's `run:` block: the step of that name in localgene.pipelines.rna.steps, logging to log[0]."""
     rna_steps.run(rule, input, output, params, threads, wildcards, log[0], config)
 
 

@@ -2,7 +2,7 @@
 script directive; ``params.step`` picks one:
 
 ``indexes``
-    The reference's indexes from the shared index cache (localgene.index_cache), built once per
+    The reference's indexes from the shared index cache (localgene.pipelines.index_cache), built once per
     reference content and reused by every job. ``params``: ``kinds`` (a list of faidx, dict,
     bwa, hisat2, hisat2-plain), ``fasta``, optionally ``gtf`` (hisat2) and ``cache``
     (``config["index_cache"]``). The output is one folder holding ``reference.fa`` (a link
@@ -23,8 +23,9 @@ import os
 import sys
 from pathlib import Path
 
-from localgene import index_cache, storage
+from localgene import storage
 from localgene.errors import LocalgeneError
+from localgene.pipelines import index_cache
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 p, out = snakemake.params, snakemake.output

@@ -12,8 +12,8 @@ from api_helpers import INPUT_SIZE, free_port
 from localgene import cli
 from localgene import errors as E
 from localgene.client import Client, ServerUnreachable, error_from
+from localgene.jobs.status import Status
 from localgene.schema import new_record
-from localgene.status import Status
 
 
 def test_client_operations(live, env, tmp_path, monkeypatch):
@@ -158,7 +158,7 @@ def test_a_streamed_body_is_cut_at_the_limit_over_real_http(live, env):
 
 
 def test_a_bug_over_real_http_is_the_500_body(live, env, monkeypatch):
-    from localgene import jobs as service
+    from localgene.jobs import service
 
     monkeypatch.setattr(service, "list_pipeline", lambda *a, **k: 1 / 0)
     reply = httpx.get(f"{live.url}/v2.0/p1/gene/jobs", headers={"X-Auth-Token": env.tokens["alice"]})

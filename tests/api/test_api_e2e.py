@@ -30,7 +30,7 @@ def demo_dir(request) -> Path:
     try:
         data = request.getfixturevalue("demo_data")
     except pytest.FixtureLookupError:
-        from localgene import demodata
+        from localgene.demo import cnvkit as demodata
 
         folder = Path(__file__).resolve().parents[1] / ".data" / "demo"
         demodata.generate(folder)

@@ -15,7 +15,7 @@ import pytest
 from pipeline_helpers import germline_body, install_workflow, no_pipelines, rna_body, write_fasta
 from spec_checks import UUID4, check_error, check_job, check_statistics
 
-from localgene import references
+from localgene.jobs import references
 from localgene.schema import PIPELINE_MODELS, new_record
 
 JOBS = "/v2.0/p1/gene/jobs"
@@ -268,7 +268,7 @@ def test_dna_engines_and_options_that_cannot_run_here_are_refused_and_gatk_is_wa
 
 
 def test_retry_puts_a_failed_pipeline_job_back_in_the_queue(client, env, pipelines):
-    from localgene.status import Status
+    from localgene.jobs.status import Status
 
     h = env.headers("alice")
     store = env.store()

@@ -32,9 +32,10 @@ from e2e_helpers import (
 from spec_checks import check_job, check_statistics
 from test_api_e2e import Processes, _users_add
 
-from localgene import demodata_rna, index_cache
 from localgene import settings as settings_mod
-from localgene.rna.plan import DE_COLUMNS
+from localgene.demo import rna as demodata_rna
+from localgene.pipelines import index_cache
+from localgene.pipelines.rna.plan import DE_COLUMNS
 
 #: The demo job takes about a minute on 2 idle cores, the second job less; allow for a busy machine.
 JOB_TIMEOUT = 1800

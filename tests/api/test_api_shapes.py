@@ -18,10 +18,10 @@ from spec_checks import (
     check_statistics,
 )
 
-from localgene import jobs as service
-from localgene import plan as job_plan
+from localgene.cnvkit import plan as job_plan
+from localgene.jobs import service
+from localgene.jobs.status import Status
 from localgene.schema import new_record
-from localgene.status import Status
 from localgene.store import Store
 
 CNVKIT = "/v2.0/p1/gene/tools/cnvkit"

@@ -28,7 +28,7 @@ import slurm_cluster as sc  # noqa: E402
 from workflow_helpers import expected_cn_ok, overlap_cn, read_table  # noqa: E402
 
 from localgene import settings  # noqa: E402
-from localgene.status import Status  # noqa: E402
+from localgene.jobs.status import Status  # noqa: E402
 from localgene.store import Store  # noqa: E402
 
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]

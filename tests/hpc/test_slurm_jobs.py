@@ -27,7 +27,7 @@ from workflow_helpers import read_table  # noqa: E402
 
 from localgene import settings  # noqa: E402
 from localgene.execution import Execution  # noqa: E402
-from localgene.status import Status  # noqa: E402
+from localgene.jobs.status import Status  # noqa: E402
 from localgene.store import Store  # noqa: E402
 
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]

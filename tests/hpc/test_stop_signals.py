@@ -4,7 +4,7 @@ SIGINT, SIGTERM (timeout, systemd, batch schedulers) and SIGHUP (a closed termin
 ``localgene run`` alone, with the local and the SLURM executor, while CNVkit steps run: the job
 ends CANCELLED with the signal as the reason, no process of it is left (no orphan
 ``python -m snakemake``) and nothing of its run is left in ``squeue``. The same for a worker's job
-process (``python -m localgene.runner``). And cancel's promise under load: ten jobs cancelled at
+process (``python -m localgene.run.runner``). And cancel's promise under load: ten jobs cancelled at
 staggered moments while busy loops load the machine all end CANCELLED with nothing left.
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from localgene import settings
-from localgene.status import Status
+from localgene.jobs.status import Status
 from localgene.store import Store
 
 pytestmark = [pytest.mark.workflow]

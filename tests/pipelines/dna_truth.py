@@ -1,4 +1,4 @@
-"""Comparing a workflow's VCF with the planted truth of localgene.demodata_dna (test helper)."""
+"""Comparing a workflow's VCF with the planted truth of localgene.demo.dna (test helper)."""
 
 from __future__ import annotations
 

@@ -149,7 +149,7 @@ def test_contigs_from_fai_or_fasta(tmp_path):
 
 
 def test_reference_contigs_come_from_the_cached_fai(tmp_path, monkeypatch):
-    from localgene import index_cache
+    from localgene.pipelines import index_cache
 
     fa = tmp_path / "g.fa"
     fa.write_text(">c1 desc\nACGT\nAC\n>c2\nAAA\n")

@@ -3,8 +3,8 @@
 import pytest
 
 from localgene.errors import DeliveryError
-from localgene.rna import summary
-from localgene.rna.plan import build_plan
+from localgene.pipelines.rna import summary
+from localgene.pipelines.rna.plan import build_plan
 from localgene.storage import deliver_file
 
 

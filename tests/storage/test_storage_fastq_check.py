@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from pipeline_helpers import fastq_records, install_workflow, rna_body
 
-from localgene import jobs
 from localgene.errors import InputNotFound, InvalidRequest
-from localgene.pipeline_inputs import OBJECT_CHECK_BYTES
+from localgene.jobs import service as jobs
+from localgene.jobs.pipeline_inputs import OBJECT_CHECK_BYTES
 
 R2 = "inputs[0].group_inputs[0].files[1]"
 R1 = "inputs[0].group_inputs[0].files[0]"

@@ -16,7 +16,7 @@ from pipeline_helpers import install_workflow, rna_body
 from s3_endpoint import ProcessServer
 from test_storage_e2e import listing, localgene, user_env
 
-from localgene import references
+from localgene.jobs import references
 from localgene.storage import deliver_output
 
 pytestmark = pytest.mark.workflow

@@ -18,16 +18,16 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from localgene import jobs as service
 from localgene import report as job_report
 from localgene import schema
 from localgene.api import deps
 from localgene.api.deps import PAGING, ProjectScope, get_caller, get_scope, get_state
 from localgene.api.users import Caller
 from localgene.errors import InvalidRequest, JobNotFound
+from localgene.jobs import service
+from localgene.jobs.status import ACTIVE, Status
 from localgene.report import page as report_page
 from localgene.schema import JobRecord, now_ms
-from localgene.status import ACTIVE, Status
 from localgene.store import parse_paging
 
 router = APIRouter(include_in_schema=False)

@@ -1,8 +1,8 @@
 """The RNA_DIFF_EXPR workflow's steps, run by the rules' ``run:`` blocks (:func:`run`).
 
-One function per rule name. Tool steps build their argument lists with localgene.rna.plan and
-run them without a shell (localgene.rna.tools: the exact command is the log's first line); the
-other steps are plain functions of localgene.rna. A refused input or a failed tool is one
+One function per rule name. Tool steps build their argument lists with localgene.pipelines.rna.plan and
+run them without a shell (localgene.pipelines.rna.tools: the exact command is the log's first line); the
+other steps are plain functions of localgene.pipelines.rna. A refused input or a failed tool is one
 ``error: ...`` line in the rule's log and a failed step (:class:`StepFailed`).
 
 The rules call :func:`run` from ``run:`` blocks, which the workflow profile
@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from localgene.errors import LocalgeneError, WorkflowFailed
-from localgene.rna import counts, plots, qc, strandedness, summary, tools
-from localgene.rna import index as rna_index
-from localgene.rna import plan as rna_plan
+from localgene.pipelines.rna import counts, plots, qc, strandedness, summary, tools
+from localgene.pipelines.rna import index as rna_index
+from localgene.pipelines.rna import plan as rna_plan
 
-#: The last line of a step that ran tools: their largest peak RSS (localgene.rna.tools), the
+#: The last line of a step that ran tools: their largest peak RSS (localgene.pipelines.rna.tools), the
 #: step's memory figure (its ``benchmark:`` record measures all of Snakemake's process).
 PEAK_RSS_LINE = "localgene: peak RSS of the step's tools: "
 
@@ -109,7 +109,7 @@ def strand_count(job: Step, log) -> None:
 
 def strandedness_check(job: Step, log) -> None:
     p, inp, out = job.params, job.input, job.output
-    python_step(log, f"localgene.rna.strandedness.check({p.library_type!r}, {inp.s1}, {inp.s2})")
+    python_step(log, f"localgene.pipelines.rna.strandedness.check({p.library_type!r}, {inp.s1}, {inp.s2})")
     s1, s2 = counts.read_summary(inp.s1, p.samples), counts.read_summary(inp.s2, p.samples)
     rows = strandedness.check(
         p.library_type, {s: counts.assigned(s1, s) for s in p.samples}, {s: counts.assigned(s2, s) for s in p.samples}
@@ -143,14 +143,14 @@ def de(job: Step, log) -> None:
 def de_plots(job: Step, log) -> None:
     inp, out = job.input, job.output
     contrast = job.wildcards.contrast
-    python_step(log, f"localgene.rna.plots.plot_contrast({inp.table}, {out.ma}, {out.volcano})")
+    python_step(log, f"localgene.pipelines.rna.plots.plot_contrast({inp.table}, {out.ma}, {out.volcano})")
     with _PYPLOT:
         plots.plot_contrast(inp.table, out.ma, out.volcano, contrast.replace("_vs_", " vs "))
 
 
 def rrna_count(job: Step, log) -> None:
     inp, out, threads = job.input, job.output, job.threads
-    python_step(log, f"localgene.rna.qc.bed_to_saf({inp.bed}, {out.saf})")
+    python_step(log, f"localgene.pipelines.rna.qc.bed_to_saf({inp.bed}, {out.saf})")
     n = qc.bed_to_saf(inp.bed, out.saf)
     log.write(f"{n} rRNA regions\n")
     tools.run(rna_plan.rrna_featurecounts_argv(out.saf, list(inp.bams), out.table, threads), log)
@@ -158,7 +158,7 @@ def rrna_count(job: Step, log) -> None:
 
 def qc_table(job: Step, log) -> None:
     p, inp, out = job.params, job.input, job.output
-    python_step(log, "localgene.rna.qc.qc_rows(...) -> " + out.tsv)
+    python_step(log, "localgene.pipelines.rna.qc.qc_rows(...) -> " + out.tsv)
     samples = list(p.groups)
     hisat2 = {s: qc.read_hisat2_summary(path) for s, path in zip(samples, inp.hisat2)}
     trimmed = {s: qc.read_cutadapt_report(path) for s, path in zip(samples, inp.cutadapt)} if inp.cutadapt else None
@@ -174,7 +174,7 @@ def qc_table(job: Step, log) -> None:
 
 def summary_step(job: Step, log) -> None:
     p, inp, out = job.params, job.input, job.output
-    python_step(log, f"localgene.rna.summary.build_summary(...) -> {out[0]}")
+    python_step(log, f"localgene.pipelines.rna.summary.build_summary(...) -> {out[0]}")
     plan = rna_plan.build_plan(p.request)
     check = json.loads(Path(inp.strandedness).read_text())
     index = json.loads(Path(inp.index).read_text())
@@ -196,7 +196,7 @@ def report(job: Step, log) -> None:
 def deliver(job: Step, log) -> None:
     p, out = job.params, job.output
     plan = rna_plan.build_plan(job.config)
-    python_step(log, f"localgene.rna.summary.deliver(results -> {plan.output}, run id {p.run_id})")
+    python_step(log, f"localgene.pipelines.rna.summary.deliver(results -> {plan.output}, run id {p.run_id})")
     done = summary.deliver(plan, "results", p.run_id, p.first_csv)
     Path(out[0]).write_text(json.dumps(done, indent=2) + "\n")
 

@@ -131,7 +131,7 @@ def check_batch(items: list[BatchItem], *, base_name: str | None = None) -> list
     """Check every job of a batch as ``submit`` does; ``[(item, (request, plan or warnings, input size))]``.
 
     Raises the first refusal, prefixed with where it came from; nothing is recorded."""
-    from localgene import jobs as service
+    from localgene.jobs import service
 
     checked = []
     for item in items:

@@ -16,8 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from localgene.cnvkit.options import CheckedOptions, check_options
 from localgene.errors import EnvironmentProblem, InputNotFound, InvalidRequest
-from localgene.options import CheckedOptions, check_options
 
 _SAMPLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
 _BAM_SUFFIXES = (".bam", ".cram")

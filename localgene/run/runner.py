@@ -5,7 +5,7 @@
   Snakemake workflow as a child process while writing progress ``k/n`` and a heartbeat to the
   store, and records FINISHED or FAILED with the failing step's reason.
 * :class:`Worker` takes queued jobs first come first served while it has free slots, starts
-  each as ``python -m localgene.runner <instance_id>`` in its own session (so the job's whole
+  each as ``python -m localgene.run.runner <instance_id>`` in its own session (so the job's whole
   process tree is one process group), and on every tick: ends the jobs whose runner is gone
   (crash recovery, :meth:`Store.recover_orphans`), and stops CANCELING jobs by sending SIGINT
   to their process group (Snakemake then stops its running steps), escalating to SIGTERM and
@@ -35,16 +35,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from localgene import coverage_cache, index_cache, pipeline_inputs, references, storage, workflow
 from localgene import settings as settings_mod
+from localgene import storage, workflow
+from localgene.cnvkit import coverage_cache
 from localgene.errors import LocalgeneError, StateConflict
 from localgene.execution import Execution
 from localgene.execution import resolve as resolve_execution
+from localgene.jobs import pipeline_inputs, references
+from localgene.jobs.status import Status
+from localgene.pipelines import index_cache
 from localgene.schema import PIPELINE_KINDS
-from localgene.status import Status
 from localgene.store import Store, pid_alive, this_host
 
-log = logging.getLogger("localgene.runner")
+log = logging.getLogger("localgene.run.runner")
 
 HEARTBEAT_SECONDS = 5.0
 CANCEL_ESCALATION = ((0.0, signal.SIGINT), (30.0, signal.SIGTERM), (60.0, signal.SIGKILL))
@@ -328,7 +331,7 @@ class Worker:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "localgene.runner", instance_id, "--cores", str(self.cores),
+                [sys.executable, "-m", "localgene.run.runner", instance_id, "--cores", str(self.cores),
                  *self.execution.env_args(), *[f"--snakemake-arg={a}" for a in self.extra_args]],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True, env=dict(os.environ, LOCALGENE_HOME=str(self.cfg.home)),
@@ -403,7 +406,7 @@ class Worker:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m localgene.runner INSTANCE_ID``: one job process (started by a worker).
+    """``python -m localgene.run.runner INSTANCE_ID``: one job process (started by a worker).
 
     SIGINT (a worker's cancel), SIGTERM and SIGHUP all cancel the job: its Snakemake, steps and
     SLURM jobs are stopped (localgene.workflow). A job stopped by a signal while nobody asked
@@ -411,10 +414,10 @@ def main(argv: list[str] | None = None) -> int:
     """
     import argparse
 
-    from localgene.signals import signal_name, stop_signals
+    from localgene.run.signals import signal_name, stop_signals
     from localgene.slurm import ClusterFacts
 
-    ap = argparse.ArgumentParser(prog="python -m localgene.runner")
+    ap = argparse.ArgumentParser(prog="python -m localgene.run.runner")
     ap.add_argument("instance_id")
     ap.add_argument("--cores", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--snakemake-arg", action="append", default=[])

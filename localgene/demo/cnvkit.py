@@ -498,7 +498,7 @@ def _write_annotation(outdir: Path, design: Design) -> None:
 
     gff = [
         "##gff-version 3\n",
-        f"#description: {GENOME_NAME} synthetic gene set, localgene.demodata v{GENERATOR_VERSION}\n",
+        f"#description: {GENOME_NAME} synthetic gene set, localgene.demo.cnvkit v{GENERATOR_VERSION}\n",
     ]
     gff += [f"##sequence-region {c.name} 1 {c.length}\n" for c in design.chroms]
     for g in genes:
@@ -872,7 +872,7 @@ def generate(
         write_job(outdir)
         files = [*REFERENCE_FILES, *(f"{s}.bam{ext}" for s in SAMPLES for ext in ("", ".bai")), TRUTH, JOB]
         manifest = {
-            "generator": "localgene.demodata",
+            "generator": "localgene.demo.cnvkit",
             "generator_version": GENERATOR_VERSION,
             "generator_source": _source_hash(),
             "seed": seed,
@@ -887,7 +887,7 @@ def generate(
 
 def _write_truth(outdir: Path, design: Design) -> None:
     truth = {
-        "generator": "localgene.demodata",
+        "generator": "localgene.demo.cnvkit",
         "generator_version": GENERATOR_VERSION,
         "seed": design.seed,
         "genome": {

@@ -4,16 +4,16 @@ This is the one place that decides how a CNVkit step runs; every CNVkit rule goe
 :func:`run_cnvkit`, from a ``run:`` block in Snakemake's own process or from a ``script:``
 (``rules/scripts/run_cnvkit.py``); :func:`run_entry` runs localgene's coverage step the same way::
 
-    from localgene.cnvkit_step import run_cnvkit
+    from localgene.cnvkit.step import run_cnvkit
     code = run_cnvkit(["call", "results/samples/T1.cns", "-o", "results/samples/T1.call.cns"],
                       "logs/call/T1.log", step="call", wildcards={"sample": "T1"})
 
 The log starts with the command (``$ cnvkit.py call …``) followed by what CNVkit writes to
 stdout and stderr; the return value is CNVkit's exit code (2: an argument error, 1: a runtime
 error, with the traceback in the log). With ``step`` given, one record is added to the job's
-timeline (:mod:`localgene.timeline`).
+timeline (:mod:`localgene.run.timeline`).
 
-* **Server** (:mod:`localgene.cnvkit_server`): when the job process started one
+* **Server** (:mod:`localgene.cnvkit.server`): when the job process started one
   (``LOCALGENE_CNVKIT_SERVER`` names its socket), the step is not a conda one and the caller runs
   the same Python installation as the server. The log file is handed over as an open file, the
   step runs in a child forked by the server (CNVkit imported once per job) with this process's
@@ -23,7 +23,7 @@ timeline (:mod:`localgene.timeline`).
 * **Process**: otherwise (``LOCALGENE_WARM=0``, a conda environment, a cluster job), exactly
   the ``cnvkit.py`` process a user would start, as an argument list, never through a shell.
 
-Standard library only (and :mod:`localgene.timeline`): this also runs inside the conda
+Standard library only (and :mod:`localgene.run.timeline`): this also runs inside the conda
 environment of envs/cnvkit.yaml, with the workflow folder on ``sys.path``.
 """
 
@@ -44,7 +44,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-from localgene import timeline
+from localgene.run import timeline
 
 #: The socket of the job's CNVkit step server (set by localgene.workflow for Snakemake).
 ENV_SERVER = "LOCALGENE_CNVKIT_SERVER"
@@ -118,7 +118,7 @@ def run_entry(entry: str, argv: Sequence[str], log: str | os.PathLike, *, step: 
 
 def _in_step_child() -> bool:
     """Whether this process is a step forked by the job's CNVkit step server."""
-    server = sys.modules.get("localgene.cnvkit_server")
+    server = sys.modules.get("localgene.cnvkit.server")
     return bool(server and server.IN_STEP)
 
 
@@ -134,7 +134,7 @@ def _run(argv, log, step, wildcards, conda_prefix, env, note=None, entry=None) -
     log.flush()
     if sock and entry is None and _in_step_child() and threading.active_count() == 1:
         # a step of the server (e.g. coverage) running CNVkit: CNVkit is imported here already
-        from localgene.cnvkit_server import run_forked
+        from localgene.cnvkit.server import run_forked
 
         runner = "server"
         code, cpu_s, rss_mb = run_forked(argv, log.fileno())
@@ -151,7 +151,7 @@ def _run(argv, log, step, wildcards, conda_prefix, env, note=None, entry=None) -
         if entry is None:
             command = [cnvkit_executable(conda_prefix), *argv]
         else:
-            from localgene.cnvkit_server import ENTRIES
+            from localgene.cnvkit.server import ENTRIES
 
             python = str(Path(conda_prefix, "bin", "python")) if conda_prefix else sys.executable
             command = [python, "-m", ENTRIES[entry], *argv]

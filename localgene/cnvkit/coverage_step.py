@@ -1,21 +1,21 @@
 """The coverage step of one sample: its target and antitarget ``.cnn`` from one read of the BAM.
 
-Run as ``python -m localgene.coverage_step REQUEST_JSON`` (a process of its own), or forked by
-the job's CNVkit step server (:mod:`localgene.cnvkit_server`, entry ``coverage``), where CNVkit
+Run as ``python -m localgene.cnvkit.coverage_step REQUEST_JSON`` (a process of its own), or forked by
+the job's CNVkit step server (:mod:`localgene.cnvkit.server`, entry ``coverage``), where CNVkit
 is already imported: rules/coverage.smk's ``run:`` block goes through
-:func:`localgene.cnvkit_step.run_entry`, which picks one or the other.
+:func:`localgene.cnvkit.step.run_entry`, which picks one or the other.
 
 The request (JSON) holds ``sample``, ``bam``, ``bai``, ``threads``, per kind (``target``,
 ``antitarget``) the bins, the ``.cnn`` to write, its log and the ``cnvkit.py coverage``
 argument list the ``.cnn`` stands for, the ``cache`` folder (or ""), the normalized coverage
 ``options`` (part of the cache key), the ``engine_options`` and the job's ``instance_id``.
 
-:func:`localgene.coverage_engine.compute` writes the ``.cnn``: the mosdepth engine (one pass,
+:func:`localgene.cnvkit.coverage_engine.compute` writes the ``.cnn``: the mosdepth engine (one pass,
 CNVkit's own table code, byte-identical) where proven, else ``cnvkit.py coverage`` itself; the
 first lines of each kind's log name the engine and the command it equals.
 
 With a shared coverage cache, a control first looks in it under each kind's key lock
-(:mod:`localgene.coverage_cache`; the target lock first, then the antitarget lock, always in
+(:mod:`localgene.cnvkit.coverage_cache`; the target lock first, then the antitarget lock, always in
 that order): a hit is copied into the job's results and the log says whose computation it
 reuses; the kinds that miss are computed (still under their locks, so a concurrent job waits
 and then reuses them) and published. Experimental samples, and any sample when the cache cannot
@@ -33,8 +33,8 @@ import shlex
 import sys
 from typing import IO
 
-from localgene import coverage_cache as cc
-from localgene import coverage_engine as engine
+from localgene.cnvkit import coverage_cache as cc
+from localgene.cnvkit import coverage_engine as engine
 
 KINDS = ("target", "antitarget")
 
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        print("usage: python -m localgene.coverage_step REQUEST_JSON", file=sys.stderr)
+        print("usage: python -m localgene.cnvkit.coverage_step REQUEST_JSON", file=sys.stderr)
         return 2
     req = json.loads(argv[0])
     with open(req["logs"]["target"], "a") as target_log, open(req["logs"]["antitarget"], "w") as antitarget_log:

@@ -9,7 +9,7 @@ has to say to the step's log, never to stdout (threads share it).
 
 A refused input is written to the rule's log as one ``error: …`` line (which localgene shows
 as the job's failure reason) and the step fails with :class:`StepFailed`, without a traceback
-in the log. Each step adds its record to the job's timeline (:mod:`localgene.timeline`) with
+in the log. Each step adds its record to the job's timeline (:mod:`localgene.run.timeline`) with
 runner ``thread``: CPU is the thread's own, peak memory is that of the process it ran in.
 """
 
@@ -21,9 +21,11 @@ import time
 from collections.abc import Callable, Mapping
 from typing import IO, Any
 
-from localgene import annotation, inputs, storage, timeline
-from localgene.cnvkit_step import run_entry
+from localgene import storage
+from localgene.cnvkit import annotation, inputs
+from localgene.cnvkit.step import run_entry
 from localgene.errors import LocalgeneError
+from localgene.run import timeline
 
 
 class StepFailed(Exception):
@@ -48,7 +50,7 @@ def annotation_file(params, input, output, log: IO[str]) -> None:  # noqa: A002
 
 
 def segment_warnings(params) -> dict[str, str]:
-    """The CBS pitfall check (:mod:`localgene.segment_check`), where CNVkit is imported already
+    """The CBS pitfall check (:mod:`localgene.cnvkit.segment_check`), where CNVkit is imported already
     (a child of the job's step server) or in a process of its own: not in Snakemake's."""
     if params.segment_method != "cbs" or params.drop_low_coverage:
         return {}
@@ -68,7 +70,7 @@ def summary(params, input, output, log: IO[str]) -> None:  # noqa: A002
         with open(params.segment_logs[sample], "a") as segment_log:
             segment_log.write(f"localgene: warning: {warning}\n")
         log.write(f"warning: {warning}\n")
-    # where the time went: every step that ended before this one (localgene.timeline)
+    # where the time went: every step that ended before this one (localgene.run.timeline)
     inputs.write_json(output[0], {**params.summary, "warnings": [*params.summary["warnings"], *found.values()],
                                   "timeline": timeline.read()})
 

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from localgene.coverage_cache import file_lock, fsync_path
+from localgene.cnvkit.coverage_cache import file_lock, fsync_path
 from localgene.errors import InputNotFound, InvalidRequest
 
 FILENAME = "references.json"

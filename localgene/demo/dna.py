@@ -3,7 +3,7 @@
 :func:`generate_germline` writes into one folder:
 
 * ``genome.fa`` (+ ``.fai``): a synthetic genome of two chromosomes (``chr1`` 600 kb, ``chr2``
-  400 kb) with GC content varying by 20-60 kb isochores (:func:`localgene.demodata._random_bases`).
+  400 kb) with GC content varying by 20-60 kb isochores (:func:`localgene.demo.cnvkit._random_bases`).
 * ``sample_R1.fastq.gz`` / ``sample_R2.fastq.gz``: 2x150 paired reads at about 30x from a diploid
   genome that carries the planted germline variants: SNVs and indels (1-8 bp insertions and
   deletions), each heterozygous (on one of the two haplotypes) or homozygous. Reads have
@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from localgene.demodata import (
+from localgene.demo.cnvkit import (
     _CODES,
     _COMPLEMENT,
     _locked,
@@ -374,7 +374,7 @@ def _manifest_ok(outdir: Path, kind: str, seed: int) -> bool:
 
 def _finish(outdir: Path, kind: str, seed: int, files: list[str], began: float) -> Path:
     manifest = {
-        "generator": "localgene.demodata_dna",
+        "generator": "localgene.demo.dna",
         "kind": kind,
         "generator_version": GENERATOR_VERSION,
         "generator_source": _source_hash(),
@@ -427,7 +427,7 @@ def generate_germline(outdir: str | os.PathLike[str], seed: int = DEFAULT_SEED, 
         known_rows, ids = _known_sites(_rng(seed, 11), genome, variants)
         _write_vcf(outdir / "knownsites.vcf.gz", _vcf_header(genome, [], []), known_rows)
         truth = {
-            "generator": "localgene.demodata_dna",
+            "generator": "localgene.demo.dna",
             "seed": seed,
             "sample": GERMLINE_SAMPLE,
             "read_pairs": pairs,
@@ -533,7 +533,7 @@ def generate_somatic(outdir: str | os.PathLike[str], seed: int = DEFAULT_SEED, f
             fh.write(f"chr1\t1\t{len(genome['chr1'])}\t+\tall\n")
             fh.write(f"chr2\t1\t{lo_x - 1}\t+\tkept\n")
         truth = {
-            "generator": "localgene.demodata_dna",
+            "generator": "localgene.demo.dna",
             "seed": seed,
             "tumor_sample": TUMOR_SAMPLE,
             "normal_sample": NORMAL_SAMPLE,

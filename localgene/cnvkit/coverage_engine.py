@@ -86,9 +86,9 @@ class CoverageJob:
 
 def cnvkit_coverage(argv: list[str], log: IO[str], note: str | None = None) -> int:
     """``cnvkit.py <argv>`` (through the job's CNVkit step server where it runs, else as a
-    process: :func:`localgene.cnvkit_step.run_cnvkit`), its output in ``log``; its exit code.
+    process: :func:`localgene.cnvkit.step.run_cnvkit`), its output in ``log``; its exit code.
     Every coverage the fast engine does not compute goes through here."""
-    from localgene.cnvkit_step import run_cnvkit
+    from localgene.cnvkit.step import run_cnvkit
 
     return run_cnvkit(argv, log, note=note)
 
@@ -125,7 +125,7 @@ WARM_CNVKIT_MAX_BYTES = 32 << 20
 
 def small_bam_with_warm_cnvkit(bam: str, env: dict[str, str] | None = None) -> str | None:
     """Why CNVkit's own coverage is the cheaper engine here (``auto`` only), or None."""
-    from localgene.cnvkit_step import server_socket
+    from localgene.cnvkit.step import server_socket
 
     env = os.environ if env is None else env
     if engine_choice(env) != "auto" or server_socket(env) is None:

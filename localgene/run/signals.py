@@ -1,6 +1,6 @@
 """Stop signals of a job process, and the processes of its group.
 
-``localgene run`` and ``python -m localgene.runner`` (a worker's job process) treat SIGINT,
+``localgene run`` and ``python -m localgene.run.runner`` (a worker's job process) treat SIGINT,
 SIGTERM and SIGHUP alike: :func:`stop_signals` turns each into :class:`Stopped` (a
 ``KeyboardInterrupt`` carrying the signal) in the main thread, and the workflow runner then
 cancels the job (docs/jobs.md, "Stop signals").

@@ -11,7 +11,7 @@ per sample in ``results/job.json`` and appends it to that sample's segment log
 
 The count needs CNVkit (seconds to import): the summary step runs it as an entry of the job's
 CNVkit step server (``cnvkit_server.ENTRIES``: a forked child with CNVkit imported), else as
-``python -m localgene.segment_check REQUEST_JSON`` (:func:`main`), never in Snakemake's process.
+``python -m localgene.cnvkit.segment_check REQUEST_JSON`` (:func:`main`), never in Snakemake's process.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     ``drop_low_coverage`` and ``out``, where ``{sample: warning}`` is written as JSON."""
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        print("usage: python -m localgene.segment_check REQUEST_JSON", file=sys.stderr)
+        print("usage: python -m localgene.cnvkit.segment_check REQUEST_JSON", file=sys.stderr)
         return 2
     req = json.loads(argv[0])
     found = check_segment_inputs(req["cnrs"], method=req["method"], drop_low_coverage=req["drop_low_coverage"])

@@ -1,7 +1,7 @@
 """Where a job's time went: one record per step, gathered into ``results/job.json``.
 
-Each step that runs (a CNVkit step or the coverage step through :mod:`localgene.cnvkit_step`, a
-localgene step of :mod:`localgene.workflow_steps`) appends one JSON line to ``logs/timeline.jsonl`` in the job
+Each step that runs (a CNVkit step or the coverage step through :mod:`localgene.cnvkit.step`, a
+localgene step of :mod:`localgene.cnvkit.workflow_steps`) appends one JSON line to ``logs/timeline.jsonl`` in the job
 folder when it ends::
 
     {"step": "call", "wildcards": {"sample": "T1"}, "log": "logs/call/T1.log",

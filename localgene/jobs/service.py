@@ -12,9 +12,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from localgene import options, pipeline_inputs, references, storage, workflow
-from localgene import plan as job_plan
+from localgene import storage, workflow
+from localgene.cnvkit import options
+from localgene.cnvkit import plan as job_plan
 from localgene.errors import LocalgeneError, UnsupportedOption
+from localgene.jobs import pipeline_inputs, references
 from localgene.schema import (
     CNVKIT_KIND,
     PIPELINE_KINDS,

@@ -26,7 +26,7 @@
   change of treated versus control, ``de``: ``"up"`` / ``"down"`` / ``null``), every sample
   (group, size factor, pairs, read-through pairs), the library type and adapter.
 * ``job.json``: an RNA_DIFF_EXPR job body for the data (see :func:`write_job`).
-* ``manifest.json``, written last and atomically, as :mod:`localgene.demodata` does: a later
+* ``manifest.json``, written last and atomically, as :mod:`localgene.demo.cnvkit` does: a later
   :func:`generate` call with the same generator, seed and library type returns at once.
 
 Coordinates in ``truth.json`` and the BED are 0-based, end-exclusive; the GTF is 1-based
@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from localgene.demodata import _locked, _write_json_atomic
+from localgene.demo.cnvkit import _locked, _write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -479,7 +479,7 @@ def generate(
         write_job(outdir)
         files = [GENOME, GENOME + ".fai", GTF, RRNA_BED, *(f for s in samples() for f in fastq_names(s)), TRUTH, JOB]
         manifest = {
-            "generator": "localgene.demodata_rna",
+            "generator": "localgene.demo.rna",
             "generator_version": GENERATOR_VERSION,
             "generator_source": _source_hash(),
             "seed": seed,

@@ -29,7 +29,7 @@ on a file system with coherent flock (NFSv4, Lustre, GPFS, BeeGFS).
 
 Use (a Snakemake rule's script, or any Python)::
 
-    from localgene import index_cache
+    from localgene.pipelines import index_cache
     entry = index_cache.ensure_bwa(config["index_cache"], fasta, log=print)   # -> Path
     prefix = entry / "reference"                                              # bwa mem prefix
 
@@ -64,7 +64,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from localgene.coverage_cache import file_lock, fsync_path, sha256_file
+from localgene.cnvkit.coverage_cache import file_lock, fsync_path, sha256_file
 from localgene.errors import LocalgeneError
 
 SUBDIR = "indexes"

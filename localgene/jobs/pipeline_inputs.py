@@ -284,7 +284,7 @@ def absolute_paths(request: Mapping[str, Any], base) -> dict[str, Any]:
     registry names, i.e. reference values without ``/``, left as they are)."""
     from pathlib import Path
 
-    from localgene.references import is_name
+    from localgene.jobs.references import is_name
 
     reads = read_fields(request)
     values = {}

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from localgene import storage
-from localgene.rna import tools
-from localgene.rna.plan import LIBRARY_TYPES, RnaPlan
+from localgene.pipelines.rna import tools
+from localgene.pipelines.rna.plan import LIBRARY_TYPES, RnaPlan
 
 #: How each tool reports its version.
 VERSION_COMMANDS = {

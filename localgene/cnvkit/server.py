@@ -4,10 +4,10 @@ Importing ``cnvlib.commands`` costs 1.6–4 s of CPU, more than most steps of a 
 job that runs on this machine, the job process (:func:`localgene.workflow.run_workflow`) starts
 one server beside Snakemake, in the job's own process group::
 
-    python -m localgene.cnvkit_server .snakemake/localgene/server/cnvkit.sock   (cwd: job folder)
+    python -m localgene.cnvkit.server .snakemake/localgene/server/cnvkit.sock   (cwd: job folder)
 
 It listens on a UNIX socket in the job folder (its folder mode 0700, the socket 0600), imports
-CNVkit once and then, for each request of :func:`localgene.cnvkit_step.run_cnvkit`, forks a child
+CNVkit once and then, for each request of :func:`localgene.cnvkit.step.run_cnvkit`, forks a child
 that runs the step **exactly as** ``cnvkit.py <argv>`` **would**: CNVkit's own entry point
 (``cnvlib.cnvkit.main``: its logging set-up, argument parser and command function), the
 request's log file as stdout and stderr, the request's working directory and environment, exit
@@ -40,7 +40,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from localgene.cnvkit_step import ENV_SERVER, ENV_SERVER_PREFIX, MAX_MESSAGE, cnvkit_executable, warm_enabled
+from localgene.cnvkit.step import ENV_SERVER, ENV_SERVER_PREFIX, MAX_MESSAGE, cnvkit_executable, warm_enabled
 
 #: Where the job process puts the socket, relative to the job folder.
 SOCKET = os.path.join(".snakemake", "localgene", "server", "cnvkit.sock")
@@ -104,7 +104,7 @@ def _exit_code(exc: SystemExit) -> int:
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 #: What a request may run besides CNVkit (``"entry"``): module -> its ``main(argv)``.
-ENTRIES = {"coverage": "localgene.coverage_step", "segment_check": "localgene.segment_check"}
+ENTRIES = {"coverage": "localgene.cnvkit.coverage_step", "segment_check": "localgene.cnvkit.segment_check"}
 
 #: True in a step's child (a step there that runs CNVkit forks it itself: see run_forked).
 IN_STEP = False
@@ -371,7 +371,7 @@ def listen(path: str) -> socket.socket:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m localgene.cnvkit_server SOCKET", file=sys.stderr)
+        print("usage: python -m localgene.cnvkit.server SOCKET", file=sys.stderr)
         return 2
     path = args[0]
     # Clients may connect (and queue) while CNVkit is imported.
@@ -391,8 +391,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # one module object, whichever way it is reached (steps import localgene.cnvkit_server)
-    sys.modules.setdefault("localgene.cnvkit_server", sys.modules[__name__])
+    # one module object, whichever way it is reached (steps import localgene.cnvkit.server)
+    sys.modules.setdefault("localgene.cnvkit.server", sys.modules[__name__])
     sys.exit(main())
 
 
@@ -448,7 +448,7 @@ def start(job_dir: Path, env: dict[str, str], *, local: bool,
     (job_dir / LOG).parent.mkdir(parents=True, exist_ok=True)
     path = job_dir / SOCKET
     with open(job_dir / LOG, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "localgene.cnvkit_server", SOCKET], cwd=job_dir,
+        proc = subprocess.Popen([sys.executable, "-m", "localgene.cnvkit.server", SOCKET], cwd=job_dir,
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
     server = ServerProcess(proc, path)
     deadline = time.monotonic() + ready_within

@@ -4,7 +4,7 @@ One row per sample from the steps' own reports: read pairs in and with adapter (
 JSON report; empty without ``adapt``), pairs kept after trimming, the aligned percentage
 (HISAT2's summary), the percentage of pairs assigned to genes (featureCounts), the fraction of
 aligned pairs in the rRNA regions of ``bed`` (featureCounts on those regions) and the
-strandedness (:mod:`localgene.rna.strandedness`).
+strandedness (:mod:`localgene.pipelines.rna.strandedness`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import os
 import re
 from typing import Any, Mapping, Sequence
 
-from localgene.rna import counts as lg_counts
+from localgene.pipelines.rna import counts as lg_counts
 
 COLUMNS = (
     "sample", "group", "pairs_in", "pairs_with_adapter", "pairs_after_trimming", "aligned_pct",

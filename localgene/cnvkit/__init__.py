@@ -1,0 +1,1 @@
+"""cnvkit: see docs/architecture.md."""
