@@ -17,6 +17,7 @@ import pytest
 
 from localgene.cli import main as cli_main
 from localgene.demo import cnvkit as demodata
+from localgene.demo import genome as demo_genome
 from localgene.errors import EnvironmentProblem
 
 SAMPLES = ("N1", "N2", "N3", "T1", "T2")
@@ -88,8 +89,8 @@ def reads_in(bam, regions) -> int:
 
 
 def test_reference_is_deterministic_for_a_seed(demo_data, tmp_path):
-    demodata.write_reference(tmp_path / "a")
-    demodata.write_reference(tmp_path / "b", seed=demodata.DEFAULT_SEED + 1)
+    demo_genome.write_reference(tmp_path / "a")
+    demo_genome.write_reference(tmp_path / "b", seed=demodata.DEFAULT_SEED + 1)
     for name in ("genome.fa", "targets.bed", "refFlat.txt", "genes.gff3", "genes.gff3.gz", "refFlat.txt.gz"):
         assert (tmp_path / "a" / name).read_bytes() == (demo_data / name).read_bytes(), name
     assert (tmp_path / "b" / "genome.fa").read_bytes() != (demo_data / "genome.fa").read_bytes()

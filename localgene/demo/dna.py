@@ -39,7 +39,6 @@ complete folder (manifest of this generator version, source and seed) is reused 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import logging
 import os
@@ -50,14 +49,10 @@ from typing import Any
 
 import numpy as np
 
-from localgene.demo.cnvkit import (
-    _CODES,
-    _COMPLEMENT,
-    _locked,
-    _random_bases,
-    _rng,
-    _write_json_atomic,
-)
+from localgene.demo.cnvkit import _locked, _write_json_atomic
+from localgene.demo.design import _CODES, _COMPLEMENT, _rng
+from localgene.demo.fingerprint import code_fingerprint
+from localgene.demo.genome import _random_bases
 
 log = logging.getLogger(__name__)
 
@@ -358,7 +353,7 @@ def _known_sites(rng, genome, variants: list[Variant], fraction: float = 0.75) -
 
 
 def _source_hash() -> str:
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    return code_fingerprint(__name__)
 
 
 def _manifest_ok(outdir: Path, kind: str, seed: int) -> bool:

@@ -37,7 +37,6 @@ simulated here; the job aligns them with HISAT2.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import logging
 import os
@@ -49,10 +48,11 @@ from typing import Any
 import numpy as np
 
 from localgene.demo.cnvkit import _locked, _write_json_atomic
+from localgene.demo.fingerprint import code_fingerprint
 
 log = logging.getLogger(__name__)
 
-#: Bump when the output for a given seed changes (the manifest also records a source hash).
+#: Bump when the output for a given seed changes (the manifest also records the fingerprint of the generator's code).
 GENERATOR_VERSION = "1"
 DEFAULT_SEED = 7
 DEFAULT_LIBRARY_TYPE = "fr-firststrand"
@@ -377,7 +377,7 @@ def write_job(outdir: str | os.PathLike[str], *, filename: str = JOB, **fields: 
 
 
 def _source_hash() -> str:
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    return code_fingerprint(__name__)
 
 
 def manifest_ok(outdir: str | os.PathLike[str], seed: int = DEFAULT_SEED, library_type: str = DEFAULT_LIBRARY_TYPE) -> bool:
