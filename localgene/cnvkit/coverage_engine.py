@@ -15,7 +15,7 @@ make ``mean x span`` recover the integer count exactly) and hands them to **CNVk
 coverage command**, run in this process with ``pysam.bedcov`` answered from those counts in
 samtools bedcov's output format. Every step after the counts — filtering the BED to the BAM's
 contigs, column detection, pandas parsing, depth, log2, CNVkit's log lines, writing — is
-CNVkit's code, so the ``.cnn`` is byte-identical (tests/test_coverage_engine.py proves it on the
+CNVkit's code, so the ``.cnn`` is byte-identical (tests/cnvkit/test_coverage_engine.py proves it on the
 demo BAMs and on BAMs built to contain every flag, CIGAR and edge case listed there).
 
 It is used only where proven; otherwise :func:`cnvkit_coverage` runs ``cnvkit.py coverage``

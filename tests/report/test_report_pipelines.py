@@ -1,6 +1,6 @@
 """The pipeline report pieces that need no workflow run: bcftools' numbers read back, FILTER
 values counted, gene rows highlighted, the run record of an RNA job. (The reports of real jobs
-are checked in tests/test_rna_workflow.py and tests/pipelines/test_dna_*_workflow.py.)"""
+are checked in tests/pipelines/test_rna_workflow.py and tests/pipelines/test_dna_*_workflow.py.)"""
 
 from __future__ import annotations
 

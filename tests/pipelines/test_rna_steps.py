@@ -1,5 +1,5 @@
 """localgene.pipelines.rna.steps: the RNA rules' steps as Snakemake's `run:` blocks call them, in threads of
-one process (the workflow itself runs in tests/test_rna_workflow.py)."""
+one process (the workflow itself runs in tests/pipelines/test_rna_workflow.py)."""
 
 from __future__ import annotations
 

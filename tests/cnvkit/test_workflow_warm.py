@@ -3,7 +3,7 @@
 ``localgene run`` starts the job's CNVkit step server (localgene.cnvkit.server) for local runs;
 ``LOCALGENE_WARM=0`` runs every CNVkit step as its own ``cnvkit.py`` process instead. Both runs
 must write byte-identical results (PDFs and PNGs aside: PDFs carry their creation time). The
-equivalence with CNVkit typed by hand is tests/test_workflow.py.
+equivalence with CNVkit typed by hand is tests/cnvkit/test_workflow.py.
 """
 
 from __future__ import annotations

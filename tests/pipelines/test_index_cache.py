@@ -17,7 +17,7 @@ from pipeline_helpers import write_fasta, write_gtf
 from localgene.pipelines import index_cache
 from localgene.pipelines.index_cache import IndexBuildFailed, ensure_index
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def counting_build(counter: Path, seconds: float = 0.0):

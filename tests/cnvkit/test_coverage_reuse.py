@@ -24,7 +24,7 @@ from workflow_helpers import run_job
 from localgene.cnvkit import coverage_cache as cc
 from localgene.cnvkit.options import check_options
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CONTROLS = ("N1", "N2", "N3")
 KINDS = ("target", "antitarget")
 

@@ -92,6 +92,6 @@ def test_no_readable_summary_keeps_the_warnings_of_submit_and_ends_the_job_as_it
 def test_found_warnings_reads_the_summary_every_workflow_writes():
     from pathlib import Path
 
-    repo = Path(__file__).resolve().parent.parent
+    repo = Path(__file__).resolve().parents[2]
     for rules in ("rules/common.smk", "rules/rna_diff_expr/main.smk", "rules/dna_common/common.smk"):
         assert f'SUMMARY = "{runner.SUMMARY.as_posix()}"' in (repo / rules).read_text(), rules
