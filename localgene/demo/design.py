@@ -3,13 +3,10 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
-log = logging.getLogger(__name__)
 
 #: Bump when the output for a given seed changes; a data set of another version is redone.
 #: (The manifest also records the fingerprint of the generator's code,

@@ -4,7 +4,6 @@ files: FASTA and index, targets, refFlat, GFF3, gene BED."""
 from __future__ import annotations
 
 import gzip
-import logging
 import os
 from pathlib import Path
 
@@ -22,10 +21,6 @@ from localgene.demo.design import (
     _make_design,
     _rng,
 )
-
-log = logging.getLogger(__name__)
-
-
 
 # --------------------------------------------------------------------------------------------
 # Genome sequence

@@ -4,7 +4,6 @@ FASTQ and aligned with the real aligner (bwa mem, samtools fixmate/sort/markdup)
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import subprocess
 from pathlib import Path
@@ -29,10 +28,6 @@ from localgene.demo.design import (
     _rng,
 )
 from localgene.errors import WorkflowFailed
-
-log = logging.getLogger(__name__)
-
-
 
 # --------------------------------------------------------------------------------------------
 # Reads

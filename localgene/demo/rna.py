@@ -36,310 +36,40 @@ simulated here; the job aligns them with HISAT2.
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from localgene.demo.cnvkit import _locked, _write_json_atomic
 from localgene.demo.fingerprint import code_fingerprint
+from localgene.demo.rna_design import (
+    ADAPTER,
+    ADAPTER_R1,
+    ADAPTER_R2,
+    DEFAULT_LIBRARY_TYPE,
+    DEFAULT_SEED,
+    GENERATOR_VERSION,
+    GENOME,
+    GROUPS,
+    GTF,
+    JOB,
+    LIBRARY_TYPES,
+    MANIFEST,
+    READ_LENGTH,
+    RRNA_BED,
+    TRUTH,
+    _make_genes,
+    _make_genome,
+    fastq_names,
+    samples,
+)
+from localgene.demo.rna_files import _write_bed, _write_fasta, _write_gtf, _write_sample
 
 log = logging.getLogger(__name__)
 
-#: Bump when the output for a given seed changes (the manifest also records the fingerprint of the generator's code).
-GENERATOR_VERSION = "1"
-DEFAULT_SEED = 7
-DEFAULT_LIBRARY_TYPE = "fr-firststrand"
-LIBRARY_TYPES = ("fr-unstranded", "fr-firststrand", "fr-secondstrand")
-
-CHROMOSOMES = (("chr1", 400_000), ("chr2", 300_000), ("chr3", 200_000))
-N_GENES = 150
-N_RRNA = 2
-N_DE = 30
-DE_LOG2FC = (1.0, 1.5, 2.0, 2.5)
-#: DE genes are drawn among genes whose baseline mean is at least this many fragments.
-DE_MIN_BASELINE = 150.0
-BASELINE_MEDIAN = 300.0
-DISPERSION = 0.03
-RRNA_FRACTION = 0.03
-SIZE_FACTORS = {"C1": 1.0, "C2": 0.85, "C3": 1.15, "T1": 0.95, "T2": 1.1, "T3": 0.9}
-GROUPS = {"control": ("C1", "C2", "C3"), "treated": ("T1", "T2", "T3")}
-READ_LENGTH = 100
-FRAGMENT_MEAN = 230
-FRAGMENT_SD = 50
-SHORT_FRACTION = 0.08
-SHORT_RANGE = (45, 95)
-ERROR_RATE = 0.003
-#: The TruSeq adapters; the job trims with their common start, :data:`ADAPTER`.
-ADAPTER_R1 = "AGATCGGAAGAGCACACGTCTGAACTCCAGTCAC"
-ADAPTER_R2 = "AGATCGGAAGAGCGTCGTGTAGGGAAAGAGTGTAGATCTCGGTGGTCGCCGTATCATT"
-ADAPTER = "AGATCGGAAGAGC"
-
-GENOME = "genome.fa"
-GTF = "genes.gtf"
-RRNA_BED = "rrna.bed"
-TRUTH = "truth.json"
-JOB = "job.json"
-MANIFEST = "manifest.json"
-
-_CODES = np.frombuffer(b"ACGT", dtype=np.uint8)
-_COMPLEMENT = np.arange(256, dtype=np.uint8)
-for _a, _b in zip(b"ACGTN", b"TGCAN"):
-    _COMPLEMENT[_a] = _b
-
-
-@dataclass
-class Gene:
-    gene_id: str
-    gene_name: str
-    transcript_id: str
-    chrom: str
-    strand: str
-    exons: list[tuple[int, int]]  # 0-based, end-exclusive, ascending
-    biotype: str
-    baseline: float = 0.0
-    log2fc: float = 0.0
-    dispersion: float = DISPERSION
-
-    @property
-    def start(self) -> int:
-        return self.exons[0][0]
-
-    @property
-    def end(self) -> int:
-        return self.exons[-1][1]
-
-    @property
-    def de(self) -> str | None:
-        return None if self.log2fc == 0 else ("up" if self.log2fc > 0 else "down")
-
-
-def samples() -> list[str]:
-    return [s for members in GROUPS.values() for s in members]
-
-
-def fastq_names(sample: str) -> tuple[str, str]:
-    return f"{sample}_R1.fastq.gz", f"{sample}_R2.fastq.gz"
-
-
-def _rng(seed: int, *component: int) -> np.random.Generator:
-    return np.random.default_rng([seed, *component])
-
-
-def _make_genome(seed: int) -> dict[str, np.ndarray]:
-    rng = _rng(seed, 1)
-    genome = {}
-    for chrom, length in CHROMOSOMES:
-        gc = 0.42
-        probs = [(1 - gc) / 2, gc / 2, gc / 2, (1 - gc) / 2]
-        genome[chrom] = _CODES[rng.choice(4, size=length, p=probs)]
-    return genome
-
-
-def _make_genes(seed: int, genome: dict[str, np.ndarray]) -> list[Gene]:
-    """Lay genes along the chromosomes with gaps, plant GT..AG introns, draw expression."""
-    rng = _rng(seed, 2)
-    total = sum(length for _, length in CHROMOSOMES)
-    per_chrom = {c: round((N_GENES + N_RRNA) * length / total) for c, length in CHROMOSOMES}
-    per_chrom[CHROMOSOMES[0][0]] += N_GENES + N_RRNA - sum(per_chrom.values())
-    rrna_slots = {(CHROMOSOMES[0][0], 5), (CHROMOSOMES[1][0], 10)}
-    genes: list[Gene] = []
-    n_coding = n_rrna = 0
-    for chrom, length in CHROMOSOMES:
-        pos = 2_000
-        for slot in range(per_chrom[chrom]):
-            rrna = (chrom, slot) in rrna_slots and n_rrna < N_RRNA
-            strand = "+" if rng.random() < 0.5 else "-"
-            if rrna:
-                exons = [(pos, pos + int(rng.integers(1500, 1900)))]
-            else:
-                exons = []
-                start = pos
-                for k in range(int(rng.integers(2, 7))):
-                    exon_len = int(rng.integers(90, 420))
-                    exons.append((start, start + exon_len))
-                    start += exon_len + int(rng.integers(150, 1500))
-            end = exons[-1][1]
-            if end + 1_000 > length:
-                break
-            seq = genome[chrom]
-            for (_, e1), (s2, _) in zip(exons, exons[1:]):  # intron [e1, s2)
-                donor, acceptor = (b"GT", b"AG") if strand == "+" else (b"CT", b"AC")
-                seq[e1 : e1 + 2] = np.frombuffer(donor, dtype=np.uint8)
-                seq[s2 - 2 : s2] = np.frombuffer(acceptor, dtype=np.uint8)
-            if rrna:
-                n_rrna += 1
-                gid, name, biotype = f"ENSLGG9{n_rrna:07d}", f"RNA45S{n_rrna}", "rRNA"
-            else:
-                n_coding += 1
-                gid, name, biotype = f"ENSLGG{n_coding:08d}", f"LG{n_coding:03d}", "protein_coding"
-            genes.append(Gene(gid, name, gid.replace("LGG", "LGT"), chrom, strand, exons, biotype))
-            pos = end + int(rng.integers(1_000, 4_000))
-    coding = [g for g in genes if g.biotype == "protein_coding"]
-    base = np.exp(rng.normal(np.log(BASELINE_MEDIAN), 0.9, size=len(coding))).clip(20, 5000)
-    disp = DISPERSION * np.exp(rng.normal(0, 0.3, size=len(coding)))
-    for g, b, d in zip(coding, base, disp):
-        g.baseline, g.dispersion = float(round(b, 2)), float(round(d, 4))
-    eligible = [i for i, g in enumerate(coding) if g.baseline >= DE_MIN_BASELINE]
-    chosen = rng.choice(eligible, size=min(N_DE, len(eligible)), replace=False)
-    for k, i in enumerate(sorted(chosen)):
-        sign = 1 if k % 2 == 0 else -1
-        coding[i].log2fc = sign * float(rng.choice(DE_LOG2FC))
-    coding_total = float(base.sum())
-    rrna_genes = [g for g in genes if g.biotype == "rRNA"]
-    for g in rrna_genes:
-        g.baseline = round(coding_total * RRNA_FRACTION / (1 - RRNA_FRACTION) / len(rrna_genes), 2)
-        g.dispersion = 0.01
-    return genes
-
-
-def _transcript(genome: dict[str, np.ndarray], gene: Gene) -> np.ndarray:
-    seq = np.concatenate([genome[gene.chrom][s:e] for s, e in gene.exons])
-    return _COMPLEMENT[seq[::-1]] if gene.strand == "-" else seq
-
-
-def _group_of(sample: str) -> str:
-    return next(g for g, members in GROUPS.items() if sample in members)
-
-
-def _counts(seed: int, genes: list[Gene], sample: str) -> np.ndarray:
-    rng = _rng(seed, 3, samples().index(sample))
-    treated = _group_of(sample) == "treated"
-    mu = np.array([g.baseline * (2.0 ** g.log2fc if treated else 1.0) for g in genes]) * SIZE_FACTORS[sample]
-    size = 1.0 / np.array([g.dispersion for g in genes])
-    return rng.negative_binomial(size, size / (size + mu))
-
-
-def _reads(rng: np.random.Generator, tx: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
-    """``n`` fragments of transcript ``tx``.
-
-    Returns the sense and antisense reads (zeros past the fragment's end), the fragment
-    lengths, each base's offset past the fragment end, the mask of bases inside the fragment,
-    and the read 1 and read 2 adapter-then-poly-A tails indexed by that offset.
-    """
-    L = READ_LENGTH
-    short = rng.random(n) < SHORT_FRACTION
-    flen = np.where(
-        short,
-        rng.integers(SHORT_RANGE[0], SHORT_RANGE[1] + 1, size=n),
-        np.rint(rng.normal(FRAGMENT_MEAN, FRAGMENT_SD, size=n)).astype(int),
-    )
-    flen = np.clip(flen, SHORT_RANGE[0], tx.shape[0])
-    start = (rng.random(n) * (tx.shape[0] - flen + 1)).astype(int)
-    j = np.arange(L)[None, :]
-    inside = j < flen[:, None]
-    sense_idx = np.minimum(start[:, None] + j, tx.shape[0] - 1)
-    anti_idx = np.maximum(start[:, None] + flen[:, None] - 1 - j, 0)
-    pad1 = np.frombuffer((ADAPTER_R1 + "A" * L).encode(), dtype=np.uint8)
-    pad2 = np.frombuffer((ADAPTER_R2 + "A" * L).encode(), dtype=np.uint8)
-    past = np.maximum(j - flen[:, None], 0)
-    sense = np.where(inside, tx[sense_idx], 0).astype(np.uint8)
-    anti = np.where(inside, _COMPLEMENT[tx[anti_idx]], 0).astype(np.uint8)
-    return sense, anti, flen, past, inside, pad1, pad2
-
-
-def _with_errors(rng: np.random.Generator, reads: np.ndarray) -> np.ndarray:
-    hit = rng.random(reads.shape) < ERROR_RATE
-    if hit.any():
-        lookup = np.zeros(256, dtype=np.int64)
-        lookup[_CODES] = np.arange(4)
-        codes = lookup[reads[hit]]
-        reads[hit] = _CODES[(codes + rng.integers(1, 4, size=codes.shape[0])) % 4]
-    return reads
-
-
-def _write_sample(
-    outdir: Path, genome: dict[str, np.ndarray], genes: list[Gene], sample: str, seed: int, library_type: str
-) -> dict[str, Any]:
-    """Simulate one sample's read pairs into its two gzip FASTQ files; return its truth."""
-    counts = _counts(seed, genes, sample)
-    rng = _rng(seed, 4, samples().index(sample))
-    r1_parts, r2_parts = [], []
-    readthrough = 0
-    for gene, n in zip(genes, counts):
-        if n == 0:
-            continue
-        sense, anti, flen, past, inside, pad1, pad2 = _reads(rng, _transcript(genome, gene), int(n))
-        if library_type == "fr-firststrand":
-            first = np.ones(int(n), dtype=bool)  # read 1 antisense to the transcript (dUTP)
-        elif library_type == "fr-secondstrand":
-            first = np.zeros(int(n), dtype=bool)
-        else:
-            first = rng.random(int(n)) < 0.5
-        r1 = np.where(first[:, None], anti, sense)
-        r2 = np.where(first[:, None], sense, anti)
-        r1 = np.where(inside, r1, pad1[past]).astype(np.uint8)
-        r2 = np.where(inside, r2, pad2[past]).astype(np.uint8)
-        readthrough += int((flen < READ_LENGTH).sum())
-        r1_parts.append(r1)
-        r2_parts.append(r2)
-    r1 = _with_errors(rng, np.concatenate(r1_parts))
-    r2 = _with_errors(rng, np.concatenate(r2_parts))
-    order = rng.permutation(r1.shape[0])
-    r1, r2 = r1[order], r2[order]
-    qual = b"I" * READ_LENGTH
-    for mate, reads in (("1", r1), ("2", r2)):
-        path = outdir / fastq_names(sample)[int(mate) - 1]
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with gzip.open(tmp, "wb", compresslevel=3) as out:
-            lines = []
-            for i, seq in enumerate(reads):
-                lines.append(b"@%s.%d %s:N:0:1\n%s\n+\n%s\n" % (sample.encode(), i + 1, mate.encode(), seq.tobytes(), qual))
-                if len(lines) == 20_000:
-                    out.write(b"".join(lines))
-                    lines = []
-            out.write(b"".join(lines))
-        os.replace(tmp, path)
-    return {
-        "group": _group_of(sample),
-        "size_factor": SIZE_FACTORS[sample],
-        "pairs": int(r1.shape[0]),
-        "readthrough_pairs": readthrough,
-        "files": list(fastq_names(sample)),
-        "fragments_per_gene": {g.gene_id: int(c) for g, c in zip(genes, counts)},
-    }
-
-
-def _write_fasta(path: Path, genome: dict[str, np.ndarray], width: int = 60) -> None:
-    with open(path, "wb") as out:
-        for chrom, seq in genome.items():
-            out.write(f">{chrom}\n".encode())
-            raw = seq.tobytes()
-            out.write(b"\n".join(raw[i : i + width] for i in range(0, len(raw), width)) + b"\n")
-    offset = 0
-    with open(path.with_name(path.name + ".fai"), "w") as fai:
-        for chrom, seq in genome.items():
-            offset += len(chrom) + 2
-            n = seq.shape[0]
-            fai.write(f"{chrom}\t{n}\t{offset}\t{width}\t{width + 1}\n")
-            offset += n + (n + width - 1) // width
-
-
-def _write_gtf(path: Path, genes: list[Gene]) -> None:
-    lines = []
-    for g in genes:
-        attrs = f'gene_id "{g.gene_id}"; gene_type "{g.biotype}"; gene_name "{g.gene_name}";'
-        tattrs = f'gene_id "{g.gene_id}"; transcript_id "{g.transcript_id}"; gene_type "{g.biotype}"; gene_name "{g.gene_name}";'
-        src = "localgene"
-        lines.append(f"{g.chrom}\t{src}\tgene\t{g.start + 1}\t{g.end}\t.\t{g.strand}\t.\t{attrs}")
-        lines.append(f"{g.chrom}\t{src}\ttranscript\t{g.start + 1}\t{g.end}\t.\t{g.strand}\t.\t{tattrs}")
-        ordered = g.exons if g.strand == "+" else g.exons[::-1]
-        for k, (s, e) in enumerate(ordered, start=1):
-            lines.append(
-                f"{g.chrom}\t{src}\texon\t{s + 1}\t{e}\t.\t{g.strand}\t.\t{tattrs} exon_number {k};"
-            )
-    path.write_text("##description: localgene RNA demo annotation\n" + "\n".join(lines) + "\n")
-
-
-def _write_bed(path: Path, genes: list[Gene]) -> None:
-    rows = [f"{g.chrom}\t{g.start}\t{g.end}\t{g.gene_name}\t0\t{g.strand}" for g in genes if g.biotype == "rRNA"]
-    path.write_text("\n".join(rows) + "\n")
 
 
 def write_job(outdir: str | os.PathLike[str], *, filename: str = JOB, **fields: Any) -> Path:

@@ -10,6 +10,7 @@ import sys
 import pysam
 
 from localgene.demo import dna as demodata_dna
+from localgene.demo import dna_design
 
 
 def test_germline_set_is_deterministic_and_its_truth_matches_the_genome(tmp_path):
@@ -68,7 +69,7 @@ def test_somatic_paralog_and_its_alignment_artifact(dna_somatic_data):
     differences = [dst + i for i, (a, b) in enumerate(zip(source, copy)) if a != b]
     assert differences == paralog["psvs"]  # the copy is the source but for the planted PSVs ...
     gaps = {b - a for a, b in itertools.pairwise(differences)}
-    assert gaps == {demodata_dna.PARALOG_PSV_SPACING} and min(gaps) >= 500  # fragments <= 500 bp: a pair holds at most one
+    assert gaps == {dna_design.PARALOG_PSV_SPACING} and min(gaps) >= 500  # fragments <= 500 bp: a pair holds at most one
     assert artifact["chrom"] == dst_chrom and dst + 500 < artifact["pos"] < dst + length - 500
     assert artifact["pos"] not in differences and fasta.fetch(dst_chrom, artifact["pos"] - 1, artifact["pos"]) == artifact["ref"]
     near = [v for v in truth["somatic"] + truth["germline"] + truth["orientation_artifacts"]
