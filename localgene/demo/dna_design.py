@@ -1,10 +1,12 @@
-"""The DNA demo data's design: a seeded two-chromosome genome, the planted germline and somatic\nvariants (SNVs, indels, a paralog with its PSVs) and the reads simulated from each haplotype."""
+"""The DNA demo data's design: a seeded two-chromosome genome, the planted germline and somatic
+variants (SNVs, indels, a paralog with its PSVs) and the reads simulated from each haplotype."""
 
 from __future__ import annotations
 
 import gzip
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +35,7 @@ N_PON, N_GERMLINE_RESOURCE, N_ORIENTATION = 5, 5, 3
 ARTIFACT_FRACTION = 0.8  # of the tumor's F1R2 pairs at an orientation artifact site (the test needs >= 8 one-sided)
 #: The somatic genome's segmental duplication: chr1's segment (0-based start) copied into chr2
 #: (0-based start), of this length. Inside the somatic intervals, away from every planted variant.
-PARALOG = {"source": ("chr1", 200_000), "copy": ("chr2", 150_000), "length": 3_000}
+PARALOG: dict[str, Any] = {"source": ("chr1", 200_000), "copy": ("chr2", 150_000), "length": 3_000}
 #: One paralogous sequence variant (a substitution in the copy) every this many bp: longer than
 #: any fragment, so a read pair holds at most one, and bwa mem gives a pair with one difference
 #: between the copies mapping quality 27 (0 without one): the reads of the copy are low-MAPQ.
@@ -138,7 +140,7 @@ def _plant(rng, genome, n_snv: int, n_indel: int, taken: dict[str, np.ndarray], 
         positions = _pick_positions(rng, len(seq), want_snv + 3 * want_indel, taken[chrom], spacing, lo, hi)
         taken[chrom] = np.concatenate([taken[chrom], positions])
         snvs = [_snv(rng, seq, chrom, p, zygosity(rng)) for p in positions[:want_snv]]
-        indels = []
+        indels: list[Variant] = []
         for p in positions[want_snv:]:
             if len(indels) == want_indel:
                 break
@@ -218,7 +220,7 @@ def _simulate_reads(sources: list[_Source], depth: float, seed: int, component: 
                 start = rng.integers(0, len(seq) - length)
                 dup = rng.choice(n, size=int(n * DUPLICATE_FRACTION), replace=False)
                 start, length = np.concatenate([start, start[dup]]), np.concatenate([length, length[dup]])
-                flip = rng.random(start.shape[0]) < 0.5  # True: read 1 from the reverse strand
+                flip = np.asarray(rng.random(start.shape[0]) < 0.5)  # True: read 1 from the reverse strand
                 fwd = seq[start[:, None] + offsets]
                 rev = _COMPLEMENT[seq[(start + length - R)[:, None] + offsets]][:, ::-1]
                 for art_chrom, sites in artifacts or []:
@@ -236,10 +238,10 @@ def _simulate_reads(sources: list[_Source], depth: float, seed: int, component: 
                     rev[on_r, R - 1 - (site - (end[on_r] - R))] = ord("A")
                 r1s = np.where(flip[:, None], rev, fwd)
                 r2s = np.where(flip[:, None], fwd, rev)
-                for reads in (r1s, r2s):
-                    err = rng.random(reads.shape) < error_rate
-                    idx = np.searchsorted(_CODES, reads[err])
-                    reads[err] = _CODES[(idx + rng.integers(1, 4, idx.shape[0])) % 4]
+                for mates in (r1s, r2s):
+                    err = rng.random(mates.shape) < error_rate
+                    idx = np.searchsorted(_CODES, mates[err])
+                    mates[err] = _CODES[(idx + rng.integers(1, 4, idx.shape[0])) % 4]
                 m = start.shape[0]
                 ids = np.arange(counter, counter + m)
                 counter += m

@@ -20,8 +20,8 @@ def _strip_docstrings(node: ast.AST) -> None:
     for child in ast.walk(node):
         if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)):
             body = child.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
-                    and isinstance(body[0].value.value, str):
+            first = body[0] if body else None
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
                 child.body = body[1:] or [ast.Pass()]
 
 
@@ -48,7 +48,7 @@ def code_fingerprint(module: str) -> str:
     ``localgene.demo``) and of the demo modules it imports."""
     names: set[str] = set()
     _closure(module, names)
-    parts = []
+    parts: list[str] = []
     for name in names:
         tree = ast.parse(_module_path(name).read_text())
         _strip_docstrings(tree)

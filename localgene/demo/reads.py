@@ -143,7 +143,7 @@ def _fastq_chunks(
     quality = np.frombuffer(
         bytes(33 + q for q in np.round(np.linspace(38, 30, R)).astype(int)), dtype=np.uint8
     )
-    flip = rng.random(start.shape[0]) < 0.5  # which strand read 1 comes from
+    flip = np.asarray(rng.random(start.shape[0]) < 0.5)  # which strand read 1 comes from
     width = len(str(start.shape[0]))
     for lo in range(0, start.shape[0], chunk):
         s, ln, fl = start[lo : lo + chunk], length[lo : lo + chunk], flip[lo : lo + chunk]

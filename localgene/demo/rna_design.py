@@ -1,4 +1,5 @@
-"""The RNA demo data's design: a seeded genome with genes and rRNA loci, each sample's counts\n(with planted differentially expressed genes) and the reads drawn from the transcripts."""
+"""The RNA demo data's design: a seeded genome with genes and rRNA loci, each sample's counts
+(with planted differentially expressed genes) and the reads drawn from the transcripts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The RNA demo data's files: each sample's FASTQ pair (adapters, errors), the genome FASTA, the\nGTF and the rRNA BED."""
+"""The RNA demo data's files: each sample's FASTQ pair (adapters, errors), the genome FASTA, the
+GTF and the rRNA BED."""
 
 from __future__ import annotations
 

@@ -61,6 +61,9 @@ class StoreBase:
         store._connect()
         return store
 
+    def _repair(self) -> None:
+        """Recover orphaned jobs before a read (the queue's :meth:`StoreQueue._repair`)."""
+
     # -- connections ------------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:

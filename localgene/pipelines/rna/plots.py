@@ -5,11 +5,12 @@ from __future__ import annotations
 import csv
 import math
 import os
+from typing import Any
 
 SIGNIFICANT = 0.05
 
 
-def _read(path: str | os.PathLike[str]) -> list[dict[str, float | str | None]]:
+def _read(path: str | os.PathLike[str]) -> list[dict[str, Any]]:  # str gene names, float | None numbers
     def num(text: str) -> float | None:
         return None if text in ("", "NA") else float(text)
 

@@ -120,6 +120,7 @@ def deliver(
     first contrast's table to exactly that path, and everything to ``<its folder>/<run id>/``.
     """
     if plan.output_is_csv:
+        assert first_csv is not None, "a body with a .csv output has a contrast (checked at submit)"
         where = storage.parse_location(plan.output, "output", require_key=True)
         folder = where.sibling("")
         table = storage.deliver_file(first_csv, plan.output, config)

@@ -117,7 +117,8 @@ def pipe(first: Sequence[str], second: Sequence[str], log: IO[str]) -> int:
     try:
         consumer = subprocess.Popen(second, stdin=producer.stdout, stdout=log, stderr=log)
     finally:
-        producer.stdout.close()
+        if producer.stdout is not None:  # always: stdout=PIPE
+            producer.stdout.close()
     with _sampled([producer.pid, consumer.pid]) as peak_kb:
         code2 = consumer.wait()
         code1 = producer.wait()
