@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from localgene.errors import InvalidRequest, WorkflowFailed
-from localgene.pipelines import dna
+from localgene.pipelines import dna, dna_regions
 from localgene.pipelines.dna_memory import SORT_MEM_MB
 
 Cmd = Sequence[str]
@@ -260,8 +260,8 @@ def prepare_bam(src: str, expected_sample: str | None, field: str, threads: int,
 
 def write_shard_beds(fasta: str, intervals: list[str], shard_contigs: list[list[str]], out_beds: list[str], log_path) -> None:
     """One BED per shard: the calling regions (``intervals``, or whole contigs) on its contigs."""
-    chroms = dna.contigs(fasta)
-    regions = dna.intervals_to_bed(intervals, dict(chroms)) if intervals else [(c, 0, ln) for c, ln in chroms]
+    chroms = dna_regions.contigs(fasta)
+    regions = dna_regions.intervals_to_bed(intervals, dict(chroms)) if intervals else [(c, 0, ln) for c, ln in chroms]
     with open(log_path, "w") as log:
         log.write(f"# {len(regions)} calling regions from {', '.join(intervals) if intervals else 'the whole reference'}\n")
         for names, out in zip(shard_contigs, out_beds):

@@ -6,7 +6,7 @@
 
 from pathlib import Path
 
-from localgene.pipelines import dna, dna_memory
+from localgene.pipelines import dna, dna_memory, dna_regions
 
 DNA = dna.plan(config)  # raises UnsupportedOption / InvalidRequest before anything runs
 DNA_SCRIPT = str(Path(workflow.basedir) / "rules" / "dna_common" / "scripts" / "dna_step.py")
@@ -43,13 +43,13 @@ REF_CACHE = config.get("index_cache") or f"{REF_DIR}/cache"
 
 # Calling shards: contigs with calling regions, grouped into at most CORES shards of similar size.
 # The contig list comes from the cached .fai (built once; every later parse only stats the FASTA).
-_CHROMS = dna.reference_contigs(config["ref"], REF_CACHE)
+_CHROMS = dna_regions.reference_contigs(config["ref"], REF_CACHE)
 if INTERVALS:
-    _with_regions = {c for c, _, _ in dna.intervals_to_bed(INTERVALS, dict(_CHROMS))}
+    _with_regions = {c for c, _, _ in dna_regions.intervals_to_bed(INTERVALS, dict(_CHROMS))}
     _CHROMS = [c for c in _CHROMS if c[0] in _with_regions]
     if not _CHROMS:
         raise ValueError("intervals: no calling region on a contig of the reference")
-SHARDS = [[c for c, _ in group] for group in dna.shards(_CHROMS, min(CORES, 16))]
+SHARDS = [[c for c, _ in group] for group in dna_regions.shards(_CHROMS, min(CORES, 16))]
 SHARD_IDS = [str(i) for i in range(len(SHARDS))]
 
 # Each step declares resources: mem_mb from localgene.pipelines.dna_memory (the formulas and

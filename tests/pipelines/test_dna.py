@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from localgene.errors import InvalidRequest, UnsupportedOption
-from localgene.pipelines import dna
+from localgene.pipelines import dna, dna_regions
 from localgene.schema import parse_pipeline_body
 
 FASTQ = ["/d/NA12878_S1_R1_001.fastq.gz", "/d/NA12878_S1_R2_001.fastq.gz"]
@@ -122,30 +122,30 @@ def test_intervals_in_three_formats_merge_to_bed(tmp_path):
     (tmp_path / "a.bed").write_text("track name=x\nchr1\t10\t20\nchr1\t15\t30\n")
     (tmp_path / "b.interval_list").write_text("@HD\tVN:1.6\n@SQ\tSN:chr1\tLN:1000\nchr2\t1\t100\t+\tx\n")
     (tmp_path / "c.intervals").write_text("chr1:101-200\nchr2:450\nchr2\n")
-    got = dna.intervals_to_bed([str(tmp_path / n) for n in ("a.bed", "b.interval_list", "c.intervals")], lengths)
+    got = dna_regions.intervals_to_bed([str(tmp_path / n) for n in ("a.bed", "b.interval_list", "c.intervals")], lengths)
     assert got == [("chr1", 10, 30), ("chr1", 100, 200), ("chr2", 0, 500)]
     (tmp_path / "bad.bed").write_text("chr9\t1\t5\n")
     with pytest.raises(InvalidRequest, match=r"^intervals\[0\]: line 1: contig 'chr9' is not in the reference"):
-        dna.intervals_to_bed([str(tmp_path / "bad.bed")], lengths)
+        dna_regions.intervals_to_bed([str(tmp_path / "bad.bed")], lengths)
     (tmp_path / "bad.intervals").write_text("chr1:200-100\n")
     with pytest.raises(InvalidRequest, match=r"^intervals\[1\]: line 1: empty or negative interval"):
-        dna.intervals_to_bed([str(tmp_path / "a.bed"), str(tmp_path / "bad.intervals")], lengths)
+        dna_regions.intervals_to_bed([str(tmp_path / "a.bed"), str(tmp_path / "bad.intervals")], lengths)
 
 
 def test_shards_balance_contig_lengths():
     chroms = [("chr1", 100), ("chr2", 90), ("chr3", 60), ("chr4", 40), ("chrM", 1)]
-    groups = dna.shards(chroms, 2)
+    groups = dna_regions.shards(chroms, 2)
     sizes = sorted(sum(n for _, n in g) for g in groups)
     assert sizes[1] - sizes[0] <= 10 and sorted(c for g in groups for c, _ in g) == sorted(c for c, _ in chroms)
-    assert dna.shards(chroms[:1], 4) == [[("chr1", 100)]]
+    assert dna_regions.shards(chroms[:1], 4) == [[("chr1", 100)]]
 
 
 def test_contigs_from_fai_or_fasta(tmp_path):
     fa = tmp_path / "g.fa"
     fa.write_text(">c1 desc\nACGT\nAC\n>c2\nAAA\n")
-    assert dna.contigs(fa) == [("c1", 6), ("c2", 3)]
+    assert dna_regions.contigs(fa) == [("c1", 6), ("c2", 3)]
     (tmp_path / "g.fa.fai").write_text("c1\t6\t9\t4\t5\n")
-    assert dna.contigs(fa) == [("c1", 6)]
+    assert dna_regions.contigs(fa) == [("c1", 6)]
 
 
 def test_reference_contigs_come_from_the_cached_fai(tmp_path, monkeypatch):
@@ -154,7 +154,7 @@ def test_reference_contigs_come_from_the_cached_fai(tmp_path, monkeypatch):
     fa = tmp_path / "g.fa"
     fa.write_text(">c1 desc\nACGT\nAC\n>c2\nAAA\n")
     cache = tmp_path / "cache"
-    assert dna.reference_contigs(str(fa), cache) == [("c1", 6), ("c2", 3)]
+    assert dna_regions.reference_contigs(str(fa), cache) == [("c1", 6), ("c2", 3)]
     assert not (tmp_path / "g.fa.fai").exists()  # the cache's .fai, not one next to the FASTA
     (entry,) = (cache / "faidx").iterdir()
     assert (entry / f"{index_cache.PREFIX}.fa.fai").is_file()
@@ -165,14 +165,14 @@ def test_reference_contigs_come_from_the_cached_fai(tmp_path, monkeypatch):
     # Every later parse of the workflow: no hashing of the FASTA, no samtools faidx.
     monkeypatch.setattr(index_cache, "sha256_file", must_not_run)
     monkeypatch.setattr(index_cache, "run_tool", must_not_run)
-    assert dna.reference_contigs(str(fa), cache) == [("c1", 6), ("c2", 3)]
+    assert dna_regions.reference_contigs(str(fa), cache) == [("c1", 6), ("c2", 3)]
 
 
 def test_reference_contigs_refuse_what_cannot_be_indexed(tmp_path):
     with pytest.raises(InvalidRequest, match=r"^ref: .*missing\.fa is not a file"):
-        dna.reference_contigs(str(tmp_path / "missing.fa"), tmp_path / "cache")
+        dna_regions.reference_contigs(str(tmp_path / "missing.fa"), tmp_path / "cache")
     with pytest.raises(InvalidRequest, match=r"^ref: a gzipped FASTA cannot be indexed here"):
-        dna.reference_contigs(str(tmp_path / "g.fa.gz"), tmp_path / "cache")
+        dna_regions.reference_contigs(str(tmp_path / "g.fa.gz"), tmp_path / "cache")
 
 
 def _bam_with_samples(path, samples):
