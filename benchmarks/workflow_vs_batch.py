@@ -1,6 +1,9 @@
 """Wall time, CPU time and peak memory of a localgene job vs ``cnvkit.py batch -p N``, same data.
 
     .venv/bin/python benchmarks/workflow_vs_batch.py [--data DIR] [--cores 2] [--repeat 1]
+
+``--data`` is the demo data set (built if missing) or a data set of ``benchmarks/scale_data.py``
+(used as it is).
                                                      [--cold] [--workflow DIR]
 
 Both runs use the demo data (built if missing), the same bin sizes (target ``-a``, antitarget
@@ -72,7 +75,12 @@ def main() -> None:
 
     from localgene.demo.cnvkit import generate
 
-    generate(args.data)
+    manifest = args.data / "manifest.json"
+    made_by = json.loads(manifest.read_text()).get("generator") if manifest.is_file() else None
+    if made_by == "benchmarks/scale_data.py":
+        print(f"data: {args.data} (benchmarks/scale_data.py, {json.loads(manifest.read_text())['reads']} reads)")
+    else:  # the demo data set (built if missing)
+        generate(args.data)
     body = json.loads((args.data / "job.json").read_text())
     body["target_conf"] = f"{body.get('target_conf', '')} -a {TARGET_AVG}".strip()
     body["antitarget_conf"] = f"-a {ANTITARGET_AVG}"
