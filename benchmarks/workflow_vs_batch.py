@@ -1,12 +1,10 @@
 """Wall time, CPU time and peak memory of a localgene job vs ``cnvkit.py batch -p N``, same data.
 
     .venv/bin/python benchmarks/workflow_vs_batch.py [--data DIR] [--cores 2] [--repeat 1]
-
-``--data`` is the demo data set (built if missing) or a data set of ``benchmarks/scale_data.py``
-(used as it is).
                                                      [--cold] [--workflow DIR]
 
-Both runs use the demo data (built if missing), the same bin sizes (target ``-a``, antitarget
+Both runs use the same data (``--data``: the demo data set, built if missing, or a data set of
+``benchmarks/scale_data.py``, used as it is), the same bin sizes (target ``-a``, antitarget
 ``-a`` given explicitly so that batch's autobin does not choose its own), the same annotation
 and the same cores. Prints one line per run and the ratio of wall times (CPU seconds: user +
 system of every process each run started; peak: the largest single process). ``--cold`` also
