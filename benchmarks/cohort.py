@@ -11,6 +11,12 @@ CORES each). Mode "no reuse" sets LOCALGENE_COVERAGE_REUSE=0 (every job computes
 controls' target and antitarget coverage, 6 CNVkit runs per job); mode "reuse" lets the first
 job compute them and every later one copy them from $LOCALGENE_HOME/cache/coverage/.
 
+``--batch`` adds the baseline a user without localgene has: one ``cnvkit.py batch -p CORES``
+per experimental sample (each against the same 3 controls, the same bins and annotation), run
+one after the other, and prints the reuse mode's wall and CPU time as a fraction of those runs'
+sum. Both use the bin sizes of ``benchmarks/workflow_vs_batch.py`` (given explicitly, so that
+batch's autobin does not choose its own).
+
 Prints per mode: wall time, mean seconds per job, CPU seconds of the whole run (the worker and
 every process it waited for), control coverage steps computed/reused, the summed time of those
 steps (from Snakemake's log), the load average; then the ratios of wall and CPU time (means
@@ -35,6 +41,8 @@ from datetime import datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from workflow_vs_batch import ANTITARGET_AVG, TARGET_AVG, timed  # noqa: E402  (the same bins and timing)
 LOCALGENE = [sys.executable, "-m", "localgene"]
 _STEP_TIME = re.compile(r"^\[(.+?)\]$")
 
@@ -137,6 +145,23 @@ def run_mode(name: str, sheet: Path, base: Path, root: Path, *, reuse: bool, slo
             "control_coverage_step_s": cov_s, "calls": calls}
 
 
+def run_batches(sheet: Path, body: dict, root: Path, cores: int) -> dict:
+    """One ``cnvkit.py batch`` per experimental sample of the sheet, one after the other."""
+    bams = sheet.read_text().split()[1:]
+    wall = cpu = 0.0
+    peak = 0.0
+    for bam in bams:
+        out = root / "batch" / Path(bam).stem
+        w, c, m = timed([
+            str(Path(sys.executable).parent / "cnvkit.py"), "batch", bam, "-n", *body["control_inputs"],
+            "-t", body["bed"], "-f", body["ref"], "--annotate", body["annotation_file"],
+            "--target-avg-size", str(TARGET_AVG), "--antitarget-avg-size", str(ANTITARGET_AVG),
+            "-p", str(cores), "-d", str(out), "--output-reference", str(out / "reference.cnn"),
+        ])
+        wall, cpu, peak = wall + w, cpu + c, max(peak, m)
+    return {"runs": len(bams), "wall_s": wall, "cpu_s": cpu, "peak_mb": peak}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=HERE / "tests" / ".data" / "demo")
@@ -145,6 +170,7 @@ def main() -> None:
     ap.add_argument("--cores", type=int, default=2, help="cores per job")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each mode, alternating their order")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument("--batch", action="store_true", help="also time one cnvkit.py batch per sample (the baseline)")
     args = ap.parse_args()
 
     from localgene.demo.cnvkit import generate
@@ -154,6 +180,8 @@ def main() -> None:
     try:
         base_body = json.loads((args.data / "job.json").read_text())
         base_body["output_dir"] = str(root / "output")
+        base_body["target_conf"] = f"{base_body.get('target_conf', '')} -a {TARGET_AVG}".strip()
+        base_body["antitarget_conf"] = f"-a {ANTITARGET_AVG}"
         base = root / "base.json"
         base.write_text(json.dumps(base_body, indent=2))
         sheet = make_cohort(args.data, root, args.samples)
@@ -178,6 +206,12 @@ def main() -> None:
               f"reuse {on['cpu_s']:.1f} s, ratio {off['cpu_s'] / on['cpu_s']:.2f}")
         print(f"saved per job after the first: wall {(off['wall_s'] - on['wall_s']) / max(1, args.samples - 1):.1f} s, "
               f"cpu {(off['cpu_s'] - on['cpu_s']) / max(1, args.samples - 1):.1f} s")
+        if args.batch:
+            b = run_batches(sheet, base_body, root, args.cores)
+            print(f"cnvkit.py batch x {b['runs']}  wall {b['wall_s']:7.1f} s  cpu {b['cpu_s']:7.1f} s  "
+                  f"load {os.getloadavg()[0]:.1f}")
+            print(f"reuse / {b['runs']} batch runs: wall {on['wall_s'] / b['wall_s']:.2f}x, "
+                  f"cpu {on['cpu_s'] / b['cpu_s']:.2f}x")
         all_calls = [r["calls"] for rs in runs.values() for r in rs]
         same = all(c == all_calls[0] for c in all_calls) and len(all_calls[0]) == args.samples
         print(f"calls identical in every run: {same} ({len(all_calls[0])} samples)")
