@@ -43,6 +43,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from workflow_vs_batch import ANTITARGET_AVG, TARGET_AVG, timed  # noqa: E402  (the same bins and timing)
+
 LOCALGENE = [sys.executable, "-m", "localgene"]
 _STEP_TIME = re.compile(r"^\[(.+?)\]$")
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from localgene.errors import InvalidRequest
 
+
 def fai_contigs(fai: str | os.PathLike) -> list[tuple[str, int]]:
     """(name, length) of every sequence of a ``.fai`` index."""
     out = []
