@@ -41,6 +41,8 @@ import yaml
 
 from localgene import slurm
 from localgene.errors import InvalidRequest, WorkflowFailed
+from localgene.executors import slurm as slurm_executor
+from localgene.run_events import RunEvents
 
 ENV_EXECUTOR = "LOCALGENE_EXECUTOR"
 ENV_PROFILE = "LOCALGENE_PROFILE"
@@ -212,22 +214,27 @@ class Execution:
         return slurm.LostJobWatch(bound=self.lost_after, on_lost=on_lost,
                                   every=min(10.0, max(0.5, self.lost_after / 10)))
 
-    def stop_leftovers(self, snakemake_log: str) -> list[str]:
+    def stop_leftovers(self, events: RunEvents) -> list[str]:
         """Cancel cluster jobs of a run that Snakemake left queued or running; their ids.
 
         Called when Snakemake stopped without success (cancel or failure). Snakemake cancels its
         cluster jobs itself, but a job submitted just before, or in the middle of a status check
         when the interrupt came, may be missed (the executor holds its active jobs outside its
-        list while it polls). For SLURM every job of a run is named after the run's ID
-        ("SLURM run ID: …" in Snakemake's log): whatever ``squeue`` still shows under that name
-        is ``scancel``-ed. Other executors: nothing to do here (their plugins cancel).
+        list while it polls). For SLURM every job of a run is named after the run's ID (the
+        ``executor_run`` event of the run's events): whatever ``squeue`` still shows under that
+        name is ``scancel``-ed (localgene.executors.slurm). Other executors: nothing to do here
+        (their plugins cancel).
         """
         if not self.is_slurm:
             return []
         try:
-            return slurm.cancel_run(snakemake_log)
+            return slurm_executor.leftovers(events)
         except slurm.SlurmUnavailable as exc:
             raise WorkflowFailed(str(exc)) from None
+
+    def sweep(self, events: RunEvents) -> list[str]:
+        """One round of :meth:`stop_leftovers` that does not wait (while Snakemake cancels)."""
+        return slurm_executor.sweep(events) if self.is_slurm else []
 
 
 def resolve(executor: str | None = None, env: Mapping[str, str] | None = None,
@@ -249,7 +256,7 @@ def resolve(executor: str | None = None, env: Mapping[str, str] | None = None,
             f"the executor {name!r} needs the Python package snakemake-executor-plugin-{name}, "
             "which is not installed", field=field)
     if workflow_dir is None:
-        from localgene.workflow import workflow_dir as find
+        from localgene.workflow_source import workflow_dir as find
 
         workflow_dir = find()
     base = workflow_dir / "config" / name
