@@ -16,9 +16,36 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from localgene import slurm
+from localgene.executors.cluster import ClusterExecutor
 from localgene.run_events import RunEvents
 
 NAME = "slurm"
+
+
+class SlurmExecutor(ClusterExecutor):
+    def profile(self, execution, job_dir: Path) -> dict:
+        """The merged profile with the status command and partition chosen from the cluster's
+        facts (localgene.slurm.choose); the choice is the job log's ``localgene: SLURM:`` line."""
+        _, choice = execution.cluster()
+        with open(Path(job_dir) / "logs" / "snakemake.log", "a") as log:
+            log.write(choice.line + "\n")
+        return choice.profile
+
+    def keep_line(self, line: str) -> bool:
+        """Not the plugin's futile account guess where the cluster has no accounting (the
+        ``localgene: SLURM:`` line says so once)."""
+        return not (slurm.no_accounting() and slurm.is_account_guess_noise(line))
+
+    def watch(self, execution, on_lost) -> slurm.LostJobWatch:
+        """The watch that fails a run whose job's end Snakemake never reads."""
+        return slurm.LostJobWatch(bound=execution.lost_after, on_lost=on_lost,
+                                  every=min(10.0, max(0.5, execution.lost_after / 10)))
+
+    def stop_leftovers(self, events: RunEvents) -> list[str]:
+        return leftovers(events)
+
+    def sweep(self, events: RunEvents) -> list[str]:
+        return sweep(events)
 
 # The plugin reports a SLURM job that did not complete only in the message text of the step's
 # job_error event ("SLURM-job '52' failed, SLURM status is: 'OUT_OF_MEMORY'"): read from it.
