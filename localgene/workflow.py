@@ -1,10 +1,11 @@
 """Running the Snakemake workflow for one job (CNVkit or a pipeline), in its own folder, as a child process.
 
-Snakemake runs as ``python -m snakemake`` in a separate process (it changes the working
-directory and installs signal handlers, so it never runs inside a server thread). Its output
-goes to ``<job folder>/logs/snakemake.log``; the ``k of n steps`` lines are read as they come
-to report progress, and when a step fails its own log is read to say which step failed and
-why, without a Python traceback.
+Snakemake runs as ``python -m localgene.snakemake_main`` (Snakemake with localgene's logger
+plugin) in a separate process (it changes the working directory and installs signal handlers,
+so it never runs inside a server thread). Its text output goes to
+``<job folder>/logs/snakemake.log``; its events (docs/events.md) are read as they come to
+report progress, and when a step fails localgene.step_failures says which step failed and why,
+without a Python traceback.
 """
 
 from __future__ import annotations
@@ -374,8 +375,8 @@ _USER_CANCEL = "Terminating processes on user request"
 
 
 def _stop_after_interrupt(proc: subprocess.Popen, log, signame: str, *, pgid: int, own_group: bool,
-                          execution: Execution, log_path: Path, lines: queue.Queue[str | None],
-                          events: Callable[[], RunEvents],
+                          execution: Execution, log_path: Path, lines: queue.Queue[str | None] | None = None,
+                          events: Callable[[], RunEvents] = RunEvents,
                           stop_steps: Callable[[], None] | None = None) -> int:
     """Stop the run after this process got a stop signal; Snakemake's exit code.
 
@@ -399,6 +400,9 @@ def _stop_after_interrupt(proc: subprocess.Popen, log, signame: str, *, pgid: in
     instead of its own cancel.
     """
     heard = threading.Event()
+
+    if lines is None:
+        lines = _pump(proc)
 
     def drain() -> None:
         # Snakemake says it cancels only in its text output (no event for it)
