@@ -20,10 +20,11 @@ from localgene.run_events import RunEvents
 from localgene.snakemake_text import events_from_text
 
 
-def failure_message(snakemake_log: Path, job_dir: Path) -> str:
-    """Which step failed and why, from the run's events (else Snakemake's text log) and the
-    step's own log."""
-    events = run_events.read(job_dir)
+def failure_message(snakemake_log: Path, job_dir: Path, events: RunEvents | None = None) -> str:
+    """Which step failed and why, from the run's events (``events``, else those of the job
+    folder's last run; without any: Snakemake's text log) and the step's own log."""
+    if events is None:
+        events = run_events.read(job_dir)
     text = _read(snakemake_log)
     if events is None or not events.count:
         events = RunEvents().extend(events_from_text(text))

@@ -313,7 +313,7 @@ def run_workflow(
         how = "" if interrupted is None else f" ({signal_name(interrupted)})"
         raise WorkflowCancelled(f"the workflow was interrupted{how} after {done}/{total} steps")
     if code != 0:
-        raise WorkflowFailed(failure_message(log_path, job_dir))
+        raise WorkflowFailed(failure_message(log_path, job_dir, state))
     return RunResult(done=done, total=total, log=log_path)
 
 
