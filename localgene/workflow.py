@@ -260,13 +260,14 @@ def run_workflow(
             _send(proc, signal.SIGINT)
 
         watch = execution.watch(on_lost)
+        reporting = [on_progress is not None]  # no progress reported once a cancel has begun
 
         def take_events() -> RunEvents:
             for event in events_file.new():
                 state.add(event)
                 if watch is not None:
                     watch.feed(event)
-                if not on_progress:
+                if not reporting[0] or not on_progress:
                     continue
                 if event["event"] == "run_info" and state.done == 0:
                     on_progress(state.done, state.total)
@@ -294,6 +295,7 @@ def run_workflow(
             take_events()
         except KeyboardInterrupt as exc:
             interrupted = exc
+            reporting[0] = False
             code = _stop_after_interrupt(proc, log, signal_name(exc), pgid=pgid, own_group=own_group,
                                          execution=execution, log_path=log_path, lines=lines,
                                          events=take_events,
