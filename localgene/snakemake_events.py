@@ -33,8 +33,8 @@ FORMAT_VERSION = 1
 
 # The SLURM executor plugin (snakemake-executor-plugin-slurm 2.x) logs its run ID and each
 # submission only as message text, with no event attribute: these two are read from the text.
-_SUBMITTED = re.compile(r"^Job (\S+) has been submitted with SLURM jobid (\d+) \(log: (\S+?)\)\.?$")
-_RUN_ID = re.compile(r"^SLURM run ID: (\S+)$")
+SLURM_SUBMITTED = re.compile(r"^Job (\S+) has been submitted with SLURM jobid (\d+) \(log: (\S+?)\)\.?$")
+SLURM_RUN_ID = re.compile(r"^SLURM run ID: (\S+)$")
 
 
 @dataclass
@@ -95,10 +95,10 @@ def to_event(record: logging.LogRecord) -> dict[str, Any] | None:
         return {"event": "error", "exception": d.get("exception"), "message": record.getMessage()}
     if not kind:
         text = record.getMessage().strip()
-        if m := _SUBMITTED.match(text):
+        if m := SLURM_SUBMITTED.match(text):
             return {"event": "executor_job_submitted", "jobid": m.group(1), "external_jobid": m.group(2),
                     "log": m.group(3)}
-        if m := _RUN_ID.match(text):
+        if m := SLURM_RUN_ID.match(text):
             return {"event": "executor_run", "run_id": m.group(1)}
     return None
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from localgene.snakemake_events import SLURM_RUN_ID, SLURM_SUBMITTED
+
 _RULE = re.compile(r"^(?:local)?rule (\S+?):$")
 _ERROR_RULE = re.compile(r"^Error in rule (\S+?):")
 _ERROR_GROUP = re.compile(r"^(?:\s+message: )?Error in group (\S+?):?$")
@@ -19,8 +21,6 @@ _LOG_LINE = re.compile(r"^\s+log: (.+?)(?: \(check log file\(s\) for error detai
 _WILDCARDS = re.compile(r"^\s+wildcards: (.+)$")
 _JOBID = re.compile(r"^\s+jobid: (\d+)$")
 _MESSAGE = re.compile(r"^\s+message: (.*)$")
-_SUBMITTED = re.compile(r"Job (\S+) has been submitted with SLURM jobid (\d+) \(log: (\S+?)\)\.?$")
-_RUN_ID = re.compile(r"^SLURM run ID: (\S+)$")
 
 
 def _wildcards(text: str) -> dict[str, str]:
@@ -51,9 +51,9 @@ def events_from_text(text: str) -> list[dict[str, Any]]:
         elif (w := _WILDCARDS.match(row)) and jobid is not None:
             events.append({"event": "job_info", "jobid": jobid, "rule": None, "wildcards": _wildcards(w.group(1))})
     for i, row in enumerate(rows):
-        if m := _RUN_ID.match(row):
+        if m := SLURM_RUN_ID.match(row.strip()):
             events.append({"event": "executor_run", "run_id": m.group(1)})
-        elif m := _SUBMITTED.search(row):
+        elif m := SLURM_SUBMITTED.match(row.strip()):
             events.append({"event": "executor_job_submitted", "jobid": m.group(1), "external_jobid": m.group(2),
                            "log": m.group(3)})
         elif m := _ERROR_RULE.match(row):
