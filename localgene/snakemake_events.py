@@ -110,6 +110,7 @@ class LogHandler(LogHandlerBase):
         path = getattr(self.settings, "path", None) or EVENTS_PATH
         self.path = Path(path).absolute()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._groups: dict[str, str] = {}  # Snakemake job id -> the group job it runs in
         self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - open for the run, closed in close()
         self._write({"event": "logger_started", "format": FORMAT_VERSION, "pid": os.getpid()})
 
@@ -121,8 +122,14 @@ class LogHandler(LogHandlerBase):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             event = to_event(record)
-            if event is not None:
-                self._write(event)
+            if event is None:
+                return
+            if event["event"] in ("group_info", "group_error"):  # logged before its steps' events
+                for job in event["jobs"]:
+                    self._groups[str(job["jobid"] if isinstance(job, dict) else job)] = event["group"]
+            elif "jobid" in event and str(event["jobid"]) in self._groups:
+                event["group"] = self._groups[str(event["jobid"])]
+            self._write(event)
         except Exception:  # noqa: BLE001 - a logger must never stop the run
             self.handleError(record)
 
