@@ -39,19 +39,23 @@ from typing import Any, Mapping
 
 import yaml
 
-from localgene import slurm
+from localgene import executors, slurm
 from localgene.errors import InvalidRequest, WorkflowFailed
+from localgene.executors import Executor
+from localgene.executors.cluster import CLUSTER_JOB_SNAKEMAKE_MB, DEFAULT_JOBS
+from localgene.run_events import RunEvents
 
 ENV_EXECUTOR = "LOCALGENE_EXECUTOR"
 ENV_PROFILE = "LOCALGENE_PROFILE"
 ENV_JOBS = "LOCALGENE_CLUSTER_JOBS"
 ENV_LOST = slurm.ENV_LOST
 LOCAL = "local"
-DEFAULT_JOBS = 50
 #: Profile keys whose values are mappings merged entry by entry (two levels for set-*).
 _MERGED_KEYS = {"default-resources": 1, "set-resources": 2, "set-threads": 1, "resources": 1, "groups": 1,
                 "group-components": 1}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+__all__ = ["CLUSTER_JOB_SNAKEMAKE_MB", "DEFAULT_JOBS", "Execution", "add_option", "resolve"]
 
 
 def plugin_module(executor: str) -> str:
@@ -96,13 +100,6 @@ def merge_profiles(base: Mapping[str, Any], site: Mapping[str, Any]) -> dict[str
     return out
 
 
-
-#: Memory a step's cluster job needs besides the step (``mem_mb`` of pipeline rules adds it on a
-#: cluster executor): the job's Snakemake (measured 123-133 MB in the batch step on the test
-#: cluster) and the Snakemake of its ``srun`` step, where the step's ``run:`` block or script
-#: runs, both counted against the job's limit. 600 MB is the margin a DNA job was run to the end
-#: with on the test cluster, where the steps' own figures alone were killed.
-CLUSTER_JOB_SNAKEMAKE_MB = 600
 
 @dataclass(frozen=True)
 class Execution:
@@ -158,32 +155,15 @@ class Execution:
         data["executor"] = self.executor
         return data
 
-    def snakemake_args(self, job_dir: Path, cores: int) -> list[str]:
-        """What replaces ``--cores N`` in Snakemake's argv.
+    @property
+    def backend(self) -> Executor:
+        """What differs per executor (localgene.executors)."""
+        return executors.for_name(self.executor)
 
-        Cluster runs still pass ``--cores``: it is the most threads one step may use
-        (``step_threads`` in rules/common.smk) and the cores of steps run on this machine.
-        """
-        if self.is_local:
-            return ["--cores", str(cores)]
-        profile = self.profile()
-        folder = Path(job_dir) / "logs" / "profile"
-        folder.mkdir(parents=True, exist_ok=True)
-        if self.is_slurm:
-            _, choice = self.cluster()
-            profile = choice.profile
-            with open(Path(job_dir) / "logs" / "snakemake.log", "a") as log:
-                log.write(choice.line + "\n")
-        tmp = folder / "config.yaml.tmp"
-        tmp.write_text(
-            "# Written by localgene for this job: config/" + self.executor
-            + (f" with {self.site_profile} laid over it" if self.site_profile else "") + ".\n"
-            + yaml.safe_dump(profile, sort_keys=False)
-        )
-        tmp.replace(folder / "config.yaml")
-        jobs = self.jobs or int(profile.get("jobs") or DEFAULT_JOBS)
-        return ["--executor", self.executor, "--profile", str(folder), "--jobs", str(jobs),
-                "--cores", str(cores)]
+    def snakemake_args(self, job_dir: Path, cores: int) -> list[str]:
+        """What replaces ``--cores N`` in Snakemake's argv (local: ``--cores N``; a cluster:
+        the merged profile written into the job folder, see localgene.executors.cluster)."""
+        return self.backend.snakemake_args(self, Path(job_dir), cores)
 
     def env_args(self) -> list[str]:
         """Options that pass this setting on to ``python -m localgene.run.runner``."""
@@ -201,33 +181,33 @@ class Execution:
         return replace(self, facts=found if found.reachable else None)
 
     def keep_line(self, line: str) -> bool:
-        """False for Snakemake output not worth keeping: the plugin's futile account guess where
-        the cluster has no accounting (the ``localgene: SLURM:`` line says so once)."""
-        return not (self.is_slurm and slurm.no_accounting() and slurm.is_account_guess_noise(line))
+        """False for Snakemake output not worth keeping (SLURM: the plugin's futile account
+        guess where the cluster has no accounting)."""
+        return self.backend.keep_line(line)
 
     def watch(self, on_lost) -> slurm.LostJobWatch | None:
         """SLURM: the watch that fails a run whose job's end Snakemake never reads."""
-        if not self.is_slurm:
-            return None
-        return slurm.LostJobWatch(bound=self.lost_after, on_lost=on_lost,
-                                  every=min(10.0, max(0.5, self.lost_after / 10)))
+        return self.backend.watch(self, on_lost)
 
-    def stop_leftovers(self, snakemake_log: str) -> list[str]:
+    def stop_leftovers(self, events: RunEvents) -> list[str]:
         """Cancel cluster jobs of a run that Snakemake left queued or running; their ids.
 
         Called when Snakemake stopped without success (cancel or failure). Snakemake cancels its
         cluster jobs itself, but a job submitted just before, or in the middle of a status check
         when the interrupt came, may be missed (the executor holds its active jobs outside its
-        list while it polls). For SLURM every job of a run is named after the run's ID
-        ("SLURM run ID: …" in Snakemake's log): whatever ``squeue`` still shows under that name
-        is ``scancel``-ed. Other executors: nothing to do here (their plugins cancel).
+        list while it polls). For SLURM every job of a run is named after the run's ID (the
+        ``executor_run`` event of the run's events): whatever ``squeue`` still shows under that
+        name is ``scancel``-ed (localgene.executors.slurm). Other executors: nothing to do here
+        (their plugins cancel).
         """
-        if not self.is_slurm:
-            return []
         try:
-            return slurm.cancel_run(snakemake_log)
+            return self.backend.stop_leftovers(events)
         except slurm.SlurmUnavailable as exc:
             raise WorkflowFailed(str(exc)) from None
+
+    def sweep(self, events: RunEvents) -> list[str]:
+        """One round of :meth:`stop_leftovers` that does not wait (while Snakemake cancels)."""
+        return self.backend.sweep(events)
 
 
 def resolve(executor: str | None = None, env: Mapping[str, str] | None = None,
@@ -249,7 +229,7 @@ def resolve(executor: str | None = None, env: Mapping[str, str] | None = None,
             f"the executor {name!r} needs the Python package snakemake-executor-plugin-{name}, "
             "which is not installed", field=field)
     if workflow_dir is None:
-        from localgene.workflow import workflow_dir as find
+        from localgene.workflow_source import workflow_dir as find
 
         workflow_dir = find()
     base = workflow_dir / "config" / name

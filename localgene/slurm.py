@@ -23,7 +23,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -39,13 +39,6 @@ ACTIVE_STATES = frozenset({
     "REQUEUE_HOLD", "RESIZING", "SIGNALING", "STAGE_OUT", "STOPPED", "RESV_DEL_HOLD", "PREEMPTED",
     "POWER_UP_NODE", "SPECIAL_EXIT", "UPDATE_DB",
 })
-#: Snakemake's line for each SLURM submission (snakemake-executor-plugin-slurm 2.x).
-_SUBMITTED = re.compile(r"Job (\S+) has been submitted with SLURM jobid (\d+) \(log: (\S+?)\)\.?$")
-_FINISHED = re.compile(r"^Finished jobid: (\S+) ")
-_GROUP = re.compile(r"group job (\S+) \(jobs in lexicogr\. order\):", re.IGNORECASE)
-_JOBID = re.compile(r"^\s+jobid: (\d+)$")
-_EXTERNAL = re.compile(r"^\s+external_jobid: (\d+)")
-_RUN_ID = re.compile(r"^SLURM run ID: (\S+)$", re.M)
 #: The plugin's account guess on a cluster without accounting: three warnings, no use.
 _ACCOUNT_GUESS = re.compile(
     r"^(No SLURM account given, trying to guess\.|No account was given, not able to get a SLURM "
@@ -260,25 +253,22 @@ def refusal(text: str, profile_name: str) -> str | None:
     return None
 
 
-def run_ids(snakemake_log: str) -> list[str]:
-    """The run IDs (SLURM job names) Snakemake printed: "SLURM run ID: …"."""
-    return list(dict.fromkeys(_RUN_ID.findall(snakemake_log)))
-
-
 def queued(run_id: str) -> list[str] | None:
     """Ids of the run's jobs squeue still shows as queued or running (None: squeue failed)."""
     code, out, _ = _run(["squeue", "-h", f"--name={run_id}", "-o", "%i"])
     return out.split() if code == 0 else None
 
 
-def cancel_run(snakemake_log: str, bound: float = 300.0, sleep: Callable[[float], None] = time.sleep) -> list[str]:
-    """scancel every job still queued under the run's name(s) and wait until squeue shows none.
+def cancel_run(run_ids: Sequence[str], bound: float = 300.0, sleep: Callable[[float], None] = time.sleep
+               ) -> list[str]:
+    """scancel every job still queued under the run's name(s) (the run IDs of its events) and
+    wait until squeue shows none.
 
     Returns the ids it cancelled. Waits on the condition (re-sending scancel each round), up to
     ``bound`` seconds; raises :class:`SlurmUnavailable` if jobs are still there then.
     """
     cancelled: list[str] = []
-    for run_id in run_ids(snakemake_log):
+    for run_id in dict.fromkeys(run_ids):
         deadline = time.monotonic() + bound
         while True:
             ids = queued(run_id)
@@ -305,7 +295,7 @@ class _Submitted:
 class LostJobWatch:
     """Fails a run whose SLURM job Snakemake waits for although SLURM no longer runs it.
 
-    Fed Snakemake's output lines (:meth:`feed`); a thread (:meth:`start`) asks ``squeue`` about
+    Fed the run's events (:meth:`feed`); a thread (:meth:`start`) asks ``squeue`` about
     the run's jobs every ``every`` seconds. A submitted job Snakemake has not finished, which
     ``squeue`` shows in no active state (gone, or final but unread) for more than ``bound``
     seconds, or a ``squeue`` that fails that long, calls ``on_lost(message)`` once.
@@ -324,33 +314,32 @@ class LostJobWatch:
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def feed(self, line: str) -> None:
-        text = line.rstrip("\n")
+    def feed(self, event: dict[str, Any]) -> None:
+        """Take in one of the run's events (localgene.run_events)."""
+        kind = event.get("event")
         with self._lock:
-            if m := _RUN_ID.match(text):
-                self.run_id = m.group(1)
-            elif m := _GROUP.search(text):
-                self._group = []
-                self._group_name = m.group(1)
-            elif (m := _JOBID.match(text)) and self._group is not None:
-                self._group.append(m.group(1))
-            elif m := _SUBMITTED.search(text):
-                parts = m.group(3).split("/slurm_logs/", 1)[-1].split("/")
-                kind, _, name = parts[0].partition("_")
+            if kind == "executor_run":
+                self.run_id = str(event["run_id"])
+            elif kind == "group_info":
+                self._group = [str(j) for j in event.get("jobs") or ()]
+                self._group_name = str(event.get("group"))
+            elif kind == "executor_job_submitted":
+                parts = str(event["log"]).split("/slurm_logs/", 1)[-1].split("/")
+                kind_, _, name = parts[0].partition("_")
                 step = f"step '{name}'" + (f" ({parts[1]})" if len(parts) > 2 else "")
-                members = {m.group(1)}
-                if kind == "group":
+                members = {str(event["jobid"])}
+                if kind_ == "group":
                     step = f"group '{self._group_name or name}'"
                     members = set(self._group or ()) or members
                 self._group = self._group_name = None
-                self.jobs[m.group(2)] = _Submitted(members, step)
-            elif m := _FINISHED.match(text):
+                self.jobs[str(event["external_jobid"])] = _Submitted(members, step)
+            elif kind == "job_finished":
                 for sid, job in list(self.jobs.items()):
-                    job.members.discard(m.group(1))
+                    job.members.discard(str(event["jobid"]))
                     if not job.members:
                         del self.jobs[sid]
-            elif m := _EXTERNAL.match(text):
-                self.jobs.pop(m.group(1), None)
+            elif kind in ("job_error", "group_error") and (external := (event.get("aux") or {}).get("external_jobid")):
+                self.jobs.pop(str(external), None)
 
     def check(self) -> str | None:
         """One round: ask squeue, update, return the message if a job is lost."""

@@ -1,10 +1,11 @@
 """Running the Snakemake workflow for one job (CNVkit or a pipeline), in its own folder, as a child process.
 
-Snakemake runs as ``python -m snakemake`` in a separate process (it changes the working
-directory and installs signal handlers, so it never runs inside a server thread). Its output
-goes to ``<job folder>/logs/snakemake.log``; the ``k of n steps`` lines are read as they come
-to report progress, and when a step fails its own log is read to say which step failed and
-why, without a Python traceback.
+Snakemake runs as ``python -m localgene.snakemake_main`` (Snakemake with localgene's logger
+plugin) in a separate process (it changes the working directory and installs signal handlers,
+so it never runs inside a server thread). Its text output goes to
+``<job folder>/logs/snakemake.log``; its events (docs/events.md) are read as they come to
+report progress, and when a step fails localgene.step_failures says which step failed and why,
+without a Python traceback.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
+import queue
 import signal
 import subprocess
 import sys
@@ -23,29 +24,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from localgene import run_events, snakemake_events
 from localgene.cnvkit import server as cnvkit_server
 from localgene.cnvkit.options import SNAPSHOT_PATH, save_snapshot
 from localgene.cnvkit.plan import Plan, build_plan, check_environment, check_local_files
 from localgene.errors import InvalidRequest, LocalgeneError, WorkflowFailed
 from localgene.execution import Execution
 from localgene.run.signals import group_members, signal_members, signal_name
-from localgene.slurm import refusal
+from localgene.run_events import RunEvents
+from localgene.step_failures import failure_message
+from localgene.workflow_source import PACKAGED_WORKFLOW, workflow_dir
+
+__all__ = ["PACKAGED_WORKFLOW", "RunResult", "WorkflowCancelled", "absolute_paths", "failure_message",
+           "load_body", "prepare_job", "run_workflow", "snakemake_argv", "workflow_dir"]
 
 PATH_FIELDS = ("ref", "bed", "annotation_file", "output_dir")
 LIST_PATH_FIELDS = ("experimental_inputs", "control_inputs")
-
-_PROGRESS = re.compile(r"^(\d+) of (\d+) steps \(")
-_TOTAL = re.compile(r"^total\s+(\d+)")
-_ERROR_RULE = re.compile(r"^Error in rule (\S+?):")
-_LOG_LINE = re.compile(r"^\s+log: (.+?)(?: \(check log file\(s\) for error details\))?$")
-_WILDCARDS = re.compile(r"^\s+wildcards: (.+)$")
-_JOBID = re.compile(r"^\s+jobid: (\d+)$")
-# A step run as a SLURM job (snakemake-executor-plugin-slurm) that did not complete.
-_SLURM_FAILED = re.compile(r"^\s+message: SLURM-job '(\d+)' failed, SLURM status is: '(\w+)'")
-# What slurmstepd writes into the job's SLURM log when it kills a step.
-_SLURM_MEMORY = re.compile(r"exceeded memory limit \((\d+) > (\d+)\)")
-_SLURM_OOM = re.compile(r"oom[_-]kill|out of memory|Exceeded job memory limit", re.I)
-_SLURM_TIME = re.compile(r"DUE TO TIME LIMIT")
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -55,32 +49,6 @@ class WorkflowCancelled(LocalgeneError):
 
     code = "DLI.0409"
     http_status = 409
-
-
-#: Where a built package (wheel) keeps the workflow: the repository's Snakefile, rules/, config/
-#: and envs/ are mapped there at build time (pyproject.toml, [tool.hatch.build.targets.wheel]).
-PACKAGED_WORKFLOW = "workflow_files"
-
-
-def workflow_dir() -> Path:
-    """The folder holding ``Snakefile``, ``rules/``, ``config/`` and ``envs/``.
-
-    In order: ``$LOCALGENE_WORKFLOW_DIR``; the checkout this package runs from (an editable
-    install); the copy shipped inside the installed package (``localgene/workflow_files/``).
-    """
-    from importlib import resources
-
-    override = os.environ.get("LOCALGENE_WORKFLOW_DIR")
-    candidates = [Path(override)] if override else []
-    candidates.append(Path(__file__).resolve().parent.parent)
-    candidates.append(Path(str(resources.files("localgene") / PACKAGED_WORKFLOW)))
-    for folder in candidates:
-        if (folder / "Snakefile").is_file():
-            return folder
-    raise LocalgeneError(
-        "cannot find the localgene Snakefile: this installation lacks localgene/"
-        f"{PACKAGED_WORKFLOW}/ (reinstall localgene) or set LOCALGENE_WORKFLOW_DIR"
-    )
 
 
 def absolute_paths(body: dict[str, Any], base: Path) -> dict[str, Any]:
@@ -209,12 +177,20 @@ class RunResult:
 
 def snakemake_argv(job_dir: Path, cores: int, extra: Sequence[str] = (),
                    execution: Execution | None = None) -> list[str]:
-    """Snakemake's argv for a job; ``execution`` (default: local) decides where steps run."""
+    """Snakemake's argv for a job; ``execution`` (default: local) decides where steps run.
+
+    Snakemake runs through localgene.snakemake_main, with localgene's logger plugin writing the
+    run's events into the job folder (docs/events.md).
+    """
     wf = workflow_dir()
     return [
         sys.executable,
         "-m",
-        "snakemake",
+        "localgene.snakemake_main",
+        "--logger",
+        snakemake_events.NAME,
+        "--logger-localgene-path",
+        str(run_events.events_path(job_dir)),
         "--snakefile",
         str(wf / "Snakefile"),
         "--directory",
@@ -246,9 +222,13 @@ def run_workflow(
     log_path = job_dir / "logs" / "snakemake.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
-    done = total = 0
     interrupted: BaseException | None = None
     lost: list[str] = []
+    # Progress, the steps' ends and the executor's job ids come from the run's events (the
+    # logger plugin's JSON lines), read as they come; the text output only goes to the log.
+    events_file = run_events.EventFile(run_events.events_path(job_dir))
+    events_file.skip_existing()
+    state = RunEvents()
     # Snakemake shares this process's group when this process leads it (a worker's job process,
     # a terminal's job), so a group signal reaches every process of the job; otherwise (started
     # by a script or a test) it gets a group of its own, so that this process never signals a
@@ -273,6 +253,7 @@ def run_workflow(
             preexec_fn=_ignore_sighup,
         )
         pgid = os.getpgrp() if own_group else proc.pid
+        lines = _pump(proc)
 
         def on_lost(message: str) -> None:
             lost.append(message)
@@ -280,46 +261,80 @@ def run_workflow(
             _send(proc, signal.SIGINT)
 
         watch = execution.watch(on_lost)
+        reporting = [on_progress is not None]  # no progress reported once a cancel has begun
+
+        def take_events() -> RunEvents:
+            for event in events_file.new():
+                state.add(event)
+                if watch is not None:
+                    watch.feed(event)
+                if not reporting[0] or not on_progress:
+                    continue
+                if event["event"] == "run_info" and state.done == 0:
+                    on_progress(state.done, state.total)
+                elif event["event"] == "progress":
+                    on_progress(state.done, state.total)
+            return state
+
         if watch is not None:
             watch.start()
         try:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                if watch is not None:
-                    watch.feed(line)
-                if not execution.keep_line(line):
+            while True:
+                try:
+                    line = lines.get(timeout=0.5)
+                except queue.Empty:
+                    take_events()
                     continue
-                log.write(line)
-                log.flush()
-                if m := _TOTAL.match(line.strip()):
-                    total = max(total, int(m.group(1)))
-                    if on_progress and done == 0:
-                        on_progress(done, total)
-                elif m := _PROGRESS.match(line.strip()):
-                    done, total = int(m.group(1)), int(m.group(2))
-                    if on_progress:
-                        on_progress(done, total)
+                if line is None:
+                    lines.put(None)  # the end stays visible to a later reader (a cancel's drain)
+                    break
+                if execution.keep_line(line):
+                    log.write(line)
+                    log.flush()
+                take_events()
             code = proc.wait()
+            take_events()
         except KeyboardInterrupt as exc:
             interrupted = exc
+            reporting[0] = False
             code = _stop_after_interrupt(proc, log, signal_name(exc), pgid=pgid, own_group=own_group,
-                                         execution=execution, log_path=log_path,
+                                         execution=execution, log_path=log_path, lines=lines,
+                                         events=take_events,
                                          stop_steps=server.interrupt if server else None)
+            take_events()
         finally:
             if watch is not None:
                 watch.stop()
         if code != 0 and interrupted is None:
-            left = execution.stop_leftovers(log_path.read_text(errors="replace"))
+            left = execution.stop_leftovers(state)
             if left:
                 log.write(f"localgene: cancelled cluster jobs Snakemake left behind: {' '.join(left)}\n")
+    done, total = state.done, state.total
     if lost:
         raise WorkflowFailed(lost[0])
     if interrupted is not None or code in (-signal.SIGINT, -signal.SIGTERM, 130):
         how = "" if interrupted is None else f" ({signal_name(interrupted)})"
         raise WorkflowCancelled(f"the workflow was interrupted{how} after {done}/{total} steps")
     if code != 0:
-        raise WorkflowFailed(failure_message(log_path, job_dir))
+        raise WorkflowFailed(failure_message(log_path, job_dir, state))
     return RunResult(done=done, total=total, log=log_path)
+
+
+def _pump(proc: subprocess.Popen) -> queue.Queue[str | None]:
+    """Snakemake's output lines, read by a thread into a queue (None: the output has ended), so
+    that the run's events are read while Snakemake prints nothing."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        try:
+            for line in proc.stdout:
+                lines.put(line)
+        finally:
+            lines.put(None)
+
+    threading.Thread(target=pump, daemon=True, name="snakemake-output").start()
+    return lines
 
 
 def _is_pipeline_job(job_dir: Path) -> bool:
@@ -363,7 +378,8 @@ _USER_CANCEL = "Terminating processes on user request"
 
 
 def _stop_after_interrupt(proc: subprocess.Popen, log, signame: str, *, pgid: int, own_group: bool,
-                          execution: Execution, log_path: Path,
+                          execution: Execution, log_path: Path, lines: queue.Queue[str | None] | None = None,
+                          events: Callable[[], RunEvents] = RunEvents,
                           stop_steps: Callable[[], None] | None = None) -> int:
     """Stop the run after this process got a stop signal; Snakemake's exit code.
 
@@ -388,11 +404,16 @@ def _stop_after_interrupt(proc: subprocess.Popen, log, signame: str, *, pgid: in
     """
     heard = threading.Event()
 
+    if lines is None:
+        lines = _pump(proc)
+
     def drain() -> None:
-        for line in proc.stdout:
+        # Snakemake says it cancels only in its text output (no event for it)
+        while (line := lines.get()) is not None:
             if _USER_CANCEL in line:
                 heard.set()
             log.write(line)
+        lines.put(None)
 
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
@@ -418,7 +439,7 @@ def _stop_after_interrupt(proc: subprocess.Popen, log, signame: str, *, pgid: in
                 stop_steps()
                 stop_steps = None
             if execution.is_slurm and now >= next_sweep and now - started > 1.0:
-                _sweep_cluster(execution, log_path, reported, wait=False)
+                _sweep_cluster(execution, events(), log_path, reported, wait=False)
                 next_sweep = now + 2.0
             if now - started > EXIT_BOUND_SECONDS:
                 log.write(f"localgene: Snakemake still running {EXIT_BOUND_SECONDS:.0f} s after the cancel: killed\n")
@@ -434,7 +455,7 @@ def _stop_after_interrupt(proc: subprocess.Popen, log, signame: str, *, pgid: in
     while True:
         try:
             if execution.is_slurm:
-                _sweep_cluster(execution, log_path, reported, wait=True)
+                _sweep_cluster(execution, events(), log_path, reported, wait=True)
             _end_stragglers(pgid, own_group)
             break
         except KeyboardInterrupt:
@@ -454,20 +475,9 @@ def _sigint_group(proc: subprocess.Popen, pgid: int, own_group: bool) -> None:
             _send(proc, signal.SIGINT)
 
 
-def _sweep_cluster(execution: Execution, log_path: Path, reported: set[str], *, wait: bool) -> None:
-    text = log_path.read_text(errors="replace")
-    if wait:
-        left = execution.stop_leftovers(text)
-    else:
-        from localgene import slurm
-
-        left = []
-        for run_id in slurm.run_ids(text):
-            ids = slurm.queued(run_id) or []
-            if ids:
-                subprocess.run(["scancel", *ids], capture_output=True, timeout=60, check=False,
-                               stdin=subprocess.DEVNULL)
-                left.extend(ids)
+def _sweep_cluster(execution: Execution, events: RunEvents, log_path: Path, reported: set[str], *,
+                   wait: bool) -> None:
+    left = execution.stop_leftovers(events) if wait else execution.sweep(events)
     left = [i for i in dict.fromkeys(left) if i not in reported]
     if left:
         reported.update(left)
@@ -486,209 +496,3 @@ def _end_stragglers(pgid: int, own_group: bool) -> None:
     signal_members(pgid, signal.SIGKILL, exclude=me)
     while group_members(pgid, exclude=me):
         time.sleep(0.1)
-
-
-def _says_failed(path: Path) -> bool:
-    """A step log that reports an error (a traceback, an ``error:`` line, a full disk)."""
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return False
-    return ("Traceback (most recent call last)" in text or "No space left on device" in text
-            or any(r.startswith("error: ") for r in text.splitlines()))
-
-
-def _tail(path: Path, lines: int = 4) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return ""
-    rows = [r.rstrip() for r in text.splitlines() if r.strip()]
-    errors = [r for r in rows if r.startswith("error: ")]
-    if errors:
-        return errors[-1][len("error: ") :]
-    if any(r.startswith("Traceback (most recent call last)") for r in rows):
-        # Keep only the exception line(s) after the last traceback frame.
-        last = max(i for i, r in enumerate(rows) if r.startswith("Traceback"))
-        after = [r for r in rows[last + 1 :] if not r.startswith(" ")]
-        return " ".join(after[-2:]) if after else rows[-1]
-    return " | ".join(r for r in rows[-lines:] if not r.startswith("$ "))
-
-
-def _wildcards_by_jobid(rows: list[str]) -> dict[str, str]:
-    """jobid -> wildcards, from the blocks of Snakemake's log that start jobs."""
-    found: dict[str, str] = {}
-    jobid = None
-    for row in rows:
-        if m := _JOBID.match(row):
-            jobid = m.group(1)
-        elif (w := _WILDCARDS.match(row)) and jobid is not None:
-            found.setdefault(jobid, w.group(1))
-    return found
-
-
-def _group_members(block: list[str], job_wildcards: dict[str, str]) -> str:
-    """The steps of a group job, from the ``jobs:`` list of its error block: "coverage for
-    sample=T1, sample=T2" (one entry per step, its wildcards when the log has them)."""
-    steps: dict[str, list[str]] = {}
-    rule = None
-    for row in block:
-        text = row.strip()
-        if m := re.match(r"^rule (\S+?):$", text):
-            rule = m.group(1)
-            steps.setdefault(rule, [])
-        elif (j := _JOBID.match(row)) and rule is not None:
-            if wildcards := job_wildcards.get(j.group(1)):
-                steps[rule].append(wildcards)
-            rule = None
-    return "; ".join(f"{r} for {', '.join(w)}" if w else r for r, w in steps.items())
-
-
-def failure_message(snakemake_log: Path, job_dir: Path) -> str:
-    """Which step failed and why, from Snakemake's log and the step's own log."""
-    rows = snakemake_log.read_text(errors="replace").splitlines()
-    rule = wildcards = slurm = None
-    step_logs: list[str] = []
-    job_wildcards = _wildcards_by_jobid(rows)
-    for i, row in enumerate(rows):
-        if m := _ERROR_RULE.match(row):
-            rule, wildcards, step_logs, slurm = m.group(1), None, [], None
-            for follow in rows[i + 1 : i + 15]:
-                if follow.strip() and not follow[0].isspace():
-                    break  # the error block (indented lines) has ended; another job's block may follow
-                if sf := _SLURM_FAILED.match(follow):
-                    slurm = (sf.group(1), sf.group(2))
-                if j := _JOBID.match(follow):
-                    wildcards = job_wildcards.get(j.group(1))
-                if w := _WILDCARDS.match(follow):
-                    wildcards = w.group(1)
-                if lg := _LOG_LINE.match(follow):
-                    step_logs = [p.strip() for p in lg.group(1).split(",")]
-    if rule is None and (group := _group_failure(rows, job_dir)):
-        return group
-    if rule is None:
-        # Snakemake itself stopped (e.g. the config was refused while parsing the workflow).
-        meaningful = [r.strip() for r in rows if r.strip() and not r.startswith(("  File", "    "))]
-        reason = next(
-            (r for r in reversed(meaningful) if "Error" in r or "error" in r), meaningful[-1] if meaningful else ""
-        )
-        return f"the workflow could not start: {reason}"
-    where = f"step '{rule}'" + (f" ({wildcards})" if wildcards else "")
-    if "SLURM sbatch failed" in "\n".join(rows) and (hint := refusal("\n".join(rows), _profile_name(job_dir))):
-        return f"{where} was not submitted: {hint}"
-    if slurm is not None:
-        killed = _slurm_kill(slurm[1], [job_dir / p for p in step_logs])
-        slurm_logs = [p for p in step_logs if "slurm_logs" in p]
-        where_log = _relative(slurm_logs[0], job_dir) if slurm_logs else None
-        if killed:
-            return f"{where} was killed by SLURM: {killed} [SLURM job {slurm[0]}" + (
-                f"; log: {where_log}]" if where_log else "]")
-        step_logs = [p for p in step_logs if "slurm_logs" not in p] + slurm_logs
-        if slurm[1] != "FAILED":
-            return f"{where} failed: SLURM job {slurm[0]} ended {slurm[1]}" + (
-                f" [log: {where_log}]" if where_log else "")
-    reason, reason_log = "", step_logs[0] if step_logs else None
-    for step_log in step_logs:  # the log that says what went wrong, else the first with output
-        tail = _tail(job_dir / step_log)
-        if tail and (not reason or _says_failed(job_dir / step_log)):
-            reason, reason_log = tail, step_log
-        if reason and _says_failed(job_dir / step_log):
-            break
-    return f"{where} failed: {reason or 'no log output'}" + (
-        f" [log: {reason_log}]" if reason_log else ""
-    )
-
-
-_ERROR_GROUP = re.compile(r"^(?:\s+message: )?Error in group (\S+?):?$")
-_SLURM_LOG_ID = re.compile(r"/(\d+)\.log$")
-_SLURM_CANCELLED = re.compile(r"\*\*\* JOB \d+ ON \S+ CANCELLED AT (?!.*DUE TO TIME LIMIT)")
-
-
-def _group_failure(rows: list[str], job_dir: Path) -> str | None:
-    """Which step of a failed group job (several steps in one SLURM job) failed and why.
-
-    Snakemake's group error block names the group and the job's SLURM log (``log:``), not the
-    SLURM state; the SLURM log holds slurmstepd's kill or cancel line and the inner Snakemake's
-    own "Error in rule <step>:" block with the step's log.
-    """
-    group, logs, slurm, block = None, [], None, []
-    for i in range(len(rows) - 1, -1, -1):
-        if m := _ERROR_GROUP.match(rows[i]):
-            group = m.group(1)
-            for follow in rows[i + 1 :]:
-                if follow.strip() and not follow[0].isspace():
-                    break
-                block.append(follow)
-                if sf := _SLURM_FAILED.match(follow):
-                    slurm = (sf.group(1), sf.group(2))
-                if (lg := _LOG_LINE.match(follow)) and not logs:
-                    logs = [p.strip() for p in lg.group(1).split(",")]
-            break
-    if group is None:
-        return None
-    slurm_logs = [job_dir / p for p in logs if "slurm_logs" in p]
-    text = ""
-    for path in slurm_logs:
-        try:
-            text = path.read_text(errors="replace")
-        except OSError:
-            continue
-    jobid = slurm[0] if slurm else next((m.group(1) for p in logs if (m := _SLURM_LOG_ID.search(p))), None)
-    state = slurm[1] if slurm else ("CANCELLED" if _SLURM_CANCELLED.search(text) else "FAILED")
-    inner_rows = [r.lstrip() for r in text.splitlines()]
-    members = _group_members(block, _wildcards_by_jobid(rows))
-    where, inner = f"group '{group}'" + (f" ({members})" if members not in ("", group) else ""), None
-    if slurm_logs and any(_ERROR_RULE.match(r) for r in inner_rows):
-        inner = failure_message(slurm_logs[0], job_dir)
-        if m := re.match(r"^(step '[^']+'(?: \([^)]*\))?)", inner):
-            where = m.group(1)
-    ref = f"SLURM job {jobid}" if jobid else "its SLURM job"
-    where_log = _relative(str(slurm_logs[0]), job_dir) if slurm_logs else None
-    if killed := _slurm_kill(state, slurm_logs):
-        return f"{where} was killed by SLURM: {killed} [{ref}" + (f"; log: {where_log}]" if where_log else "]")
-    if state != "FAILED":
-        return f"{where} failed: {ref} ended {state}" + (f" [log: {where_log}]" if where_log else "")
-    if inner:
-        return f"{inner} [{ref}" + (f"; log: {where_log}]" if where_log else "]")
-    return f"{where} failed: {ref} ended {state}" + (f" [log: {where_log}]" if where_log else "")
-
-
-def _profile_name(job_dir: Path) -> str:
-    """The site profile a job used, from the header of its merged profile (for messages)."""
-    try:
-        header = (job_dir / "logs" / "profile" / "config.yaml").read_text().splitlines()[0]
-    except (OSError, IndexError):
-        header = ""
-    if m := re.search(r" with (.+) laid over it\.$", header):
-        return f"your site profile {m.group(1)}/config.yaml"
-    return "a site profile (a folder with config.yaml, named by LOCALGENE_PROFILE)"
-
-
-def _relative(path: str, base: Path) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(base.resolve()))
-    except ValueError:
-        return path
-
-
-def _slurm_kill(state: str, logs: Sequence[Path]) -> str | None:
-    """Why SLURM killed a step ("out of memory (...)", "time limit"), or None if it did not.
-
-    The state comes from Snakemake's message; the figures from slurmstepd's lines in the logs.
-    """
-    text = ""
-    for path in logs:
-        try:
-            text += path.read_text(errors="replace") + "\n"
-        except OSError:
-            continue
-    if state == "TIMEOUT" or _SLURM_TIME.search(text):
-        return "time limit reached (the step's runtime resource)"
-    if m := _SLURM_MEMORY.search(text):
-        used, limit = (int(v) // (1 << 20) for v in m.groups())
-        return f"out of memory ({used} MB > {limit} MB limit; raise the step's mem_mb)"
-    if state == "OUT_OF_MEMORY" or _SLURM_OOM.search(text):
-        return "out of memory (raise the step's mem_mb)"
-    if state in ("NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE"):
-        return f"SLURM state {state}"
-    return None

@@ -25,7 +25,6 @@ import errno
 import json
 import logging
 import os
-import re
 import signal
 import sys
 import threading
@@ -35,8 +34,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from localgene import run_events, storage, workflow
 from localgene import settings as settings_mod
-from localgene import storage, workflow
 from localgene.cnvkit import coverage_cache
 from localgene.errors import LocalgeneError, StateConflict
 from localgene.execution import Execution
@@ -192,7 +191,7 @@ def lost_folder(job_dir: Path, exc: BaseException) -> str | None:
         return None
     if not full:  # a step failed on ENOSPC (its log says so, or could not): the message names the step
         return f"{exc} (no space left on the device of the job folder {job_dir})"
-    steps = running_steps(job_dir / "logs" / "snakemake.log")
+    steps = running_steps(job_dir)
     where = f"step {', '.join(steps)}" if steps else "the workflow"
     return f"{where} failed: no space left on the device of the job folder {job_dir}"
 
@@ -208,28 +207,10 @@ def _device_full(job_dir: Path) -> bool:
     return free < max(64 * 1024, total // 200)
 
 
-def running_steps(snakemake_log: Path) -> list[str]:
-    """``'rule' (wildcards)`` of the steps a Snakemake log shows started and not finished."""
-    try:
-        rows = snakemake_log.read_text(errors="replace").splitlines()
-    except OSError:
-        return []
-    started: dict[str, str] = {}
-    rule = jobid = wildcards = None
-    for row in [*rows, ""]:
-        if m := re.match(r"^(?:local)?rule (\w+):$", row):
-            rule, jobid, wildcards = m.group(1), None, None
-        elif rule and (m := re.match(r"^\s+jobid: (\d+)$", row)):
-            jobid = m.group(1)
-        elif rule and (m := re.match(r"^\s+wildcards: (.+)$", row)):
-            wildcards = m.group(1)
-        elif rule and not row[:1].isspace():
-            if jobid is not None:
-                started[jobid] = f"'{rule}'" + (f" ({wildcards})" if wildcards else "")
-            rule = None
-        if m := re.match(r"^Finished jobid: (\d+)", row):
-            started.pop(m.group(1), None)
-    return list(started.values())
+def running_steps(job_dir: Path) -> list[str]:
+    """``'rule' (wildcards)`` of the steps the run's events show started and not finished."""
+    events = run_events.read(job_dir)
+    return events.running() if events is not None else []
 
 
 def open_cache(cfg: settings_mod.Settings) -> storage.Cache:

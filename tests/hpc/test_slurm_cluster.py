@@ -153,6 +153,8 @@ def test_sigint_cancels_the_slurm_jobs(slurm_cluster, tmp_path):
     squeue shows nothing of it. The test waits on that guarantee, not on a delay (load 8 on 2 cores
     made a fixed 20 s bound fail)."""
     from localgene.execution import Execution
+    from localgene.run_events import RunEvents
+    from localgene.snakemake_text import events_from_text
 
     # rule nap records its pid, then sleeps 600 s in a SLURM job
     proc = subprocess.Popen(snakemake_cmd(slurm_cluster, tmp_path, "nap.txt"), env=slurm_cluster.env,
@@ -178,7 +180,10 @@ def test_sigint_cancels_the_slurm_jobs(slurm_cluster, tmp_path):
     assert proc.returncode != 0
     assert "Terminating processes on user request" in log, log
     assert job_id in submitted(log).values()
-    Execution(executor="slurm").stop_leftovers(log)  # returns once squeue shows nothing of the run
+    # this Snakemake ran without localgene's logger plugin: its run ID is read from its text
+    events = RunEvents().extend(events_from_text(log))
+    assert events.run_ids == [name]
+    Execution(executor="slurm").stop_leftovers(events)  # returns once squeue shows nothing of the run
     assert slurm_cluster.squeue(f"--name={name}") == [], "jobs left in squeue after SIGINT"
     states = {j["id"]: j["state"] for j in slurm_cluster.squeue("--states=all")}
     assert states[job_id] == "CANCELLED"

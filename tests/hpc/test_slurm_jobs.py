@@ -28,6 +28,7 @@ from workflow_helpers import read_table  # noqa: E402
 from localgene import settings  # noqa: E402
 from localgene.execution import Execution  # noqa: E402
 from localgene.jobs.status import Status  # noqa: E402
+from localgene.run_events import RunEvents  # noqa: E402
 from localgene.store import Store  # noqa: E402
 
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
@@ -228,11 +229,14 @@ def test_slurm_jobs_a_stopped_run_left_behind_are_cancelled(slurm_cluster, tmp_p
     ours = [sbatch(run_id), sbatch(run_id)]
     other = sbatch("another-run")
     try:
-        log = f"Building DAG of jobs...\nSLURM run ID: {run_id}\nJob 5 has been submitted with SLURM jobid {ours[0]}\n"
-        assert Execution().stop_leftovers(log) == []  # local execution: nothing to do
-        assert sorted(Execution(executor="slurm").stop_leftovers(log)) == sorted(ours)
+        # the run's events as localgene's logger plugin writes them (docs/events.md)
+        events = RunEvents().extend([{"event": "executor_run", "run_id": run_id},
+                                     {"event": "executor_job_submitted", "jobid": "5", "external_jobid": ours[0],
+                                      "log": f"{tmp_path}/.snakemake/slurm_logs/rule_wait/{ours[0]}.log"}])
+        assert Execution().stop_leftovers(events) == []  # local execution: nothing to do
+        assert sorted(Execution(executor="slurm").stop_leftovers(events)) == sorted(ours)
         queued = {r["id"] for r in slurm_cluster.squeue()}
         assert not queued & set(ours) and other in queued
-        assert Execution(executor="slurm").stop_leftovers(log) == []  # nothing left the second time
+        assert Execution(executor="slurm").stop_leftovers(events) == []  # nothing left the second time
     finally:
         slurm_cluster.run("scancel", *ours, other, check=False)

@@ -89,10 +89,18 @@ def test_the_plugins_account_guess_is_recognised_and_nothing_else():
     assert not slurm.is_account_guess_noise("Job 5 has been submitted with SLURM jobid 29 (log: x).")
 
 
-LOG = """SLURM run ID: run-1
-Job 5 has been submitted with SLURM jobid 29 (log: /j/.snakemake/slurm_logs/rule_coverage/N2_target/29.log).
-Job 6 has been submitted with SLURM jobid 30 (log: /j/.snakemake/slurm_logs/rule_access/30.log).
-"""
+# The run's events as localgene's logger plugin writes them (docs/events.md)
+EVENTS = [
+    {"event": "executor_run", "run_id": "run-1"},
+    {"event": "executor_job_submitted", "jobid": "5", "external_jobid": "29",
+     "log": "/j/.snakemake/slurm_logs/rule_coverage/N2_target/29.log"},
+    {"event": "executor_job_submitted", "jobid": "6", "external_jobid": "30",
+     "log": "/j/.snakemake/slurm_logs/rule_access/30.log"},
+]
+
+
+def finished(jobid):
+    return {"event": "job_finished", "jobid": jobid}
 
 
 class Clock:
@@ -106,15 +114,15 @@ class Clock:
 def _watch(states, clock, bound=100.0):
     lost = []
     watch = slurm.LostJobWatch(bound=bound, on_lost=lost.append, query=lambda run_id: states(run_id), clock=clock)
-    for line in LOG.splitlines():
-        watch.feed(line + "\n")
+    for event in EVENTS:
+        watch.feed(event)
     return watch, lost
 
 
 def test_a_job_gone_from_squeue_fails_the_run_after_the_bound_naming_step_and_id():
     clock = Clock()
     watch, lost = _watch(lambda run_id: {"29": "RUNNING"} if run_id == "run-1" else {}, clock)
-    watch.feed("Finished jobid: 6 (Rule: access)\n")      # 30 ended and Snakemake read it
+    watch.feed(finished(6))                              # 30 ended and Snakemake read it
     assert watch.check() is None
     clock.now = 1000
     assert watch.check() is None                         # 29 still running: no bound applies
@@ -135,8 +143,9 @@ def test_a_final_state_snakemake_reads_in_time_is_no_loss():
     watch, lost = _watch(lambda run_id: {"29": "CANCELLED", "30": "COMPLETED"}, clock)
     watch.check()
     clock.now = 50
-    watch.feed("    external_jobid: 29\n")               # the plugin reported 29's failure
-    watch.feed("Finished jobid: 6 (Rule: access)\n")
+    watch.feed({"event": "job_error", "jobid": 5, "rule": "coverage", "message": "SLURM-job '29' failed, SLURM "
+                "status is: 'CANCELLED'", "log": [], "aux": {"external_jobid": "29"}, "in_group": False})
+    watch.feed(finished(6))                              # the plugin reported 29's failure, 30 ended
     clock.now = 500
     assert watch.check() is None and not lost and not watch.jobs
 
@@ -157,15 +166,16 @@ def test_a_final_state_never_read_and_a_silent_squeue_are_losses():
 def test_a_group_job_ends_when_all_its_steps_finished():
     clock = Clock()
     watch = slurm.LostJobWatch(bound=10, on_lost=lambda m: None, query=lambda r: {}, clock=clock)
-    for line in ["SLURM run ID: r", "[Tue Dec  1 13:19:27 2026] Group job sample (jobs in lexicogr. order):", "    rule fix:",
-                 "        jobid: 21", "    rule call:", "        jobid: 22", "",
-                 "Job 9f0c-uuid has been submitted with SLURM jobid 40 (log: /j/.snakemake/slurm_logs/"
-                 "group_sample/T1/40.log)."]:
-        watch.feed(line + "\n")
+    for event in [{"event": "executor_run", "run_id": "r"}, {"event": "group_info", "group": "sample", "jobs": [21, 22]},
+                  {"event": "job_info", "jobid": 21, "rule": "fix", "wildcards": {"sample": "T1"}, "log": [],
+                   "local": False, "in_group": True},
+                  {"event": "executor_job_submitted", "jobid": "9f0c-uuid", "external_jobid": "40",
+                   "log": "/j/.snakemake/slurm_logs/group_sample/T1/40.log"}]:
+        watch.feed(event)
     assert watch.jobs["40"].members == {"21", "22"} and watch.jobs["40"].step == "group 'sample'"
-    watch.feed("Finished jobid: 21 (Rule: fix)\n")
+    watch.feed(finished(21))
     assert "40" in watch.jobs
-    watch.feed("Finished jobid: 22 (Rule: call)\n")
+    watch.feed(finished(22))
     assert not watch.jobs
 
 

@@ -123,3 +123,70 @@ def test_of_a_steps_logs_the_one_that_reports_the_error_gives_the_reason(tmp_pat
     assert failure_message(d / "logs" / "snakemake.log", d) == (
         "step 'coverage' (sample=N2) failed: OSError: [Errno 28] No space left on device "
         "[log: logs/coverage/N2.antitarget.log]")
+
+
+def _events(d: Path, *events: dict) -> None:
+    """The run's events as localgene's logger plugin writes them (docs/events.md); the text log
+    is left empty, so the message can only come from the events."""
+    import json
+
+    from localgene.run_events import events_path
+
+    path = events_path(d)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps({"time": 0.0, **e}) + "\n" for e in
+                            ({"event": "logger_started", "format": 1, "pid": 1}, *events)))
+    (d / "logs" / "snakemake.log").write_text("")
+
+
+def _group_events(d: Path, jobs: list[tuple[int, str]], slurm_log: Path, external: str) -> None:
+    _events(
+        d, {"event": "executor_run", "run_id": "5d1"},
+        {"event": "group_info", "group": "coverage", "jobs": [j for j, _ in jobs]},
+        *({"event": "job_info", "jobid": j, "rule": "coverage", "wildcards": {"sample": s}, "log": [],
+           "local": False, "in_group": True} for j, s in jobs),
+        {"event": "executor_job_submitted", "jobid": "f704", "external_jobid": external, "log": str(slurm_log)},
+        {"event": "group_error", "group": "coverage", "message": "Error in group coverage", "log": [str(slurm_log)],
+         "jobs": [{"jobid": j, "rule": "coverage", "message": None, "log": [], "aux": {}} for j, _ in jobs],
+         "aux": {"external_jobid": external}},
+        *({"event": "job_error", "jobid": j, "rule": "coverage", "message": None, "log": [], "aux": {},
+           "in_group": True} for j, _ in jobs),
+        {"event": "error", "exception": "WorkflowError", "message": "At least one job did not complete successfully."})
+
+
+def test_from_the_events_a_memory_kill_inside_a_group_job_names_the_step_and_the_limit(tmp_path):
+    d = _job(tmp_path, "slurmstepd-vm: error: StepId=52.3 exceeded memory limit (83886080 > 52428800), being killed\n"
+             "srun: error: vm: task 0: Killed\n", "$ cnvkit.py coverage ...\n")
+    _group_events(d, [(12, "N2")], d / ".snakemake" / "slurm_logs" / "group_coverage_coverage" / "52.log", "52")
+    assert failure_message(d / "logs" / "snakemake.log", d) == (
+        "step 'coverage' (sample=N2, kind=target) was killed by SLURM: out of memory (80 MB > 50 MB limit; "
+        "raise the step's mem_mb) [SLURM job 52; log: .snakemake/slurm_logs/group_coverage_coverage/52.log]")
+
+
+def test_from_the_events_a_group_killed_before_any_step_reported_names_its_steps(tmp_path):
+    d = tmp_path
+    slurm_log = d / ".snakemake" / "slurm_logs" / "group_coverage_coverage" / "2.log"
+    slurm_log.parent.mkdir(parents=True)
+    (d / "logs").mkdir()
+    slurm_log.write_text(
+        "Building DAG of jobs...\n"
+        "slurmstepd-vm: error: StepId=2.batch exceeded memory limit (141082624 > 104857600), being killed\n"
+        "slurmstepd-vm: error: *** JOB 2 ON vm CANCELLED AT 2026-12-01T16:28:18 ***\n")
+    _group_events(d, [(3, "T1"), (20, "N1")], slurm_log, "2")
+    assert failure_message(d / "logs" / "snakemake.log", d) == (
+        "group 'coverage' (coverage for sample=T1, sample=N1) was killed by SLURM: out of memory (134 MB > 100 MB "
+        "limit; raise the step's mem_mb) [SLURM job 2; log: .snakemake/slurm_logs/group_coverage_coverage/2.log]")
+
+
+def test_from_the_events_an_sbatch_refusal_names_the_setting(tmp_path):
+    (tmp_path / "logs" / "profile").mkdir(parents=True)
+    (tmp_path / "logs" / "profile" / "config.yaml").write_text(
+        "# Written by localgene for this job: config/slurm with /site/prof laid over it.\nexecutor: slurm\n")
+    _events(tmp_path, {"event": "job_info", "jobid": 15, "rule": "access", "wildcards": {}, "log": ["logs/access.log"],
+                       "local": False, "in_group": False},
+            {"event": "job_error", "jobid": 15, "rule": "access", "message": "SLURM sbatch failed. The error message "
+             "was 'sbatch: error: Batch job submission failed: Invalid partition name specified'.",
+             "log": ["logs/access.log"], "aux": {}, "in_group": False})
+    assert failure_message(tmp_path / "logs" / "snakemake.log", tmp_path) == (
+        "step 'access' was not submitted: SLURM refused the job: Invalid partition name specified; set "
+        "slurm_partition under default-resources in your site profile /site/prof/config.yaml")
