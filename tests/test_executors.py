@@ -1,5 +1,5 @@
-"""One module per executor behind localgene.executors.Executor, and no import cycle between the
-job runner (localgene.workflow) and the execution setting (localgene.execution)."""
+"""One module per executor behind localgene.run.executors.Executor, and no import cycle between the
+job runner (localgene.run.workflow) and the execution setting (localgene.run.execution)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from localgene import executors
-from localgene.execution import Execution
-from localgene.executors.cluster import ClusterExecutor
-from localgene.executors.local import LocalExecutor
-from localgene.executors.slurm import SlurmExecutor
-from localgene.run_events import RunEvents
+from localgene.run import executors
+from localgene.run.events import RunEvents
+from localgene.run.execution import Execution
+from localgene.run.executors.cluster import ClusterExecutor
+from localgene.run.executors.local import LocalExecutor
+from localgene.run.executors.slurm import SlurmExecutor
 
 PACKAGE = Path(__file__).resolve().parent.parent / "localgene"
 
@@ -33,11 +33,11 @@ def _imports(path: Path) -> set[str]:
 
 
 @pytest.mark.parametrize("module, never", [
-    ("localgene.execution", "localgene.workflow"),
-    ("localgene.executors.slurm", "localgene.workflow"),
-    ("localgene.executors.slurm", "localgene.execution"),
-    ("localgene.step_failures", "localgene.workflow"),
-    ("localgene.run_events", "localgene.workflow"),
+    ("localgene.run.execution", "localgene.run.workflow"),
+    ("localgene.run.executors.slurm", "localgene.run.workflow"),
+    ("localgene.run.executors.slurm", "localgene.run.execution"),
+    ("localgene.run.step_failures", "localgene.run.workflow"),
+    ("localgene.run.events", "localgene.run.workflow"),
 ])
 def test_a_module_imported_alone_does_not_load_the_other(module, never):
     code = f"import sys, {module}; print({never!r} in sys.modules)"
@@ -46,9 +46,9 @@ def test_a_module_imported_alone_does_not_load_the_other(module, never):
 
 
 def test_the_execution_setting_never_imports_the_job_runner():
-    for path in [PACKAGE / "execution.py", *sorted((PACKAGE / "executors").glob("*.py"))]:
-        assert "localgene.workflow" not in _imports(path), path
-        assert not {m for m in _imports(path) if m.startswith("localgene.workflow.")}, path
+    for path in [PACKAGE / "run" / "execution.py", *sorted((PACKAGE / "run" / "executors").glob("*.py"))]:
+        assert "localgene.run.workflow" not in _imports(path), path
+        assert not {m for m in _imports(path) if m.startswith("localgene.run.workflow.")}, path
 
 
 def test_each_executor_name_has_its_module():

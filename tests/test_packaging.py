@@ -51,7 +51,7 @@ def test_the_wheel_holds_the_workflow_and_not_the_checkout(wheel_env):
     venv, env, work = wheel_env
     probe = subprocess.run(
         [str(venv / "bin" / "python"), "-c",
-         "import localgene, localgene.workflow as w; print(localgene.__file__); print(w.workflow_dir())"],
+         "import localgene, localgene.run.workflow as w; print(localgene.__file__); print(w.workflow_dir())"],
         cwd=work, env=env, capture_output=True, text=True, check=True)
     package, folder = probe.stdout.split()
     assert Path(package).is_relative_to(venv), package

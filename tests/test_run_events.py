@@ -1,4 +1,4 @@
-"""Progress and failure messages of run_workflow come from the run's events (localgene.run_events),
+"""Progress and failure messages of run_workflow come from the run's events (localgene.run.events),
 on a real failing run of a tiny workflow (LOCALGENE_WORKFLOW_DIR)."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from localgene import workflow
 from localgene.errors import WorkflowFailed
-from localgene.run_events import events_path
-from localgene.step_failures import failure_message
+from localgene.run import workflow
+from localgene.run.events import events_path
+from localgene.run.step_failures import failure_message
 
 SNAKEFILE = """
 rule all:

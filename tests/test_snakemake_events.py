@@ -1,5 +1,5 @@
-"""localgene's Snakemake logger plugin (localgene.snakemake_events) and its entry
-(localgene.snakemake_main), on real runs: a tiny Snakefile runs through the entry, and the
+"""localgene's Snakemake logger plugin (localgene.run.snakemake_events) and its entry
+(localgene.run.snakemake_main), on real runs: a tiny Snakefile runs through the entry, and the
 events the plugin wrote are checked against what the same run's Snakemake printed."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from localgene.run_events import EventFile, RunEvents, events_path
+from localgene.run.events import EventFile, RunEvents, events_path
 
 SNAKEFILE = """
 rule all:
@@ -26,7 +26,7 @@ rule make:
 def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     (tmp_path / "Snakefile").write_text(SNAKEFILE)
     return subprocess.run(
-        [sys.executable, "-m", "localgene.snakemake_main", "--cores", "1", "--logger", "localgene",
+        [sys.executable, "-m", "localgene.run.snakemake_main", "--cores", "1", "--logger", "localgene",
          "--logger-localgene-path", str(events_path(tmp_path)), *args],
         cwd=tmp_path, capture_output=True, text=True, timeout=300)
 
@@ -73,7 +73,7 @@ def test_a_second_run_in_the_same_folder_starts_a_new_fold(tmp_path):
     run(tmp_path, "--keep-going")
     (tmp_path / "Snakefile").write_text(SNAKEFILE.replace("test {wildcards.s} != b ||", "true ||"))
     proc = subprocess.run(
-        [sys.executable, "-m", "localgene.snakemake_main", "--cores", "1", "--logger", "localgene",
+        [sys.executable, "-m", "localgene.run.snakemake_main", "--cores", "1", "--logger", "localgene",
          "--logger-localgene-path", str(events_path(tmp_path))],
         cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -98,7 +98,7 @@ def test_without_the_option_the_entry_is_plain_snakemake(tmp_path):
     assert proc.returncode == 0, proc.stderr
     (tmp_path / "plain").mkdir()
     (tmp_path / "plain" / "Snakefile").write_text(SNAKEFILE)
-    plain = subprocess.run([sys.executable, "-m", "localgene.snakemake_main", "--cores", "1", "-n"],
+    plain = subprocess.run([sys.executable, "-m", "localgene.run.snakemake_main", "--cores", "1", "-n"],
                            cwd=tmp_path / "plain", capture_output=True, text=True, timeout=300)
     assert plain.returncode == 0, plain.stderr
     assert not events_path(tmp_path / "plain").exists()

@@ -9,8 +9,8 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from localgene import execution, workflow
 from localgene.cnvkit import plan as job_plan
+from localgene.run import execution, workflow
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 from localgene import settings as settings_mod
-from localgene import workflow
 from localgene.cli.identity import add_identity
 from localgene.client import ENV_SERVER, ENV_TOKEN
 from localgene.errors import InvalidRequest, JobNotFound
 from localgene.jobs import samplesheet, service
+from localgene.run import workflow
 from localgene.schema import (
     CNVKIT_KIND,
     PIPELINE_KINDS,

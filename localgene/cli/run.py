@@ -8,7 +8,6 @@ import signal
 import sys
 from pathlib import Path
 
-from localgene import execution, workflow
 from localgene import settings as settings_mod
 from localgene.cli.identity import add_identity
 from localgene.cli.progress import ProgressBar
@@ -16,7 +15,7 @@ from localgene.cnvkit.plan import sample_name
 from localgene.errors import WorkflowFailed
 from localgene.jobs import service
 from localgene.jobs.status import Status
-from localgene.run import runner
+from localgene.run import execution, runner, workflow
 from localgene.run.signals import signal_name, stop_signals
 from localgene.store import Store
 

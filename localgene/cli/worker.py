@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 
-from localgene import execution
 from localgene import settings as settings_mod
 from localgene.jobs import service
+from localgene.run import execution
 from localgene.run.runner import Worker
 from localgene.store import Store
 
@@ -41,7 +41,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     logging.getLogger("localgene.run.runner").info("worker %s: %d slot(s), %d core(s) per job, executor %s",
                                                worker.name, slots, cores, where.executor)
     if where.is_slurm:
-        from localgene import slurm
+        from localgene.run import slurm
 
         logging.getLogger("localgene.run.runner").info(
             "SLURM: %s", "; ".join(f"{k}={v}" for k, v in vars(where.facts).items()) if where.facts

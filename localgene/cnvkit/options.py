@@ -353,7 +353,7 @@ def _cross_step_warnings(c: CheckedOptions, cores: int) -> list[str]:
 # snapshot, and the options are checked again from scratch.
 
 SNAPSHOT_VERSION = 1
-#: Where a job's snapshot lives, relative to its folder (written by localgene.workflow.prepare_job
+#: Where a job's snapshot lives, relative to its folder (written by localgene.run.workflow.prepare_job
 #: at submit, and by the first Snakemake process of a run that finds none).
 SNAPSHOT_PATH = Path(".snakemake", "localgene", "options.json")
 

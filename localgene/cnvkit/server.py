@@ -1,7 +1,7 @@
 """The job's CNVkit step server: CNVkit imported once per job, each step a forked child.
 
 Importing ``cnvlib.commands`` costs 1.6–4 s of CPU, more than most steps of a job take. For a
-job that runs on this machine, the job process (:func:`localgene.workflow.run_workflow`) starts
+job that runs on this machine, the job process (:func:`localgene.run.workflow.run_workflow`) starts
 one server beside Snakemake, in the job's own process group::
 
     python -m localgene.cnvkit.server .snakemake/localgene/server/cnvkit.sock   (cwd: job folder)
@@ -396,7 +396,7 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-# -- Started and stopped by the job process (localgene.workflow.run_workflow) ----------------
+# -- Started and stopped by the job process (localgene.run.workflow.run_workflow) ----------------
 
 
 def _uses_conda(snakemake_args: Sequence[str]) -> bool:

@@ -46,7 +46,7 @@ from typing import IO
 
 from localgene.run import timeline
 
-#: The socket of the job's CNVkit step server (set by localgene.workflow for Snakemake).
+#: The socket of the job's CNVkit step server (set by localgene.run.workflow for Snakemake).
 ENV_SERVER = "LOCALGENE_CNVKIT_SERVER"
 #: ``sys.prefix`` of the server's Python: only callers of the same installation use it.
 ENV_SERVER_PREFIX = "LOCALGENE_CNVKIT_SERVER_PREFIX"
@@ -157,7 +157,7 @@ def _run(argv, log, step, wildcards, conda_prefix, env, note=None, entry=None) -
             command = [python, "-m", ENTRIES[entry], *argv]
             # localgene itself, for a conda environment's Python (it imports only the standard
             # library and CNVkit there)
-            package_parent = str(Path(__file__).resolve().parent.parent)
+            package_parent = str(Path(__file__).resolve().parents[2])  # localgene/cnvkit/ -> the folder holding localgene/
             step_env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, step_env.get("PYTHONPATH")) if p)
         code, cpu_s, rss_mb = _as_process(command, log, step_env)
     if step:

@@ -12,11 +12,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from localgene import storage, workflow
+from localgene import storage
 from localgene.cnvkit import options
 from localgene.cnvkit import plan as job_plan
 from localgene.errors import LocalgeneError, UnsupportedOption
 from localgene.jobs import pipeline_inputs, references
+from localgene.run import workflow
 from localgene.schema import (
     CNVKIT_KIND,
     PIPELINE_KINDS,

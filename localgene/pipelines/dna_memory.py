@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 
-from localgene.execution import CLUSTER_JOB_SNAKEMAKE_MB
+from localgene.run.execution import CLUSTER_JOB_SNAKEMAKE_MB
 
 #: The Python process every step runs in (measured: 29-31 MB for the imports; room for pysam).
 PYTHON_MB = 100
@@ -71,7 +71,7 @@ def ref_mb(fasta: str | os.PathLike) -> float:
         return 0.0
 
 
-#: What a step's cluster job adds (the job's Snakemake processes): localgene.execution.
+#: What a step's cluster job adds (the job's Snakemake processes): localgene.run.execution.
 SNAKEMAKE_CLUSTER_MB = CLUSTER_JOB_SNAKEMAKE_MB
 
 

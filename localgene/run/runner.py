@@ -34,15 +34,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from localgene import run_events, storage, workflow
 from localgene import settings as settings_mod
+from localgene import storage
 from localgene.cnvkit import coverage_cache
 from localgene.errors import LocalgeneError, StateConflict
-from localgene.execution import Execution
-from localgene.execution import resolve as resolve_execution
 from localgene.jobs import pipeline_inputs, references
 from localgene.jobs.status import Status
 from localgene.pipelines import index_cache
+from localgene.run import events as run_events
+from localgene.run import workflow
+from localgene.run.execution import Execution
+from localgene.run.execution import resolve as resolve_execution
 from localgene.schema import PIPELINE_KINDS
 from localgene.store import Store, pid_alive, this_host
 
@@ -90,7 +92,7 @@ def execute_job(store: Store, instance_id: str, *, cfg: settings_mod.Settings, c
                 on_staging: Callable[[int, int], None] | None = None) -> Status:
     """Run one recorded job in this process; returns its final (or CANCELING) status.
 
-    ``execution`` says where the steps run (default: this machine; see localgene.execution).
+    ``execution`` says where the steps run (default: this machine; see localgene.run.execution).
     ``on_staging(done_bytes, total_bytes)`` follows the download of object-store inputs,
     ``on_progress(k, n)`` the workflow's steps.
     """
@@ -390,13 +392,13 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m localgene.run.runner INSTANCE_ID``: one job process (started by a worker).
 
     SIGINT (a worker's cancel), SIGTERM and SIGHUP all cancel the job: its Snakemake, steps and
-    SLURM jobs are stopped (localgene.workflow). A job stopped by a signal while nobody asked
+    SLURM jobs are stopped (localgene.run.workflow). A job stopped by a signal while nobody asked
     to cancel it is recorded CANCELLED with the signal as the reason.
     """
     import argparse
 
     from localgene.run.signals import signal_name, stop_signals
-    from localgene.slurm import ClusterFacts
+    from localgene.run.slurm import ClusterFacts
 
     ap = argparse.ArgumentParser(prog="python -m localgene.run.runner")
     ap.add_argument("instance_id")

@@ -12,12 +12,12 @@ import re
 from localgene.pipelines.rna import index as rna_index
 from localgene.pipelines.rna import plan as rna_plan
 from localgene.pipelines.rna import steps as rna_steps
-from localgene import execution as lg_execution
+from localgene.run import execution as lg_execution
 from localgene.cnvkit import plan as lg_plan
 from localgene import report as lg_report
 
 RNA = rna_plan.build_plan(config)
-# In a cluster job a step shares its memory limit with Snakemake itself (localgene.execution).
+# In a cluster job a step shares its memory limit with Snakemake itself (localgene.run.execution).
 CLUSTER_MB = lg_execution.CLUSTER_JOB_SNAKEMAKE_MB if workflow.non_local_exec else 0
 if workflow.is_main_process:
     rna_plan.check_local_files(RNA)

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from workflow_helpers import LOCALGENE, run_job
 
-from localgene import workflow
 from localgene.errors import WorkflowFailed
+from localgene.run import workflow
 
 pytestmark = pytest.mark.workflow
 

@@ -152,9 +152,9 @@ def test_sigint_cancels_the_slurm_jobs(slurm_cluster, tmp_path):
     run that did not succeed: whatever squeue still shows under the run's name is scancel-ed until
     squeue shows nothing of it. The test waits on that guarantee, not on a delay (load 8 on 2 cores
     made a fixed 20 s bound fail)."""
-    from localgene.execution import Execution
-    from localgene.run_events import RunEvents
-    from localgene.snakemake_text import events_from_text
+    from localgene.run.events import RunEvents
+    from localgene.run.execution import Execution
+    from localgene.run.snakemake_text import events_from_text
 
     # rule nap records its pid, then sleeps 600 s in a SLURM job
     proc = subprocess.Popen(snakemake_cmd(slurm_cluster, tmp_path, "nap.txt"), env=slurm_cluster.env,

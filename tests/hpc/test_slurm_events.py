@@ -13,14 +13,14 @@ import pytest
 import slurm_cluster as sc
 from test_slurm_cluster import FAST, PROFILE, SNAKEFILE
 
-from localgene.run_events import EventFile, RunEvents, events_path
-from localgene.step_failures import failure_message
+from localgene.run.events import EventFile, RunEvents, events_path
+from localgene.run.step_failures import failure_message
 
 pytestmark = pytest.mark.slurm
 
 
 def run(cluster: sc.SlurmCluster, workdir: Path, *args: str) -> tuple[subprocess.CompletedProcess, list[dict]]:
-    argv = [sys.executable, "-m", "localgene.snakemake_main", "--logger", "localgene",
+    argv = [sys.executable, "-m", "localgene.run.snakemake_main", "--logger", "localgene",
             "--logger-localgene-path", str(events_path(workdir)),
             "--snakefile", str(SNAKEFILE), "--directory", str(workdir), "--profile", str(PROFILE),
             "--executor", "slurm", "--jobs", "4",

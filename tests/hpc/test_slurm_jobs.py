@@ -26,9 +26,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 from workflow_helpers import read_table  # noqa: E402
 
 from localgene import settings  # noqa: E402
-from localgene.execution import Execution  # noqa: E402
 from localgene.jobs.status import Status  # noqa: E402
-from localgene.run_events import RunEvents  # noqa: E402
+from localgene.run.events import RunEvents  # noqa: E402
+from localgene.run.execution import Execution  # noqa: E402
 from localgene.store import Store  # noqa: E402
 
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]

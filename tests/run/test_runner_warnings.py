@@ -11,10 +11,9 @@ import json
 import pytest
 
 from localgene import settings as settings_mod
-from localgene import workflow
 from localgene.errors import WorkflowFailed
 from localgene.jobs.status import Status
-from localgene.run import runner
+from localgene.run import runner, workflow
 from localgene.schema import CNVKIT_KIND, new_record
 from localgene.store import Store
 

@@ -1,4 +1,4 @@
-"""localgene.slurm without a cluster: the choices made from a cluster's facts, the watch for SLURM
+"""localgene.run.slurm without a cluster: the choices made from a cluster's facts, the watch for SLURM
 jobs whose end Snakemake never reads, sbatch refusals, and the plugin's account-guess noise.
 (The same against the real test cluster: tests/hpc/test_slurm_as_users_meet_it.py.)"""
 
@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from localgene import slurm
 from localgene.errors import InvalidRequest
-from localgene.execution import resolve
+from localgene.run import slurm
+from localgene.run.execution import resolve
 
 NO_ACCOUNTING = slurm.ClusterFacts(reachable=True, accounting=False,
                                    accounting_error="Slurm accounting storage is disabled",

@@ -9,7 +9,7 @@ import sys
 
 from workflow_helpers import LOCALGENE
 
-from localgene.workflow import failure_message, workflow_dir
+from localgene.run.workflow import failure_message, workflow_dir
 
 
 def snakemake(args, cwd):

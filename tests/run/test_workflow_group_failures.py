@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from localgene.workflow import failure_message
+from localgene.run.workflow import failure_message
 
 OUTER = """SLURM run ID: 5d1
 Job f704 has been submitted with SLURM jobid 52 (log: {d}/.snakemake/slurm_logs/group_coverage_coverage/52.log).
@@ -130,7 +130,7 @@ def _events(d: Path, *events: dict) -> None:
     is left empty, so the message can only come from the events."""
     import json
 
-    from localgene.run_events import events_path
+    from localgene.run.events import events_path
 
     path = events_path(d)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from localgene import workflow
-from localgene.execution import Execution
+from localgene.run import workflow
+from localgene.run.execution import Execution
 from localgene.run.signals import Stopped, group_members, signal_name, stop_signals
 
 # Stands in for Snakemake: on SIGINT says what Snakemake says and stops; stops on its own after

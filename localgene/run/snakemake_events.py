@@ -4,11 +4,11 @@ Snakemake logs every step it starts, finishes or sees fail as a log record carry
 facts as attributes (``event``, ``jobid``, ``rule_name``, ``wildcards``, ``log``...); its text
 log is only a rendering of them. This plugin writes those facts, one JSON object per line,
 flushed per event, into ``<job folder>/.snakemake/localgene/events.jsonl``
-(:data:`EVENTS_PATH`); :mod:`localgene.run_events` reads them back for progress, failure
+(:data:`EVENTS_PATH`); :mod:`localgene.run.events` reads them back for progress, failure
 messages and SLURM cleanup. The format is described in docs/events.md.
 
 Snakemake finds logger plugins as top-level modules named ``snakemake_logger_plugin_<name>``;
-localgene ships none: :mod:`localgene.snakemake_main` registers this module under the name
+localgene ships none: :mod:`localgene.run.snakemake_main` registers this module under the name
 ``localgene`` before it hands over to Snakemake's command line (``--logger localgene``).
 """
 
@@ -24,7 +24,7 @@ from typing import Any, Optional
 from snakemake_interface_logger_plugins.base import LogHandlerBase
 from snakemake_interface_logger_plugins.settings import LogHandlerSettingsBase
 
-#: The plugin's name for ``--logger`` (registered by localgene.snakemake_main).
+#: The plugin's name for ``--logger`` (registered by localgene.run.snakemake_main).
 NAME = "localgene"
 #: Where the events go, relative to the job folder.
 EVENTS_PATH = Path(".snakemake") / "localgene" / "events.jsonl"

@@ -1,10 +1,10 @@
 """Running the Snakemake workflow for one job (CNVkit or a pipeline), in its own folder, as a child process.
 
-Snakemake runs as ``python -m localgene.snakemake_main`` (Snakemake with localgene's logger
+Snakemake runs as ``python -m localgene.run.snakemake_main`` (Snakemake with localgene's logger
 plugin) in a separate process (it changes the working directory and installs signal handlers,
 so it never runs inside a server thread). Its text output goes to
 ``<job folder>/logs/snakemake.log``; its events (docs/events.md) are read as they come to
-report progress, and when a step fails localgene.step_failures says which step failed and why,
+report progress, and when a step fails localgene.run.step_failures says which step failed and why,
 without a Python traceback.
 """
 
@@ -24,16 +24,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from localgene import run_events, snakemake_events
 from localgene.cnvkit import server as cnvkit_server
 from localgene.cnvkit.options import SNAPSHOT_PATH, save_snapshot
 from localgene.cnvkit.plan import Plan, build_plan, check_environment, check_local_files
 from localgene.errors import InvalidRequest, LocalgeneError, WorkflowFailed
-from localgene.execution import Execution
+from localgene.run import events as run_events
+from localgene.run import snakemake_events
+from localgene.run.events import RunEvents
+from localgene.run.execution import Execution
 from localgene.run.signals import group_members, signal_members, signal_name
-from localgene.run_events import RunEvents
-from localgene.step_failures import failure_message
-from localgene.workflow_source import PACKAGED_WORKFLOW, workflow_dir
+from localgene.run.step_failures import failure_message
+from localgene.run.workflow_source import PACKAGED_WORKFLOW, workflow_dir
 
 __all__ = ["PACKAGED_WORKFLOW", "RunResult", "WorkflowCancelled", "absolute_paths", "failure_message",
            "load_body", "prepare_job", "run_workflow", "snakemake_argv", "workflow_dir"]
@@ -179,14 +180,14 @@ def snakemake_argv(job_dir: Path, cores: int, extra: Sequence[str] = (),
                    execution: Execution | None = None) -> list[str]:
     """Snakemake's argv for a job; ``execution`` (default: local) decides where steps run.
 
-    Snakemake runs through localgene.snakemake_main, with localgene's logger plugin writing the
+    Snakemake runs through localgene.run.snakemake_main, with localgene's logger plugin writing the
     run's events into the job folder (docs/events.md).
     """
     wf = workflow_dir()
     return [
         sys.executable,
         "-m",
-        "localgene.snakemake_main",
+        "localgene.run.snakemake_main",
         "--logger",
         snakemake_events.NAME,
         "--logger-localgene-path",

@@ -4,7 +4,7 @@ The Snakemake a SLURM group job runs inside its cluster job is started by the ex
 as ``python -m snakemake`` (no ``--logger localgene``): what it says exists only as text, in the
 job's SLURM log. A job folder written before localgene had its plugin has only the text log too.
 :func:`events_from_text` turns such text into the events of docs/events.md (as far as the text
-holds them), so that one reader (localgene.step_failures) explains a failure either way.
+holds them), so that one reader (localgene.run.step_failures) explains a failure either way.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from localgene.snakemake_events import SLURM_RUN_ID, SLURM_SUBMITTED
+from localgene.run.snakemake_events import SLURM_RUN_ID, SLURM_SUBMITTED
 
 _RULE = re.compile(r"^(?:local)?rule (\S+?):$")
 _ERROR_RULE = re.compile(r"^Error in rule (\S+?):")

@@ -1,11 +1,11 @@
 """The SLURM executor (snakemake-executor-plugin-slurm): what localgene adds around the plugin.
 
 * :func:`failed_state`, :func:`kill_reason`, :func:`sbatch_refusal`, :func:`cancelled`: the
-  SLURM side of a failure message (localgene.step_failures composes the sentence).
+  SLURM side of a failure message (localgene.run.step_failures composes the sentence).
 * :func:`leftovers` / :func:`sweep`: the cluster jobs of a run still queued after Snakemake
-  stopped, found by the run IDs of the run's events (localgene.slurm does the squeue/scancel).
+  stopped, found by the run IDs of the run's events (localgene.run.slurm does the squeue/scancel).
 
-The cluster probe, profile choices and the lost-job watch are in localgene.slurm.
+The cluster probe, profile choices and the lost-job watch are in localgene.run.slurm.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from localgene import slurm
-from localgene.executors.cluster import ClusterExecutor
-from localgene.run_events import RunEvents
+from localgene.run import slurm
+from localgene.run.events import RunEvents
+from localgene.run.executors.cluster import ClusterExecutor
 
 NAME = "slurm"
 
@@ -25,7 +25,7 @@ NAME = "slurm"
 class SlurmExecutor(ClusterExecutor):
     def profile(self, execution, job_dir: Path) -> dict:
         """The merged profile with the status command and partition chosen from the cluster's
-        facts (localgene.slurm.choose); the choice is the job log's ``localgene: SLURM:`` line."""
+        facts (localgene.run.slurm.choose); the choice is the job log's ``localgene: SLURM:`` line."""
         _, choice = execution.cluster()
         with open(Path(job_dir) / "logs" / "snakemake.log", "a") as log:
             log.write(choice.line + "\n")
@@ -119,7 +119,7 @@ def profile_name(job_dir: Path) -> str:
 def leftovers(events: RunEvents) -> list[str]:
     """scancel what the run left queued or running and wait until squeue shows none; the ids.
 
-    Raises :class:`localgene.slurm.SlurmUnavailable` if jobs are still there after the bound.
+    Raises :class:`localgene.run.slurm.SlurmUnavailable` if jobs are still there after the bound.
     """
     return slurm.cancel_run(events.run_ids)
 

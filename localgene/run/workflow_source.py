@@ -22,7 +22,7 @@ def workflow_dir() -> Path:
 
     override = os.environ.get("LOCALGENE_WORKFLOW_DIR")
     candidates = [Path(override)] if override else []
-    candidates.append(Path(__file__).resolve().parent.parent)
+    candidates.append(Path(__file__).resolve().parents[2])  # localgene/run/ -> the checkout
     candidates.append(Path(str(resources.files("localgene") / PACKAGED_WORKFLOW)))
     for folder in candidates:
         if (folder / "Snakefile").is_file():

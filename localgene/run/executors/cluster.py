@@ -3,7 +3,7 @@
 Each step runs as a job of the cluster; localgene writes the merged profile (its own
 ``config/<executor>`` with the site's laid over it) into ``logs/profile/config.yaml`` of the job
 folder and hands Snakemake ``--executor X --profile <that folder> --jobs N``. The plugin cancels
-its own jobs: nothing is left to clean up here (SLURM: localgene.executors.slurm does more).
+its own jobs: nothing is left to clean up here (SLURM: localgene.run.executors.slurm does more).
 """
 
 from __future__ import annotations

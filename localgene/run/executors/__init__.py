@@ -6,7 +6,7 @@
   probe, the lost-job watch, the cleanup of jobs a stopped run left queued and the SLURM side
   of failure messages.
 
-localgene.execution resolves the setting (:class:`~localgene.execution.Execution`) and
+localgene.run.execution resolves the setting (:class:`~localgene.run.execution.Execution`) and
 delegates what differs per executor to :func:`for_name`'s object.
 """
 
@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from localgene.execution import Execution
-    from localgene.run_events import RunEvents
-    from localgene.slurm import LostJobWatch
+    from localgene.run.events import RunEvents
+    from localgene.run.execution import Execution
+    from localgene.run.slurm import LostJobWatch
 
 
 class Executor(Protocol):
@@ -43,7 +43,7 @@ class Executor(Protocol):
 
 
 def for_name(name: str) -> Executor:
-    from localgene.executors import cluster, local, slurm
+    from localgene.run.executors import cluster, local, slurm
 
     if name == local.NAME:
         return local.LocalExecutor()

@@ -1,4 +1,4 @@
-"""Reading a run's Snakemake events (the JSON lines localgene.snakemake_events writes).
+"""Reading a run's Snakemake events (the JSON lines localgene.run.snakemake_events writes).
 
 :class:`EventFile` follows the file while Snakemake writes it (complete lines only);
 :class:`RunEvents` folds the events into what localgene asks of a run: progress, the steps
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from localgene.snakemake_events import EVENTS_PATH
+from localgene.run.snakemake_events import EVENTS_PATH
 
 
 def events_path(job_dir: str | Path) -> Path:

@@ -1,11 +1,11 @@
 """Which step of a run failed and why, in one sentence without a traceback.
 
-Read from the run's events (localgene.run_events: the failed step's rule, jobid, wildcards and
+Read from the run's events (localgene.run.events: the failed step's rule, jobid, wildcards and
 log files, the failed group job and its steps), then from the step's own log (the exception,
 the ``error:`` line). A step that ran as a SLURM job is explained by the SLURM executor
-(localgene.executors.slurm: killed for memory or time, sbatch refusals, group jobs). A run
+(localgene.run.executors.slurm: killed for memory or time, sbatch refusals, group jobs). A run
 without events (a job folder of an older localgene) is read from its text log instead
-(localgene.snakemake_text), as is the Snakemake inside a SLURM group job (its SLURM log).
+(localgene.run.snakemake_text), as is the Snakemake inside a SLURM group job (its SLURM log).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from localgene import run_events
-from localgene.executors import slurm as slurm_executor
-from localgene.run_events import RunEvents
-from localgene.snakemake_text import events_from_text
+from localgene.run import events as run_events
+from localgene.run.events import RunEvents
+from localgene.run.executors import slurm as slurm_executor
+from localgene.run.snakemake_text import events_from_text
 
 
 def failure_message(snakemake_log: Path, job_dir: Path, events: RunEvents | None = None) -> str:

@@ -19,7 +19,7 @@
     A SLURM job that is no longer queued or running, whose end Snakemake has not read after
     this many seconds, fails the job naming the step and the SLURM job id (default 300).
 
-For SLURM, each job first asks the cluster what it offers (localgene.slurm: controller,
+For SLURM, each job first asks the cluster what it offers (localgene.run.slurm: controller,
 accounting, partitions) and fails before submitting anything if it does not answer; the status
 command and partition are chosen from the answers unless the profile sets them, and one line in
 the job log (``localgene: SLURM: ...``) says what was found and chosen.
@@ -39,11 +39,11 @@ from typing import Any, Mapping
 
 import yaml
 
-from localgene import executors, slurm
 from localgene.errors import InvalidRequest, WorkflowFailed
-from localgene.executors import Executor
-from localgene.executors.cluster import CLUSTER_JOB_SNAKEMAKE_MB, DEFAULT_JOBS
-from localgene.run_events import RunEvents
+from localgene.run import executors, slurm
+from localgene.run.events import RunEvents
+from localgene.run.executors import Executor
+from localgene.run.executors.cluster import CLUSTER_JOB_SNAKEMAKE_MB, DEFAULT_JOBS
 
 ENV_EXECUTOR = "LOCALGENE_EXECUTOR"
 ENV_PROFILE = "LOCALGENE_PROFILE"
@@ -157,12 +157,12 @@ class Execution:
 
     @property
     def backend(self) -> Executor:
-        """What differs per executor (localgene.executors)."""
+        """What differs per executor (localgene.run.executors)."""
         return executors.for_name(self.executor)
 
     def snakemake_args(self, job_dir: Path, cores: int) -> list[str]:
         """What replaces ``--cores N`` in Snakemake's argv (local: ``--cores N``; a cluster:
-        the merged profile written into the job folder, see localgene.executors.cluster)."""
+        the merged profile written into the job folder, see localgene.run.executors.cluster)."""
         return self.backend.snakemake_args(self, Path(job_dir), cores)
 
     def env_args(self) -> list[str]:
@@ -197,7 +197,7 @@ class Execution:
         when the interrupt came, may be missed (the executor holds its active jobs outside its
         list while it polls). For SLURM every job of a run is named after the run's ID (the
         ``executor_run`` event of the run's events): whatever ``squeue`` still shows under that
-        name is ``scancel``-ed (localgene.executors.slurm). Other executors: nothing to do here
+        name is ``scancel``-ed (localgene.run.executors.slurm). Other executors: nothing to do here
         (their plugins cancel).
         """
         try:
@@ -229,7 +229,7 @@ def resolve(executor: str | None = None, env: Mapping[str, str] | None = None,
             f"the executor {name!r} needs the Python package snakemake-executor-plugin-{name}, "
             "which is not installed", field=field)
     if workflow_dir is None:
-        from localgene.workflow_source import workflow_dir as find
+        from localgene.run.workflow_source import workflow_dir as find
 
         workflow_dir = find()
     base = workflow_dir / "config" / name

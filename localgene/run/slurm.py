@@ -315,7 +315,7 @@ class LostJobWatch:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def feed(self, event: dict[str, Any]) -> None:
-        """Take in one of the run's events (localgene.run_events)."""
+        """Take in one of the run's events (localgene.run.events)."""
         kind = event.get("event")
         with self._lock:
             if kind == "executor_run":
