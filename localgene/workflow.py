@@ -28,11 +28,11 @@ from localgene.errors import InvalidRequest, LocalgeneError, WorkflowFailed
 from localgene.execution import Execution
 from localgene.options import SNAPSHOT_PATH, save_snapshot
 from localgene.plan import Plan, build_plan, check_environment, check_local_files
+from localgene.schema import CNVKIT_LIST_PATH_FIELDS as LIST_PATH_FIELDS
+from localgene.schema import CNVKIT_SCALAR_PATH_FIELDS as PATH_FIELDS
 from localgene.signals import group_members, signal_members, signal_name
 from localgene.slurm import refusal
 
-PATH_FIELDS = ("ref", "bed", "annotation_file", "output_dir")
-LIST_PATH_FIELDS = ("experimental_inputs", "control_inputs")
 
 _PROGRESS = re.compile(r"^(\d+) of (\d+) steps \(")
 _TOTAL = re.compile(r"^total\s+(\d+)")
