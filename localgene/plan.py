@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from localgene.config_schema import LOCALGENE_CONFIG_KEYS
 from localgene.errors import EnvironmentProblem, InputNotFound, InvalidRequest
 from localgene.options import CheckedOptions, check_options
 
@@ -24,7 +25,7 @@ _BAM_SUFFIXES = (".bam", ".cram")
 
 
 #: Config keys localgene adds to a job body when it runs it (not part of the request).
-LOCALGENE_KEYS = frozenset({"instance_id", "coverage_cache"})
+LOCALGENE_KEYS = frozenset(LOCALGENE_CONFIG_KEYS)
 
 
 def sample_name(path: str) -> str:

@@ -128,13 +128,15 @@ SERVICE_EXAMPLE_BODY: dict[str, Any] = {
 class CnvkitBody(_Body):
     """The CNVkit submit body (spec section 1)."""
 
-    experimental_inputs: Annotated[NameList, INPUT]
-    control_inputs: Annotated[NameList, INPUT]
-    output_dir: Annotated[Name, OUTPUT]
-    ref: Annotated[Name, INPUT]
-    bed: Annotated[Name, INPUT]
+    experimental_inputs: Annotated[NameList, INPUT, Field(
+        description="test sample BAMs (sorted, duplicates marked or removed)")]
+    control_inputs: Annotated[NameList, INPUT, Field(
+        description="control (normal) sample BAMs, pooled into the reference")]
+    output_dir: Annotated[Name, OUTPUT, Field(description="folder that receives the results")]
+    ref: Annotated[Name, INPUT, Field(description="reference genome FASTA")]
+    bed: Annotated[Name, INPUT, Field(description="target regions (BED or interval list)")]
     has_annotate: bool = False
-    annotation_file: Annotated[Text, INPUT] = ""
+    annotation_file: Annotated[Text, INPUT, Field(description="refFlat, BED, GFF3 or GTF; plain or gzip")] = ""
     target_conf: Annotated[Text, conf_of("target")] = ""
     antitarget_conf: Annotated[Text, conf_of("antitarget")] = ""
     coverage_conf: Annotated[Text, conf_of("coverage")] = ""

@@ -33,7 +33,6 @@ from localgene.schema import CNVKIT_SCALAR_PATH_FIELDS as PATH_FIELDS
 from localgene.signals import group_members, signal_members, signal_name
 from localgene.slurm import refusal
 
-
 _PROGRESS = re.compile(r"^(\d+) of (\d+) steps \(")
 _TOTAL = re.compile(r"^total\s+(\d+)")
 _ERROR_RULE = re.compile(r"^Error in rule (\S+?):")
