@@ -47,7 +47,7 @@ def test_the_table_says_what_each_stage_runs():
     assert names[("pipeline", "run")] == ["body", "workflow installed"]
     assert names[("pipeline", "check")] == names[("pipeline", "workflow")] == []
     # one table: every stage's list is a sub-sequence of it
-    for (kind, stage), listed in names.items():
+    for (kind, _stage), listed in names.items():
         assert [c.name for c in CHECKS if c.kind == kind and c.name in listed] == listed
     with pytest.raises(ValueError, match="unknown stage"):
         checks_for("cnvkit", "later")
