@@ -7,7 +7,7 @@ Regenerate after changing the body model::
     python -m localgene.config_schema --check  # exit 1 if a checked-in file differs
 
 The schema is the model's JSON schema (titles dropped) plus what pydantic cannot express: the
-keys localgene adds when it runs a job (:data:`LOCALGENE_CONFIG_KEYS`) and the rule that
+keys localgene adds when it runs a job (:data:`ADDED_CONFIG_KEYS`) and the rule that
 ``has_annotate: true`` needs an ``annotation_file``.
 """
 
@@ -23,7 +23,7 @@ import yaml
 from localgene.schema import CNVKIT_PATH_FIELDS, CnvkitBody
 
 #: Config keys localgene adds to a CNVkit body when it runs the job (never part of a request).
-LOCALGENE_CONFIG_KEYS: dict[str, dict[str, Any]] = {
+ADDED_CONFIG_KEYS: dict[str, dict[str, Any]] = {
     "coverage_cache": {
         "description": "set by localgene (not part of the service's body): a shared folder where "
         "control coverage is cached and reused across jobs ($LOCALGENE_HOME/cache/coverage); "
@@ -64,7 +64,7 @@ def cnvkit_config_schema() -> dict[str, Any]:
         "type": "object",
         "additionalProperties": False,
         "required": model["required"],
-        "properties": {**model["properties"], **LOCALGENE_CONFIG_KEYS},
+        "properties": {**model["properties"], **ADDED_CONFIG_KEYS},
         "if": {"properties": {"has_annotate": {"const": True}}, "required": ["has_annotate"]},
         "then": {"required": ["annotation_file"], "properties": {"annotation_file": {"minLength": 1}}},
     }

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from localgene.config_schema import LOCALGENE_CONFIG_KEYS
+from localgene.config_schema import ADDED_CONFIG_KEYS
 from localgene.errors import EnvironmentProblem, InputNotFound, InvalidRequest
 from localgene.options import CheckedOptions, check_options
 
@@ -25,7 +25,7 @@ _BAM_SUFFIXES = (".bam", ".cram")
 
 
 #: Config keys localgene adds to a job body when it runs it (not part of the request).
-LOCALGENE_KEYS = frozenset(LOCALGENE_CONFIG_KEYS)
+ADDED_KEYS = frozenset(ADDED_CONFIG_KEYS)
 
 
 def sample_name(path: str) -> str:
@@ -91,7 +91,7 @@ class Plan:
 
         return {
             "instance_id": self.instance_id,
-            "request": {k: v for k, v in config.items() if k not in LOCALGENE_KEYS},
+            "request": {k: v for k, v in config.items() if k not in ADDED_KEYS},
             **self.to_json(),
             "versions": {
                 "localgene": localgene.__version__,

@@ -31,7 +31,7 @@ from localgene.options import SNAPSHOT_PATH, save_snapshot
 from localgene.plan import Plan
 from localgene.schema import CNVKIT_LIST_PATH_FIELDS as LIST_PATH_FIELDS
 from localgene.schema import CNVKIT_SCALAR_PATH_FIELDS as PATH_FIELDS
-from localgene.settings import Settings
+from localgene.settings import Environment, Settings
 from localgene.signals import group_members, signal_members, signal_name
 from localgene.slurm import refusal
 
@@ -71,7 +71,7 @@ def workflow_dir() -> Path:
     """
     from importlib import resources
 
-    override = os.environ.get("LOCALGENE_WORKFLOW_DIR")
+    override = Environment.read().workflow_dir
     candidates = [Path(override)] if override else []
     candidates.append(Path(__file__).resolve().parent.parent)
     candidates.append(Path(str(resources.files("localgene") / PACKAGED_WORKFLOW)))

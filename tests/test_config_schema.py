@@ -32,7 +32,7 @@ def test_check_mode_fails_on_a_stale_file(tmp_path, capsys):
 
 def test_schema_has_every_body_field_and_the_localgene_keys():
     schema = config_schema.cnvkit_config_schema()
-    assert list(schema["properties"]) == [*CnvkitBody.model_fields, *config_schema.LOCALGENE_CONFIG_KEYS]
+    assert list(schema["properties"]) == [*CnvkitBody.model_fields, *config_schema.ADDED_CONFIG_KEYS]
     assert schema["required"] == [n for n, f in CnvkitBody.model_fields.items() if f.is_required()]
 
 
