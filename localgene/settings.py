@@ -255,8 +255,9 @@ def docs_table() -> str:
             for name, info in Environment.model_fields.items()]
     return ("# Settings: the environment variables\n\n"
             "Generated from `localgene.settings.Environment` by `python -m localgene.settings --docs`: "
-            "do not edit. Every variable is read once, when a command, the server, the worker or a job "
-            "process starts; an empty variable counts as unset. Command-line options, where a command "
+            "do not edit. The variables are read through that one class when an entry point starts (a "
+            "command, the server, the worker, a job process, a Snakemake step process) and what was read "
+            "is passed down; an empty variable counts as unset. Command-line options, where a command "
             "has one, win over the variable.\n\n"
             "| variable | meaning |\n|---|---|\n" + "\n".join(rows) + "\n")
 
