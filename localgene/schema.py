@@ -42,7 +42,7 @@ import json
 import re
 import time
 import uuid
-from typing import Annotated, Any, Iterable
+from typing import Annotated, Any, Iterable, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -187,8 +187,7 @@ CNVKIT_OUTPUT_FIELDS: tuple[str, ...] = fields_holding(CnvkitBody, "output")
 CNVKIT_PATH_FIELDS: tuple[str, ...] = (*CNVKIT_INPUT_FIELDS, *CNVKIT_OUTPUT_FIELDS)
 #: The path fields that hold a list of paths / one path.
 CNVKIT_LIST_PATH_FIELDS: tuple[str, ...] = tuple(
-    n for n in CNVKIT_PATH_FIELDS if CnvkitBody.model_fields[n].annotation is list or
-    getattr(CnvkitBody.model_fields[n].annotation, "__origin__", None) is list
+    n for n in CNVKIT_PATH_FIELDS if get_origin(CnvkitBody.model_fields[n].annotation) is list
 )
 CNVKIT_SCALAR_PATH_FIELDS: tuple[str, ...] = tuple(n for n in CNVKIT_PATH_FIELDS if n not in CNVKIT_LIST_PATH_FIELDS)
 #: Per pipeline: the fields that may hold a reference (a registry name or a path), in body
