@@ -23,18 +23,26 @@ Decisions where the spec is silent (also in ``docs/jobs.md``):
 * Limits: :data:`MAX_LIST_ITEMS` items per list, :data:`MAX_STRING_LENGTH` characters per string,
   :data:`MAX_BODY_BYTES` for the whole body as compact JSON.
 
+The module is split in three (re-exported here, so ``from localgene.schema import X`` works for
+all): :mod:`localgene.body_base` (limits, field types, the base model, the field markers, error
+translation), :mod:`localgene.pipeline_schema` (the pipeline bodies) and this one (the CNVkit
+body, the field lists derived from it, the job record and the listing shapes).
+
+Lists of fields are never written out: each field of a body says what it holds with a
+:class:`~localgene.body_base.FieldRole` marker, and :data:`CONF_FIELDS`,
+:data:`CNVKIT_INPUT_FIELDS`, :data:`CNVKIT_OUTPUT_FIELDS`, ... are read from the model.
+
 Option strings (``*_conf``) are only type-checked here; :mod:`localgene.cnvkit.options` checks their
 content against CNVkit.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 import time
 import uuid
-from typing import Annotated, Any, Iterable, Literal, Union
+from typing import Annotated, Any, Iterable, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -42,30 +50,54 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    TypeAdapter,
     ValidationError,
     computed_field,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
-from localgene.errors import InvalidRequest, LimitExceeded
+from localgene.body_base import (  # noqa: F401  (re-exported: from localgene.schema import X)
+    CNVKIT_KIND,
+    INPUT,
+    KINDS,
+    MAX_BODY_BYTES,
+    MAX_LIST_ITEMS,
+    MAX_STRING_LENGTH,
+    OUTPUT,
+    PIPELINE_KINDS,
+    FieldRole,
+    Kind,
+    Name,
+    NameList,
+    OptionList,
+    Text,
+    _Body,
+    _check_size,
+    _duplicates,
+    _raise_from,
+    _rule,
+    conf_of,
+    fields_holding,
+    role_of,
+)
+from localgene.errors import InvalidRequest
 from localgene.jobs.status import Status
-
-# --------------------------------------------------------------------------------------------
-# Limits and constants
-
-#: Most items in any list of a body (input files, option lists, groups, samples).
-MAX_LIST_ITEMS = 1000
-#: Longest string in a body (paths, option strings), in characters.
-MAX_STRING_LENGTH = 4096
-#: Largest body, measured as compact UTF-8 JSON.
-MAX_BODY_BYTES = 1 << 20
-
-CNVKIT_KIND = "cnvkit"
-PIPELINE_KINDS: tuple[str, ...] = ("DNA_GERMLINE", "DNA_SOMATIC", "RNA_DIFF_EXPR")
-KINDS: tuple[str, ...] = (CNVKIT_KIND, *PIPELINE_KINDS)
-Kind = Literal["cnvkit", "DNA_GERMLINE", "DNA_SOMATIC", "RNA_DIFF_EXPR"]
+from localgene.pipeline_schema import (  # noqa: F401  (re-exported)
+    BAM_EXTENSIONS,
+    FASTQ_EXTENSIONS,
+    INTERVAL_EXTENSIONS,
+    LIBRARY_TYPES,
+    PIPELINE_MODELS,
+    VCF_EXTENSIONS,
+    DnaGermlineBody,
+    DnaSomaticBody,
+    FileType,
+    PipelineBody,
+    RnaDiffExprBody,
+    RnaGroup,
+    RnaSample,
+    SomaticSample,
+    parse_pipeline_body,
+)
 
 #: The service's own example CNVkit body (the spec's section 1), as real clients send it.
 SERVICE_EXAMPLE_BODY: dict[str, Any] = {
@@ -88,133 +120,6 @@ SERVICE_EXAMPLE_BODY: dict[str, Any] = {
     "sex_conf": "-y",
 }
 
-CONF_FIELDS: tuple[str, ...] = (
-    "target_conf",
-    "antitarget_conf",
-    "coverage_conf",
-    "sex_conf",
-    "reference_conf",
-    "fix_conf",
-    "segment_conf",
-    "genemetrics_conf",
-    "call_conf",
-)
-
-FASTQ_EXTENSIONS: tuple[str, ...] = (".fastq", ".fq", ".fastq.gz", ".fq.gz")
-BAM_EXTENSIONS: tuple[str, ...] = (".bam",)
-VCF_EXTENSIONS: tuple[str, ...] = (".vcf", ".vcf.gz")
-INTERVAL_EXTENSIONS: tuple[str, ...] = (".bed", ".intervals", ".interval-list", ".interval_list")
-LIBRARY_TYPES: tuple[str, ...] = ("fr-unstranded", "fr-firststrand", "fr-secondstrand")
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_SOMATIC_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
-_RNA_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,127}")
-_ARTIFACT_MODE = re.compile(r"[ACGT]/[ACGT]")
-_ADAPTER = re.compile(r"[ACGTNacgtn]+")
-_UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
-
-
-def _rule(field: str | None, detail: str, *, limit: bool = False) -> PydanticCustomError:
-    """An error raised from a validator; ``field`` is a path relative to the model validated."""
-    return PydanticCustomError(
-        "lg_limit" if limit else "lg_rule", "{detail}", {"detail": detail, "field": field or ""}
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Reusable field types
-
-
-def _no_control(value: str) -> str:
-    if _CONTROL.search(value):
-        raise _rule(None, "must not contain control characters (newline, tab, NUL, ...)")
-    return value
-
-
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise _rule(None, "must not be empty")
-    return value
-
-
-#: Any string (may be empty): option strings, optional paths.
-Text = Annotated[str, StringConstraints(max_length=MAX_STRING_LENGTH), AfterValidator(_no_control)]
-#: A string that names something: not empty, not blank.
-Name = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=MAX_STRING_LENGTH),
-    AfterValidator(_no_control),
-    AfterValidator(_not_blank),
-]
-#: A non-empty list of names.
-NameList = Annotated[list[Name], Field(min_length=1, max_length=MAX_LIST_ITEMS)]
-#: A list of option strings (pipeline ``*_conf``); may be empty.
-OptionList = Annotated[list[Text], Field(max_length=MAX_LIST_ITEMS)]
-
-
-def _file_type(value: str) -> str:
-    upper = value.upper()
-    if upper not in ("FASTQ", "BAM"):
-        raise _rule(None, f"must be FASTQ or BAM (any case), got {value!r}")
-    return upper
-
-
-#: ``FASTQ`` or ``BAM``, compared case-insensitively; the model keeps it upper-case.
-FileType = Annotated[str, StringConstraints(max_length=16), AfterValidator(_file_type)]
-
-
-def _has_ext(path: str, extensions: Iterable[str]) -> bool:
-    lower = path.lower()
-    return any(lower.endswith(ext) for ext in extensions)
-
-
-def _duplicates(field: str, values: list[str]) -> None:
-    seen: dict[str, int] = {}
-    for i, value in enumerate(values):
-        if value in seen:
-            raise _rule(f"{field}[{i}]", f"repeats {field}[{seen[value]}] ({value!r})")
-        seen[value] = i
-
-
-def _check_reads(field: str, files: list[str], file_type: str) -> None:
-    """Two FASTQ files (FASTQ) or one BAM (BAM)."""
-    if file_type == "FASTQ":
-        if len(files) != 2:
-            raise _rule(field, f"file_type is FASTQ: needs exactly two FASTQ files, got {len(files)}")
-        for i, path in enumerate(files):
-            if not _has_ext(path, FASTQ_EXTENSIONS):
-                raise _rule(
-                    f"{field}[{i}]",
-                    "file_type is FASTQ: must end with " + ", ".join(FASTQ_EXTENSIONS),
-                )
-        _duplicates(field, files)
-    else:
-        if len(files) != 1:
-            raise _rule(field, f"file_type is BAM: needs exactly one BAM file, got {len(files)}")
-        if not _has_ext(files[0], BAM_EXTENSIONS):
-            raise _rule(f"{field}[0]", "file_type is BAM: must end with .bam")
-
-
-class _Body(BaseModel):
-    """Strict, closed: no coercion, no unknown fields; optional ``null`` = not sent."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _null_is_unsent(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            fields = cls.model_fields
-            return {
-                k: v
-                for k, v in data.items()
-                if not (v is None and k in fields and not fields[k].is_required())
-            }
-        return data
-
-    def sent_fields(self) -> set[str]:
-        return set(self.model_fields_set)
-
 
 # --------------------------------------------------------------------------------------------
 # CNVkit
@@ -223,22 +128,24 @@ class _Body(BaseModel):
 class CnvkitBody(_Body):
     """The CNVkit submit body (spec section 1)."""
 
-    experimental_inputs: NameList
-    control_inputs: NameList
-    output_dir: Name
-    ref: Name
-    bed: Name
+    experimental_inputs: Annotated[NameList, INPUT, Field(
+        description="test sample BAMs (sorted, duplicates marked or removed)")]
+    control_inputs: Annotated[NameList, INPUT, Field(
+        description="control (normal) sample BAMs, pooled into the reference")]
+    output_dir: Annotated[Name, OUTPUT, Field(description="folder that receives the results")]
+    ref: Annotated[Name, INPUT, Field(description="reference genome FASTA")]
+    bed: Annotated[Name, INPUT, Field(description="target regions (BED or interval list)")]
     has_annotate: bool = False
-    annotation_file: Text = ""
-    target_conf: Text = ""
-    antitarget_conf: Text = ""
-    coverage_conf: Text = ""
-    sex_conf: Text = ""
-    reference_conf: Text = ""
-    fix_conf: Text = ""
-    segment_conf: Text = ""
-    genemetrics_conf: Text = ""
-    call_conf: Text = ""
+    annotation_file: Annotated[Text, INPUT, Field(description="refFlat, BED, GFF3 or GTF; plain or gzip")] = ""
+    target_conf: Annotated[Text, conf_of("target")] = ""
+    antitarget_conf: Annotated[Text, conf_of("antitarget")] = ""
+    coverage_conf: Annotated[Text, conf_of("coverage")] = ""
+    sex_conf: Annotated[Text, conf_of("sex")] = ""
+    reference_conf: Annotated[Text, conf_of("reference")] = ""
+    fix_conf: Annotated[Text, conf_of("fix")] = ""
+    segment_conf: Annotated[Text, conf_of("segment")] = ""
+    genemetrics_conf: Annotated[Text, conf_of("genemetrics")] = ""
+    call_conf: Annotated[Text, conf_of("call")] = ""
 
     @model_validator(mode="after")
     def _rules(self) -> "CnvkitBody":
@@ -254,294 +161,46 @@ class CnvkitBody(_Body):
 
     def input_paths(self) -> list[str]:
         """Every input file of the job (for sizes and staging), without duplicates."""
-        paths = [*self.experimental_inputs, *self.control_inputs, self.ref, self.bed]
-        if self.has_annotate:
-            paths.append(self.annotation_file)
+        paths: list[str] = []
+        for name in CNVKIT_INPUT_FIELDS:
+            if name == "annotation_file" and not self.has_annotate:
+                continue
+            value = getattr(self, name)
+            paths.extend(value if isinstance(value, list) else [value])
         return list(dict.fromkeys(paths))
 
-
 # --------------------------------------------------------------------------------------------
-# Pipelines
+# Field lists, derived from the model's markers (never written out elsewhere)
 
-
-class DnaGermlineBody(_Body):
-    job_type: Literal["DNA_GERMLINE"]
-    input: Annotated[list[Name], Field(min_length=1, max_length=MAX_LIST_ITEMS)]
-    output: Name
-    file_type: FileType
-    ref: Name
-    knownsites: NameList
-    engine: Text | None = None
-    fastq_to_sam_conf: OptionList | None = None
-    bwaspark_conf: OptionList | None = None
-    read_pipeline_spark_conf: OptionList | None = None
-    is_export_bam: bool = False
-    bam_output: Text | None = None
-    is_output_gvcf: bool = False
-
-    @model_validator(mode="after")
-    def _rules(self) -> "DnaGermlineBody":
-        _check_reads("input", self.input, self.file_type)
-        if not _has_ext(self.output, VCF_EXTENSIONS):
-            raise _rule("output", "must be a VCF path ending with .vcf or .vcf.gz")
-        if self.is_export_bam:
-            if not (self.bam_output or "").strip():
-                raise _rule("bam_output", "is required when is_export_bam is true")
-            if not _has_ext(self.bam_output or "", BAM_EXTENSIONS):
-                raise _rule("bam_output", "must end with .bam")
-        return self
-
-
-class SomaticSample(_Body):
-    sample_type: Literal["tumor", "normal"]
-    sample_inputs: Annotated[list[Name], Field(min_length=1, max_length=MAX_LIST_ITEMS)]
-
-
-def _somatic_name(value: str) -> str:
-    if not _SOMATIC_NAME.fullmatch(value):
-        raise _rule(None, "must be 1-128 letters, digits, '_' or '-'")
-    return value
-
-
-SomaticName = Annotated[str, StringConstraints(max_length=MAX_STRING_LENGTH), AfterValidator(_somatic_name)]
-
-
-def _artifact_modes(values: list[str]) -> list[str]:
-    for i, value in enumerate(values):
-        if not _ARTIFACT_MODE.fullmatch(value):
-            raise _rule(f"[{i}]", f"must be a base change such as 'G/T', got {value!r}")
-    return values
-
-
-class DnaSomaticBody(_Body):
-    job_type: Literal["DNA_SOMATIC"]
-    inputs: Annotated[list[SomaticSample], Field(min_length=1, max_length=MAX_LIST_ITEMS)]
-    output: Name
-    file_type: FileType
-    ref: Name
-    tumor_sample_name: SomaticName
-    normal_sample_name: SomaticName
-    knownsites: Annotated[list[Name], Field(max_length=MAX_LIST_ITEMS)] | None = None
-    intervals: Annotated[list[Name], Field(max_length=MAX_LIST_ITEMS)] | None = None
-    pon: Text | None = None
-    germline_resource: Text | None = None
-    mutect_calls_variant: Text | None = None
-    mutect_is_export_bam: bool = False
-    mutect_bam_output: Text | None = None
-    is_filter_by_orientationBias: bool = False
-    artifact_modes: Annotated[
-        list[Text], Field(min_length=1, max_length=16), AfterValidator(_artifact_modes)
-    ] = ["G/T"]
-    is_filter_by_alignmentArtifacts: bool = False
-    fastq_to_sam_conf: OptionList | None = None
-    bwaspark_conf: OptionList | None = None
-    read_pipeline_spark_conf: OptionList | None = None
-    # Keys that the service's stored requests carry: accepted and echoed, not interpreted.
-    expect_time: Any = None
-    conf: Any = None
-    access_encoded_key: Any = None
-    secret_encoded_key: Any = None
-    fastq_ubam_conf: Any = None
-
-    @model_validator(mode="after")
-    def _rules(self) -> "DnaSomaticBody":
-        kinds = [s.sample_type for s in self.inputs]
-        if kinds.count("tumor") != 1 or kinds.count("normal") != 1:
-            raise _rule(
-                "inputs",
-                "needs exactly one tumor and one normal sample, got "
-                f"{kinds.count('tumor')} tumor and {kinds.count('normal')} normal",
-            )
-        for i, sample in enumerate(self.inputs):
-            _check_reads(f"inputs[{i}].sample_inputs", sample.sample_inputs, self.file_type)
-        if self.tumor_sample_name == self.normal_sample_name:
-            raise _rule("normal_sample_name", "must differ from tumor_sample_name")
-        for i, path in enumerate(self.intervals or []):
-            if not _has_ext(path, INTERVAL_EXTENSIONS):
-                raise _rule(f"intervals[{i}]", "must end with " + ", ".join(INTERVAL_EXTENSIONS))
-        if self.mutect_is_export_bam:
-            if not (self.mutect_bam_output or "").strip():
-                raise _rule("mutect_bam_output", "is required when mutect_is_export_bam is true")
-            if not _has_ext(self.mutect_bam_output or "", BAM_EXTENSIONS):
-                raise _rule("mutect_bam_output", "must end with .bam")
-        return self
-
-
-def _rna_name(value: str) -> str:
-    if not _RNA_NAME.fullmatch(value):
-        raise _rule(None, "must start with a letter, then letters, digits, '_' or '-' (1-128 characters)")
-    return value
-
-
-RnaName = Annotated[str, StringConstraints(max_length=MAX_STRING_LENGTH), AfterValidator(_rna_name)]
-
-
-class RnaSample(_Body):
-    sample_name: RnaName
-    files: Annotated[list[Name], Field(min_length=1, max_length=MAX_LIST_ITEMS)]
-
-    @model_validator(mode="after")
-    def _rules(self) -> "RnaSample":
-        _check_reads("files", self.files, "FASTQ")
-        return self
-
-
-class RnaGroup(_Body):
-    group_name: RnaName
-    group_inputs: Annotated[list[RnaSample], Field(min_length=1, max_length=MAX_LIST_ITEMS)]
-
-
-def _adapter(value: str) -> str:
-    if not _ADAPTER.fullmatch(value):
-        raise _rule(None, "must be an adapter sequence of A, C, G, T, N")
-    return value
-
-
-class RnaDiffExprBody(_Body):
-    job_type: Literal["RNA_DIFF_EXPR"]
-    inputs: Annotated[list[RnaGroup], Field(min_length=1, max_length=MAX_LIST_ITEMS)]
-    output: Name
-    ref: Name
-    gtf: Name
-    adapt: Annotated[str, StringConstraints(max_length=256), AfterValidator(_adapter)] | None = None
-    is_export_qc: bool = False
-    bed: Text | None = None
-    library_type: Literal["fr-unstranded", "fr-firststrand", "fr-secondstrand"] = "fr-unstranded"
-
-    @model_validator(mode="after")
-    def _rules(self) -> "RnaDiffExprBody":
-        if len(self.inputs) < 2:
-            raise _rule("inputs", "differential expression needs at least two groups")
-        groups: dict[str, int] = {}
-        samples: dict[str, str] = {}
-        for g, group in enumerate(self.inputs):
-            if group.group_name in groups:
-                raise _rule(
-                    f"inputs[{g}].group_name", f"repeats inputs[{groups[group.group_name]}].group_name"
-                )
-            groups[group.group_name] = g
-            for s, sample in enumerate(group.group_inputs):
-                here = f"inputs[{g}].group_inputs[{s}].sample_name"
-                if sample.sample_name in samples:
-                    raise _rule(here, f"repeats {samples[sample.sample_name]}")
-                samples[sample.sample_name] = here
-        if self.is_export_qc and not (self.bed or "").strip():
-            raise _rule("bed", "is required when is_export_qc is true")
-        return self
-
-
-PipelineBody = Annotated[
-    Union[DnaGermlineBody, DnaSomaticBody, RnaDiffExprBody], Field(discriminator="job_type")
-]
-PIPELINE_MODELS: dict[str, type[_Body]] = {
-    "DNA_GERMLINE": DnaGermlineBody,
-    "DNA_SOMATIC": DnaSomaticBody,
-    "RNA_DIFF_EXPR": RnaDiffExprBody,
+#: The nine CNVkit option fields, in body order.
+CONF_FIELDS: tuple[str, ...] = fields_holding(CnvkitBody, "conf")
+#: CNVkit step -> its option field (``{"target": "target_conf", ...}``).
+CONF_FIELD_OF_STEP: dict[str, str] = {
+    role.step: name for name, info in CnvkitBody.model_fields.items()
+    if (role := role_of(info)) is not None and role.kind == "conf" and role.step
 }
-_PIPELINE_ADAPTER: TypeAdapter[Any] = TypeAdapter(PipelineBody)
-
-
-# --------------------------------------------------------------------------------------------
-# Turning pydantic errors into one line
-
-
-def _path(loc: Iterable[Any]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part:
-            part = str(part)
-            out += part if (not out or part.startswith("[")) else "." + part
-    return out
-
-
-def _join(base: str, sub: str) -> str:
-    if not sub:
-        return base
-    if not base or sub.startswith("["):
-        return base + sub
-    return f"{base}.{sub}"
-
-
-def _describe(err: dict[str, Any], known_fields: Iterable[str]) -> tuple[str, str, bool]:
-    """(field path, message, is_limit) for one pydantic error."""
-    kind = err["type"]
-    ctx = err.get("ctx") or {}
-    path = _path(err["loc"])
-    if kind in ("lg_rule", "lg_limit"):
-        return _join(path, ctx.get("field", "")), ctx["detail"], kind == "lg_limit"
-    if kind == "missing":
-        return path, "is required", False
-    if kind == "extra_forbidden":
-        name = str(err["loc"][-1]) if err["loc"] else ""
-        close = difflib.get_close_matches(name, list(known_fields), n=1, cutoff=0.75)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        return path, f"unknown field{hint}", False
-    if kind == "string_type":
-        return path, "must be a string", False
-    if kind == "bool_type":
-        return path, "must be true or false", False
-    if kind == "list_type":
-        return path, "must be a list", False
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return path, "must be an object", False
-    if kind in ("int_type", "int_parsing"):
-        return path, "must be an integer", False
-    if kind == "too_short":
-        minimum = ctx.get("min_length", 1)
-        return path, ("must not be empty" if minimum == 1 else f"needs at least {minimum} items"), False
-    if kind == "too_long":
-        return (
-            path,
-            f"has more than {ctx.get('max_length')} items (the limit)",
-            True,
-        )
-    if kind == "string_too_short":
-        return path, "must not be empty", False
-    if kind == "string_too_long":
-        return path, f"is longer than {ctx.get('max_length')} characters (the limit)", True
-    if kind == "literal_error":
-        return path, f"must be one of {ctx.get('expected')}", False
-    if kind == "union_tag_not_found":
-        return "job_type", "is required: one of " + ", ".join(PIPELINE_KINDS), False
-    if kind == "union_tag_invalid":
-        sent = err.get("input", {}).get("job_type") if isinstance(err.get("input"), dict) else None
-        return "job_type", f"must be one of {', '.join(PIPELINE_KINDS)}; got {json.dumps(sent)}", False
-    message = str(err.get("msg", "is invalid"))
-    return path, message[:1].lower() + message[1:], False
-
-
-def _raise_from(exc: ValidationError, known_fields: Iterable[str], *, strip_tag: bool = False) -> None:
-    errors = exc.errors(include_url=False)
-    described = []
-    for err in errors:
-        if strip_tag and err["loc"] and err["loc"][0] in PIPELINE_KINDS:
-            err = {**err, "loc": err["loc"][1:]}
-        if not err["loc"] and err["type"] in ("model_type", "model_attributes_type", "dict_type"):
-            raise InvalidRequest("the request body must be a JSON object") from None
-        described.append(_describe(err, known_fields))
-    # A limit problem is reported first: it is the reason the rest may look wrong.
-    described.sort(key=lambda d: not d[2])
-    field, message, is_limit = described[0]
-    more = len(described) - 1
-    if message == "is required" and more:
-        # Name every missing field of the same object at once: the usual "forgot them" case.
-        parent = field.rpartition(".")[0]
-        missing = [f for f, m, _ in described[1:] if m == "is required" and f.rpartition(".")[0] == parent]
-        if missing:
-            message += " (also missing: " + ", ".join(missing) + ")"
-            more -= len(missing)
-    if more:
-        message += f" (and {more} more problem{'s' if more > 1 else ''})"
-    cls = LimitExceeded if is_limit else InvalidRequest
-    raise cls(message, field=field or None) from None
-
-
-def _check_size(data: Any) -> None:
-    size = len(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
-    if size > MAX_BODY_BYTES:
-        raise LimitExceeded(f"the request body is {size} bytes; at most {MAX_BODY_BYTES} are allowed")
+#: The input files of a CNVkit body (``annotation_file`` counts only with ``has_annotate``).
+CNVKIT_INPUT_FIELDS: tuple[str, ...] = fields_holding(CnvkitBody, "input")
+#: Where a CNVkit job's results go.
+CNVKIT_OUTPUT_FIELDS: tuple[str, ...] = fields_holding(CnvkitBody, "output")
+#: Every path field of a CNVkit body: inputs first, then outputs.
+CNVKIT_PATH_FIELDS: tuple[str, ...] = (*CNVKIT_INPUT_FIELDS, *CNVKIT_OUTPUT_FIELDS)
+#: The path fields that hold a list of paths / one path.
+CNVKIT_LIST_PATH_FIELDS: tuple[str, ...] = tuple(
+    n for n in CNVKIT_PATH_FIELDS if get_origin(CnvkitBody.model_fields[n].annotation) is list
+)
+CNVKIT_SCALAR_PATH_FIELDS: tuple[str, ...] = tuple(n for n in CNVKIT_PATH_FIELDS if n not in CNVKIT_LIST_PATH_FIELDS)
+#: Per pipeline: the fields that may hold a reference (a registry name or a path), in body
+#: order; the destination fields; the option-list fields.
+PIPELINE_REFERENCE_FIELDS: dict[str, tuple[str, ...]] = {
+    kind: fields_holding(model, "reference") for kind, model in PIPELINE_MODELS.items()
+}
+PIPELINE_OUTPUT_FIELDS: dict[str, tuple[str, ...]] = {
+    kind: fields_holding(model, "output") for kind, model in PIPELINE_MODELS.items()
+}
+PIPELINE_CONF_FIELDS: dict[str, tuple[str, ...]] = {
+    kind: fields_holding(model, "conf") for kind, model in PIPELINE_MODELS.items()
+}
 
 
 def parse_cnvkit_body(data: Any) -> CnvkitBody:
@@ -560,19 +219,6 @@ def parse_cnvkit_body(data: Any) -> CnvkitBody:
     return body
 
 
-def parse_pipeline_body(data: Any) -> DnaGermlineBody | DnaSomaticBody | RnaDiffExprBody:
-    """Validate a pipeline submit body; ``job_type`` picks the model. Errors as above."""
-    if not isinstance(data, dict):
-        raise InvalidRequest("the request body must be a JSON object")
-    model = PIPELINE_MODELS.get(data.get("job_type")) if isinstance(data.get("job_type"), str) else None
-    try:
-        body = _PIPELINE_ADAPTER.validate_python(data)
-    except ValidationError as exc:
-        _raise_from(exc, model.model_fields if model else ("job_type",), strip_tag=True)
-    _check_size(data)
-    return body
-
-
 def parse_body(kind: str, data: Any) -> BaseModel:
     """:func:`parse_cnvkit_body` for ``"cnvkit"``, else :func:`parse_pipeline_body` (whose
     ``job_type`` must then equal ``kind``)."""
@@ -586,6 +232,8 @@ def parse_body(kind: str, data: Any) -> BaseModel:
 
 # --------------------------------------------------------------------------------------------
 # The job record
+
+_UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
 
 def now_ms() -> int:

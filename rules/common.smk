@@ -3,8 +3,10 @@
 import re
 
 from localgene.cnvkit import step as lg_cnvkit_step
+from localgene import job_checks as lg_job_checks
 from localgene.cnvkit import options as lg_options
 from localgene.cnvkit import plan as lg_plan
+from localgene import settings as lg_settings
 from localgene.cnvkit import workflow_steps as lg_workflow_steps
 
 # What was found when the option strings were checked, by `localgene run` at submit or by the
@@ -12,19 +14,16 @@ from localgene.cnvkit import workflow_steps as lg_workflow_steps
 # Snakemake processes of cluster jobs) read it instead of importing CNVkit again
 # (localgene.cnvkit.options, "snapshot"; keyed on the option strings and the CNVkit version).
 OPTIONS_SNAPSHOT = lg_options.SNAPSHOT_PATH
+# The checks of a run are localgene.job_checks' stages "workflow" (this main process: once per
+# run, not again in every job a cluster executor starts) and "step" (the others: the plan only).
+_CHECKED = lg_job_checks.check_job(config, lg_settings.load(), cores=workflow.cores, snapshot=OPTIONS_SNAPSHOT,
+                                   stage="workflow" if workflow.is_main_process else "step", kind="cnvkit")
+PLAN = _CHECKED.plan
 if workflow.is_main_process:
-    PLAN = lg_plan.build_plan(config, cores=workflow.cores,
-                              options=lg_options.load_snapshot(config, OPTIONS_SNAPSHOT, cores=workflow.cores))
     try:
         lg_options.save_snapshot(PLAN.options, config, OPTIONS_SNAPSHOT)
     except OSError:
         pass  # cluster jobs then check the options themselves
-    # Once per run, not again in every job a cluster executor starts.
-    lg_plan.check_environment(PLAN)
-    lg_plan.check_local_files(PLAN)
-else:
-    PLAN = lg_plan.build_plan(config, cores=workflow.cores,
-                              options=lg_options.load_snapshot(config, OPTIONS_SNAPSHOT))
 
 # Results are delivered to output_dir/<RUN_ID>/.
 RUN_ID = PLAN.instance_id or lg_plan.run_id_for(Path.cwd())

@@ -19,7 +19,7 @@ from localgene import settings as settings_mod
 from localgene.api.data_roots import DataRoots
 from localgene.api.users import PROJECT_ID, Caller, UsersFile
 from localgene.errors import AccessDenied, BodyTooLarge, InputPermissionDenied, InvalidRequest, JobNotFound
-from localgene.schema import MAX_BODY_BYTES
+from localgene.schema import CNVKIT_PATH_FIELDS, MAX_BODY_BYTES
 from localgene.storage.paths import parse_location
 from localgene.store import INT64_MAX, LIMIT_DEFAULT, LIMIT_MAX, LIMIT_MIN, Store
 
@@ -223,7 +223,7 @@ async def json_body(request: Request, state: ApiState = Depends(get_state)) -> A
 # --------------------------------------------------------------------------------------------
 # Paths in CNVkit bodies
 
-PATH_FIELDS = ("experimental_inputs", "control_inputs", "ref", "bed", "annotation_file", "output_dir")
+PATH_FIELDS = CNVKIT_PATH_FIELDS  # inputs, then output_dir (from the body model)
 
 
 def _paths(body: dict[str, Any]) -> Iterable[tuple[str, str]]:

@@ -5,11 +5,12 @@ describe exactly those shapes (the tests check every reply against them)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from localgene.jobs.status import ORDER
+from localgene.schema import CnvkitBody
 
 StatusName = Literal["LAUNCHING", "RUNNING", "FINISHED", "FAILED", "CANCELING", "CANCELLED"]
 assert set(StatusName.__args__) == {s.value for s in ORDER}  # type: ignore[attr-defined]
@@ -31,32 +32,31 @@ class CnvkitSubmitted(_Reply):
     instance_id: str = Field(description="the new job's id (UUID4)")
 
 
-class CnvkitInstance(_Reply):
-    """One CNVkit job: its state, then every body field as submitted (defaults for the optional
-    fields that were not sent)."""
-
+class _CnvkitJobFields(_Reply):
     instance_id: str
     owner: str = Field(description="the submitting user")
     status: StatusName
     start_time: int = Field(description="submission time, epoch milliseconds")
     duration: int = Field(description="seconds from start_time to the end (or to now while not final)")
     message: str = Field(description="the failure reason, or empty")
-    experimental_inputs: list[str]
-    control_inputs: list[str]
-    output_dir: str
-    ref: str
-    bed: str
-    has_annotate: bool
-    annotation_file: str
-    target_conf: str
-    antitarget_conf: str
-    coverage_conf: str
-    sex_conf: str
-    reference_conf: str
-    fix_conf: str
-    segment_conf: str
-    genemetrics_conf: str
-    call_conf: str
+
+
+def _reply_type(annotation: Any) -> Any:
+    """The JSON type a body field is echoed as: a list of strings, a boolean or a string."""
+    if get_origin(annotation) is list:
+        return list[str]
+    return bool if annotation is bool else str
+
+
+#: One CNVkit job: its state, then every body field as submitted (defaults for the optional
+#: fields that were not sent). The body fields are read from :class:`localgene.schema.CnvkitBody`.
+CnvkitInstance = create_model(
+    "CnvkitInstance",
+    __base__=_CnvkitJobFields,
+    __doc__="One CNVkit job: its state, then every body field as submitted (defaults for the "
+            "optional fields that were not sent).",
+    **{name: (_reply_type(info.annotation), ...) for name, info in CnvkitBody.model_fields.items()},
+)
 
 
 class CnvkitInstanceDetail(CnvkitInstance):

@@ -51,6 +51,7 @@ from typing import Any, Iterator, Literal
 import yaml
 
 from localgene.errors import AuthenticationError, InvalidRequest
+from localgene.settings import Environment
 
 ENV_USERS = "LOCALGENE_USERS"
 USERS_FILENAME = "users.yaml"
@@ -81,8 +82,7 @@ def default_path(home: Path) -> Path:
 
 def resolve_path(home: Path, given: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None) -> Path:
     """``given`` (an option), else env ``LOCALGENE_USERS``, else ``$LOCALGENE_HOME/users.yaml``."""
-    env = os.environ if env is None else env
-    raw = given or env.get(ENV_USERS) or None
+    raw = given or Environment.read(env).users or None
     return Path(os.path.expanduser(raw)).absolute() if raw else default_path(home)
 
 

@@ -9,7 +9,6 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from localgene.cnvkit import plan as job_plan
 from localgene.run import execution, workflow
 
 
@@ -30,15 +29,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from localgene.schema import parse_cnvkit_body
+    from localgene import settings
+    from localgene.job_checks import check_job
 
     where = execution.resolve(args.executor) if args.executor else execution.Execution()
     body = workflow.load_body("/dev/stdin" if args.job == "-" else args.job)
     body = workflow.absolute_paths(body, Path.cwd())
-    parse_cnvkit_body(body)
-    plan = job_plan.build_plan(body, cores=args.cores)
-    job_plan.check_environment(plan)
-    job_plan.check_local_files(plan)
+    plan = check_job(body, settings.load(), stage="check", cores=args.cores, kind="cnvkit").plan
+    assert plan is not None
     out = plan.to_json()
     if not where.is_local:
         report: dict = {"executor": where.executor, "site_profile": str(where.site_profile or "") or None}

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
+
+from localgene.settings import Environment
 
 DEFAULT_PROJECT = "local"
 
 
 def add_identity(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--project", default=os.environ.get("LOCALGENE_PROJECT", DEFAULT_PROJECT),
+    env = Environment.read()
+    p.add_argument("--project", default=env.project or DEFAULT_PROJECT,
                    help="project id (env LOCALGENE_PROJECT; default: %(default)s)")
-    p.add_argument("--owner", default=os.environ.get("LOCALGENE_USER") or _login(),
+    p.add_argument("--owner", default=env.user or _login(),
                    help="user name that owns submitted jobs (env LOCALGENE_USER; default: your login)")
 
 

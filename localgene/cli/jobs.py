@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from localgene.schema import (
     pipeline_job_item,
     pipeline_listing,
 )
+from localgene.settings import Environment
 from localgene.store import Store, parse_paging, parse_time_range
 
 
@@ -152,11 +152,11 @@ def _batch(args: argparse.Namespace) -> list[samplesheet.BatchItem]:
 def _cmd_submit(args: argparse.Namespace) -> int:
     if args.server:
         return _remote_submit(args)
-    store, _ = _store()
+    store, cfg = _store()
     items = _batch(args)
     # All or nothing: every job is checked before any is recorded (one transaction).
     records = samplesheet.submit_batch(store, items, project_id=args.project, owner=args.owner,
-                                       base_name=args.base)
+                                       base_name=args.base, settings=cfg)
     for item, record in zip(items, records):
         for warning in record.warnings:
             print(f"warning: {item.origin}: {warning}", file=sys.stderr)
@@ -267,10 +267,11 @@ def _cmd_stats(args: argparse.Namespace) -> int:
 
 
 def _server_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--server", default=os.environ.get(ENV_SERVER) or None, metavar="URL",
+    env = Environment.read()
+    p.add_argument("--server", default=env.server or None, metavar="URL",
                    help=f"talk to this server's API instead of the local store (env {ENV_SERVER}); "
                    "the token then decides the owner, not --owner")
-    p.add_argument("--token", default=os.environ.get(ENV_TOKEN) or None,
+    p.add_argument("--token", default=env.token or None,
                    help=f"X-Auth-Token for --server (env {ENV_TOKEN})")
 
 

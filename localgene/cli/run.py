@@ -44,7 +44,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     body = workflow.absolute_paths(body, Path.cwd())
     cfg = settings_mod.load().ensure_dirs()
     store = Store.open(cfg)
-    record = service.submit(store, body, project_id=args.project, owner=args.owner)
+    record = service.submit(store, body, project_id=args.project, owner=args.owner, settings=cfg)
     instance_id = record.instance_id
     store.claim(instance_id)  # this process runs it: no worker may take it
     print(f"instance_id: {instance_id}")

@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
-import os
 import sys
 from pathlib import Path
 
 from localgene import settings as settings_mod
 from localgene.api import users as users_mod
 from localgene.errors import InvalidRequest
+from localgene.settings import Environment
 
 ENV_HOST = "LOCALGENE_HOST"
 ENV_PORT = "LOCALGENE_PORT"
@@ -36,9 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "X-Auth-Token (see `localgene users add`). Without a users file, the server only listens on a "
         "loopback address and takes every request as you (the login name), administrator of every project.",
     )
-    p.add_argument("--host", default=os.environ.get(ENV_HOST) or DEFAULT_HOST,
+    env = Environment.read()
+    p.add_argument("--host", default=env.host or DEFAULT_HOST,
                    help=f"address to listen on (env {ENV_HOST}; default: %(default)s)")
-    p.add_argument("--port", default=os.environ.get(ENV_PORT) or str(DEFAULT_PORT),
+    p.add_argument("--port", default=env.port or str(DEFAULT_PORT),
                    help=f"port (env {ENV_PORT}; default: %(default)s)")
     p.add_argument("--users", default=None, metavar="FILE",
                    help=f"users file, YAML or .toml (env {users_mod.ENV_USERS}; default: "
@@ -72,7 +73,7 @@ def _port(raw: str) -> int:
 def resolve_users(cfg: settings_mod.Settings, given: str | None) -> Path | None:
     """The users file to use, or None for the single local user. A file named by option or
     environment must exist; the default one may be absent."""
-    explicit = given or os.environ.get(users_mod.ENV_USERS)
+    explicit = given or cfg.env.users or None
     path = users_mod.resolve_path(cfg.home, explicit)
     if path.exists():
         return path
@@ -99,10 +100,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         )
     allowed = args.allow_path
     if allowed is None:
-        allowed = [p for p in os.environ.get(ENV_ALLOWED, "").split(":") if p]
+        allowed = [p for p in cfg.env.allowed_paths.split(":") if p]
     roots = args.data_root
     if roots is None:
-        roots = [p for p in os.environ.get(ENV_DATA_ROOTS, "").split(":") if p]
+        roots = [p for p in cfg.env.data_roots.split(":") if p]
     if roots and users_path is None:
         raise InvalidRequest("data roots keep the users of a users file apart; without one, restrict "
                              "paths with --allow-path DIR", field="--data-root")

@@ -60,6 +60,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
+from localgene.settings import Environment
+
 ENV_REUSE = "LOCALGENE_COVERAGE_REUSE"
 CONFIG_KEY = "coverage_cache"
 SUBDIR = "coverage"
@@ -73,7 +75,7 @@ _NOT_OPTIONS = frozenset({"bam_or_bg_file", "interval", "output", "func"})
 
 def reuse_enabled(env: dict[str, str] | None = None) -> bool:
     """Reuse is on unless ``LOCALGENE_COVERAGE_REUSE`` is 0/false/no/off."""
-    raw = (os.environ if env is None else env).get(ENV_REUSE, "").strip().lower()
+    raw = Environment.read(env).coverage_reuse.strip().lower()
     return raw not in ("0", "false", "no", "off")
 
 

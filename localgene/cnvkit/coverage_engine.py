@@ -57,6 +57,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from localgene.settings import Environment
+
 ENV_ENGINE = "LOCALGENE_COVERAGE_ENGINE"
 #: Flags CNVkit's bedcov call leaves out (unmapped, secondary, QC-fail, duplicate): 0x704.
 EXCLUDE_FLAGS = 1796
@@ -112,7 +114,7 @@ def engine_choice(env: dict[str, str] | None = None) -> str:
     """``auto`` (default: the fast engine where proven, but CNVkit's own for a small BAM when the
     job's CNVkit step server runs), ``mosdepth`` (the fast engine wherever proven) or ``cnvkit``
     (always CNVkit's own)."""
-    raw = (os.environ if env is None else env).get(ENV_ENGINE, "").strip().lower() or "auto"
+    raw = Environment.read(env).coverage_engine.strip().lower() or "auto"
     return raw if raw in ("auto", "mosdepth", "cnvkit") else "auto"
 
 

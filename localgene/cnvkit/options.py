@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from localgene.errors import InvalidRequest, UnsupportedOption
+from localgene.schema import CONF_FIELD_OF_STEP as CONF_FIELD_OF_STEP_IN_BODY
 
 #: The CNVkit steps a job configures, in workflow order, each with its option field.
 STEPS: tuple[str, ...] = (
@@ -43,7 +44,8 @@ STEPS: tuple[str, ...] = (
     "genemetrics",
     "sex",
 )
-CONF_FIELDS: dict[str, str] = {step: f"{step}_conf" for step in STEPS}
+#: step -> its option field, read from the body model (:data:`localgene.schema.CONF_FIELD_OF_STEP`).
+CONF_FIELD_OF_STEP: dict[str, str] = {step: CONF_FIELD_OF_STEP_IN_BODY[step] for step in STEPS}
 
 #: Placeholder file arguments given to the parser so that only the user's options are checked.
 _PLACEHOLDERS: dict[str, list[str]] = {
@@ -152,7 +154,7 @@ def _flag(action: argparse.Action) -> str:
 
 def split_options(step: str, text: str | None) -> list[str]:
     """Split one option string with shlex, refusing shell syntax. Names the job field."""
-    conf = CONF_FIELDS[step]
+    conf = CONF_FIELD_OF_STEP[step]
     if text is None:
         return []
     if not isinstance(text, str):
@@ -173,7 +175,7 @@ def split_options(step: str, text: str | None) -> list[str]:
 
 def check_step(step: str, text: str | None) -> StepOptions:
     """Check one step's option string against CNVkit's parser and localgene's rules."""
-    conf = CONF_FIELDS[step]
+    conf = CONF_FIELD_OF_STEP[step]
     tokens = split_options(step, text)
     parser = cnvkit_parsers()[step]
     try:
@@ -269,7 +271,7 @@ def _check_step_semantics(step: str, v: dict[str, Any], given: frozenset[str], c
 
 def check_options(body: dict[str, Any], *, cores: int | None = None) -> CheckedOptions:
     """Check every ``*_conf`` field of a job body; refuse the first bad one, warn on the rest."""
-    steps = {step: check_step(step, body.get(CONF_FIELDS[step])) for step in STEPS}
+    steps = {step: check_step(step, body.get(CONF_FIELD_OF_STEP[step])) for step in STEPS}
     checked = CheckedOptions(steps=steps)
     checked.warnings.extend(_cross_step_warnings(checked, cores or os.cpu_count() or 1))
     return checked
@@ -281,15 +283,15 @@ def _cross_step_warnings(c: CheckedOptions, cores: int) -> list[str]:
 
     # The male-reference choice must agree wherever CNVkit reads it.
     y_steps = ("reference", "call", "genemetrics", "sex")
-    with_y = [CONF_FIELDS[st] for st in y_steps if s[st].values["male_reference"]]
+    with_y = [CONF_FIELD_OF_STEP[st] for st in y_steps if s[st].values["male_reference"]]
     if with_y and len(with_y) < len(y_steps):
-        without_y = [CONF_FIELDS[st] for st in y_steps if CONF_FIELDS[st] not in with_y]
+        without_y = [CONF_FIELD_OF_STEP[st] for st in y_steps if CONF_FIELD_OF_STEP[st] not in with_y]
         warnings.append(
             f"-y (male reference) is set in {', '.join(with_y)} but not in "
             f"{', '.join(without_y)}: CNVkit needs the same choice in every step, otherwise "
             f"chrX/chrY copy numbers and inferred sex can be wrong"
         )
-    parx = {CONF_FIELDS[st]: s[st].values.get("diploid_parx_genome") for st in (*y_steps, "fix")}
+    parx = {CONF_FIELD_OF_STEP[st]: s[st].values.get("diploid_parx_genome") for st in (*y_steps, "fix")}
     if len({v for v in parx.values()}) > 1:
         warnings.append(
             "--diploid-parx-genome differs between steps ("
@@ -338,7 +340,7 @@ def _cross_step_warnings(c: CheckedOptions, cores: int) -> list[str]:
         p = s[step].values.get("processes")
         if p is not None and p > cores:
             warnings.append(
-                f"{CONF_FIELDS[step]}: -p {p} is more than this machine's {cores} cores; "
+                f"{CONF_FIELD_OF_STEP[step]}: -p {p} is more than this machine's {cores} cores; "
                 f"CNVkit uses at most {cores}"
             )
     return warnings
@@ -366,7 +368,7 @@ def snapshot_key(body: dict[str, Any]) -> str:
         cnvkit = version("cnvkit")
     except PackageNotFoundError:
         cnvkit = "unknown"
-    parts = [SNAPSHOT_VERSION, cnvkit, [body.get(CONF_FIELDS[step]) for step in STEPS]]
+    parts = [SNAPSHOT_VERSION, cnvkit, [body.get(CONF_FIELD_OF_STEP[step]) for step in STEPS]]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
@@ -431,7 +433,7 @@ def load_snapshot(body: dict[str, Any], path: str | os.PathLike, *, cores: int |
             for step, s in data["steps"].items()
         }
         # the argv handed to CNVkit is always the job's own option string, split again here
-        if any(steps[step].argv != split_options(step, body.get(CONF_FIELDS[step])) for step in STEPS):
+        if any(steps[step].argv != split_options(step, body.get(CONF_FIELD_OF_STEP[step])) for step in STEPS):
             return None
         checked = CheckedOptions(steps=steps)
         if cores is not None:

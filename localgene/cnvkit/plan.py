@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from localgene.cnvkit.options import CheckedOptions, check_options
+from localgene.config_schema import ADDED_CONFIG_KEYS
 from localgene.errors import EnvironmentProblem, InputNotFound, InvalidRequest
 
 _SAMPLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
@@ -24,7 +25,7 @@ _BAM_SUFFIXES = (".bam", ".cram")
 
 
 #: Config keys localgene adds to a job body when it runs it (not part of the request).
-LOCALGENE_KEYS = frozenset({"instance_id", "coverage_cache"})
+ADDED_KEYS = frozenset(ADDED_CONFIG_KEYS)
 
 
 def sample_name(path: str) -> str:
@@ -90,7 +91,7 @@ class Plan:
 
         return {
             "instance_id": self.instance_id,
-            "request": {k: v for k, v in config.items() if k not in LOCALGENE_KEYS},
+            "request": {k: v for k, v in config.items() if k not in ADDED_KEYS},
             **self.to_json(),
             "versions": {
                 "localgene": localgene.__version__,

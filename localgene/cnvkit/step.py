@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import IO
 
 from localgene.run import timeline
+from localgene.settings import Environment
 
 #: The socket of the job's CNVkit step server (set by localgene.run.workflow for Snakemake).
 ENV_SERVER = "LOCALGENE_CNVKIT_SERVER"
@@ -65,17 +66,17 @@ class ServerGone(Exception):
 
 def warm_enabled(env: Mapping[str, str] | None = None) -> bool:
     """False when ``LOCALGENE_WARM`` is 0/false/no/off."""
-    value = (os.environ if env is None else env).get(ENV_WARM, "").strip().lower()
+    value = Environment.read(env).warm.strip().lower()
     return value not in {"0", "false", "no", "off"}
 
 
 def server_socket(env: Mapping[str, str] | None = None, *, conda_prefix: str | None = None) -> str | None:
     """The server socket this step may use, or None when it runs as its own process."""
-    env = os.environ if env is None else env
-    path = env.get(ENV_SERVER)
-    if not path or conda_prefix or not warm_enabled(env):
+    raw = Environment.read(env)
+    path = raw.cnvkit_server
+    if not path or conda_prefix or raw.warm.strip().lower() in {"0", "false", "no", "off"}:
         return None
-    if env.get(ENV_SERVER_PREFIX) != sys.prefix:
+    if raw.cnvkit_server_prefix != sys.prefix:
         return None  # another Python (a conda environment): another CNVkit
     return path
 

@@ -19,19 +19,13 @@ from copy import deepcopy
 from typing import Any, Iterator
 
 from localgene.errors import InvalidRequest
+from localgene.schema import PIPELINE_OUTPUT_FIELDS, PIPELINE_REFERENCE_FIELDS
 
 #: Fields that may hold a reference (a registry name or a path), per pipeline, in body order.
-REFERENCE_FIELDS: dict[str, tuple[str, ...]] = {
-    "DNA_GERMLINE": ("ref", "knownsites"),
-    "DNA_SOMATIC": ("ref", "knownsites", "intervals", "pon", "germline_resource"),
-    "RNA_DIFF_EXPR": ("ref", "gtf", "bed"),
-}
+#: (Read from the body models' field markers.)
+REFERENCE_FIELDS: dict[str, tuple[str, ...]] = PIPELINE_REFERENCE_FIELDS
 #: Destination fields, per pipeline (kept as given: delivery handles s3 or local).
-OUTPUT_FIELDS: dict[str, tuple[str, ...]] = {
-    "DNA_GERMLINE": ("output", "bam_output"),
-    "DNA_SOMATIC": ("output", "mutect_bam_output"),
-    "RNA_DIFF_EXPR": ("output",),
-}
+OUTPUT_FIELDS: dict[str, tuple[str, ...]] = PIPELINE_OUTPUT_FIELDS
 #: How many reads of each FASTQ file the submit check reads (format and R1/R2 names).
 CHECK_READS = 1000
 #: Bytes of a FASTQ object in object storage read at submit (one ranged GET from its start).

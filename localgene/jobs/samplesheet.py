@@ -127,7 +127,8 @@ def _where(item: BatchItem, field: str | None, base_name: str | None) -> str | N
     return f"field {top} of the base job {base_name}" if base_name else f"field {top}"
 
 
-def check_batch(items: list[BatchItem], *, base_name: str | None = None) -> list[tuple[BatchItem, Any]]:
+def check_batch(items: list[BatchItem], *, base_name: str | None = None,
+                settings: Any = None) -> list[tuple[BatchItem, Any]]:
     """Check every job of a batch as ``submit`` does; ``[(item, (request, plan or warnings, input size))]``.
 
     Raises the first refusal, prefixed with where it came from; nothing is recorded."""
@@ -137,23 +138,23 @@ def check_batch(items: list[BatchItem], *, base_name: str | None = None) -> list
     for item in items:
         try:
             if "job_type" in item.body:  # a pipeline body: (request, its warnings, input size)
-                checked.append((item, service.check_pipeline(item.body)))
+                checked.append((item, service.check_pipeline(item.body, settings=settings)))
                 continue
-            checked.append((item, service.check_cnvkit(item.body)))
+            checked.append((item, service.check_cnvkit(item.body, settings=settings)))
         except LocalgeneError as exc:
             raise _refuse(item.origin, _where(item, exc.field, base_name), exc) from None
     return checked
 
 
 def submit_batch(store, items: list[BatchItem], *, project_id: str, owner: str,
-                 base_name: str | None = None) -> list:
+                 base_name: str | None = None, settings: Any = None) -> list:
     """Check every job, then record all of them in one transaction; returns their records."""
     from localgene.schema import CNVKIT_KIND, new_record
 
     records = [
         new_record(project_id, owner, request.get("job_type", CNVKIT_KIND), request, input_size=size,
                    warnings=checked if isinstance(checked, list) else checked.warnings)
-        for _, (request, checked, size) in check_batch(items, base_name=base_name)
+        for _, (request, checked, size) in check_batch(items, base_name=base_name, settings=settings)
     ]
     store.submit_many(records)
     return records

@@ -44,6 +44,7 @@ from localgene.run import executors, slurm
 from localgene.run.events import RunEvents
 from localgene.run.executors import Executor
 from localgene.run.executors.cluster import CLUSTER_JOB_SNAKEMAKE_MB, DEFAULT_JOBS
+from localgene.settings import Environment
 
 ENV_EXECUTOR = "LOCALGENE_EXECUTOR"
 ENV_PROFILE = "LOCALGENE_PROFILE"
@@ -217,9 +218,9 @@ def resolve(executor: str | None = None, env: Mapping[str, str] | None = None,
     Raises :class:`InvalidRequest` naming the setting for an unknown executor, a missing plugin
     or profile, or a bad job count.
     """
-    env = os.environ if env is None else env
+    raw = Environment.read(env)
     field = "--executor" if executor else ENV_EXECUTOR
-    name = (executor or env.get(ENV_EXECUTOR) or LOCAL).strip().lower()
+    name = (executor or raw.executor or LOCAL).strip().lower()
     if name == LOCAL:
         return Execution()
     if not _NAME.match(name):
@@ -234,7 +235,7 @@ def resolve(executor: str | None = None, env: Mapping[str, str] | None = None,
         workflow_dir = find()
     base = workflow_dir / "config" / name
     base_profile = base if _profile_file(base) else None
-    site_raw = (env.get(ENV_PROFILE) or "").strip()
+    site_raw = raw.profile.strip()
     site_profile = Path(os.path.expanduser(site_raw)).absolute() if site_raw else None
     if site_profile is not None:
         if site_profile.resolve() == base.resolve():
@@ -244,13 +245,13 @@ def resolve(executor: str | None = None, env: Mapping[str, str] | None = None,
     if base_profile is None and site_profile is None:
         raise InvalidRequest(f"the executor {name!r} needs a profile: add config/{name}/config.yaml "
                              f"or set {ENV_PROFILE}", field=field)
-    jobs_raw = (env.get(ENV_JOBS) or "").strip()
+    jobs_raw = raw.cluster_jobs.strip()
     jobs = None
     if jobs_raw:
         if not jobs_raw.isdigit() or not 1 <= int(jobs_raw) <= 100000:
             raise InvalidRequest(f"must be a whole number from 1, got {jobs_raw!r}", field=ENV_JOBS)
         jobs = int(jobs_raw)
-    lost_raw = (env.get(ENV_LOST) or "").strip()
+    lost_raw = raw.slurm_lost_seconds.strip()
     lost_after = slurm.DEFAULT_LOST_SECONDS
     if lost_raw:
         try:

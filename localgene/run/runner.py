@@ -114,7 +114,7 @@ def execute_job(store: Store, instance_id: str, *, cfg: settings_mod.Settings, c
     try:
         body = stage(store, record, cache, job_dir, on_staging, home=cfg.home)
         workflow.prepare_job(body, job_dir, instance_id=instance_id, cores=cores,
-                             index_cache=cfg.cache_dir / index_cache.SUBDIR)
+                             index_cache=cfg.cache_dir / index_cache.SUBDIR, settings=cfg)
         store.transition(instance_id, Status.RUNNING, expected=Status.LAUNCHING)
 
         def progress(done: int, total: int) -> None:

@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from localgene import settings as settings_mod
 from localgene.cnvkit import server as cnvkit_server
 from localgene.cnvkit.options import SNAPSHOT_PATH, save_snapshot
-from localgene.cnvkit.plan import Plan, build_plan, check_environment, check_local_files
+from localgene.cnvkit.plan import Plan
 from localgene.errors import InvalidRequest, LocalgeneError, WorkflowFailed
 from localgene.run import events as run_events
 from localgene.run import snakemake_events
@@ -35,12 +36,13 @@ from localgene.run.execution import Execution
 from localgene.run.signals import group_members, signal_members, signal_name
 from localgene.run.step_failures import failure_message
 from localgene.run.workflow_source import PACKAGED_WORKFLOW, workflow_dir
+from localgene.schema import CNVKIT_LIST_PATH_FIELDS as LIST_PATH_FIELDS
+from localgene.schema import CNVKIT_SCALAR_PATH_FIELDS as PATH_FIELDS
+from localgene.settings import Settings
 
 __all__ = ["PACKAGED_WORKFLOW", "RunResult", "WorkflowCancelled", "absolute_paths", "failure_message",
            "load_body", "prepare_job", "run_workflow", "snakemake_argv", "workflow_dir"]
 
-PATH_FIELDS = ("ref", "bed", "annotation_file", "output_dir")
-LIST_PATH_FIELDS = ("experimental_inputs", "control_inputs")
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -107,18 +109,18 @@ def pipeline_snakefile(job_type: str) -> Path:
 
 
 def prepare_pipeline_job(body: dict[str, Any], job_dir: str | os.PathLike, *,
-                         instance_id: str | None, index_cache: str | os.PathLike | None = None) -> None:
+                         instance_id: str | None, index_cache: str | os.PathLike | None = None,
+                         settings: Settings | None = None) -> None:
     """Write a pipeline job's ``config.json``: ``body`` (already holding local paths) plus
     ``instance_id`` and ``index_cache`` (the shared aligner-index folder; docs/pipelines.md)."""
-    from localgene.schema import parse_pipeline_body
+    from localgene.job_checks import check_job
 
-    parsed = parse_pipeline_body(body)
-    pipeline_snakefile(parsed.job_type)
+    settings = settings or settings_mod.load()
+    check_job(body, settings, stage="run", kind="pipeline")
     if index_cache is None:
-        from localgene import settings
         from localgene.pipelines import index_cache as index_cache_mod
 
-        index_cache = settings.load().cache_dir / index_cache_mod.SUBDIR
+        index_cache = settings.cache_dir / index_cache_mod.SUBDIR
     config = dict(body)
     if instance_id:
         config["instance_id"] = instance_id
@@ -135,30 +137,29 @@ def _write_config(job_dir: Path, config: dict[str, Any]) -> None:
 
 def prepare_job(
     body: dict[str, Any], job_dir: str | os.PathLike, *, instance_id: str | None, cores: int,
-    index_cache: str | os.PathLike | None = None,
+    index_cache: str | os.PathLike | None = None, settings: Settings | None = None,
 ) -> Plan | None:
     """Check a job completely and write ``config.json`` into its folder; nothing runs yet.
 
     A body with ``job_type`` is a pipeline job (:func:`prepare_pipeline_job`; returns None);
-    any other is a CNVkit job (returns its plan). Raises a
+    any other is a CNVkit job (returns its plan), checked by
+    :func:`localgene.job_checks.check_job` at stage ``run``. Raises a
     :class:`~localgene.errors.LocalgeneError` naming the field for any problem.
     """
+    settings = settings or settings_mod.load()
     if "job_type" in body:
-        prepare_pipeline_job(body, job_dir, instance_id=instance_id, index_cache=index_cache)
+        prepare_pipeline_job(body, job_dir, instance_id=instance_id, index_cache=index_cache, settings=settings)
         return None
-    from localgene.schema import parse_cnvkit_body
+    from localgene.cnvkit.coverage_cache import config_entry  # shared control coverage: docs/batches.md
+    from localgene.job_checks import check_job
 
-    parse_cnvkit_body(body)
     config = dict(body)
     if instance_id:
         config["instance_id"] = instance_id
-    from localgene.cnvkit.coverage_cache import config_entry  # shared control coverage: docs/batches.md
-    config.update(config_entry())
-    from localgene.cnvkit.options import check_options_cached
-
-    plan = build_plan(config, cores=cores, options=check_options_cached(config, cores=cores))
-    check_environment(plan)
-    check_local_files(plan)
+    config.update(config_entry(settings.home))
+    checked = check_job(body, settings, stage="run", cores=cores, config=config, kind="cnvkit")
+    plan = checked.plan
+    assert plan is not None
     job_dir = Path(job_dir)
     (job_dir / "logs").mkdir(parents=True, exist_ok=True)
     try:  # Snakemake reads what was checked here instead of importing CNVkit again

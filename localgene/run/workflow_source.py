@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from localgene.errors import LocalgeneError
+from localgene.settings import Environment
 
 #: Where a built package (wheel) keeps the workflow: the repository's Snakefile, rules/, config/
 #: and envs/ are mapped there at build time (pyproject.toml, [tool.hatch.build.targets.wheel]).
@@ -20,7 +20,7 @@ def workflow_dir() -> Path:
     """
     from importlib import resources
 
-    override = os.environ.get("LOCALGENE_WORKFLOW_DIR")
+    override = Environment.read().workflow_dir
     candidates = [Path(override)] if override else []
     candidates.append(Path(__file__).resolve().parents[2])  # localgene/run/ -> the checkout
     candidates.append(Path(str(resources.files("localgene") / PACKAGED_WORKFLOW)))

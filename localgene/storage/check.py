@@ -13,13 +13,12 @@ from typing import Any
 import botocore.exceptions as bx
 
 from localgene.errors import InputNotFound, InputPermissionDenied, InvalidRequest, StorageError
+from localgene.schema import CNVKIT_INPUT_FIELDS  # re-exported by localgene.storage
 
 from . import _faults
 from .client import S3Config, endpoint_of, make_client
 from .paths import Location, parse_location
 
-#: The fields of a CNVkit job that name input files.
-CNVKIT_INPUT_FIELDS = ("experimental_inputs", "control_inputs", "ref", "bed", "annotation_file")
 _CHECKSUM_ALGORITHMS = ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256")
 _FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fa.gz", ".fasta.gz", ".fna.gz")
 

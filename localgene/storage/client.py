@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields, replace
 from urllib.parse import urlsplit
 
 from localgene.errors import InvalidRequest, StorageError
+from localgene.settings import Environment
 
 MiB = 1024 * 1024
 _STYLES = ("path", "virtual", "auto")
@@ -77,14 +78,13 @@ class S3Config:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> S3Config:
         """Settings from ``LOCALGENE_S3_*`` variables (empty means unset), then ``overrides``."""
-        env = os.environ if environ is None else environ
+        env = Environment.read(environ)
 
-        def get(name: str) -> str | None:
-            value = env.get(name, "").strip()
-            return value or None
+        def get(value: str) -> str | None:
+            return value.strip() or None
 
         verify: bool | str | None = None
-        raw = get("LOCALGENE_S3_VERIFY")
+        raw = get(env.s3_verify)
         if raw is not None:
             if raw.lower() in _TRUE:
                 verify = True
@@ -92,10 +92,10 @@ class S3Config:
                 verify = False
             else:
                 verify = raw
-        style = get("LOCALGENE_S3_ADDRESSING_STYLE")
+        style = get(env.s3_addressing_style)
         values = dict(
-            endpoint_url=get("LOCALGENE_S3_ENDPOINT_URL"),
-            region=get("LOCALGENE_S3_REGION"),
+            endpoint_url=get(env.s3_endpoint_url),
+            region=get(env.s3_region),
             addressing_style=style.lower() if style else None,
             verify=verify,
         )

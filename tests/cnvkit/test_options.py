@@ -6,7 +6,7 @@ import pytest
 
 from localgene.cnvkit.coverage_cache import normalized_options
 from localgene.cnvkit.options import (
-    CONF_FIELDS,
+    CONF_FIELD_OF_STEP,
     STEPS,
     check_options,
     check_step,
@@ -24,7 +24,7 @@ SERVICE_SAMPLE = {k: v for k, v in SERVICE_EXAMPLE_BODY.items() if k.endswith("_
 def test_service_sample_options_are_accepted_and_kept_as_argv():
     checked = check_options(SERVICE_SAMPLE, cores=2)
     for step in STEPS:
-        assert checked.argv(step) == SERVICE_SAMPLE[CONF_FIELDS[step]].split()
+        assert checked.argv(step) == SERVICE_SAMPLE[CONF_FIELD_OF_STEP[step]].split()
     assert checked.value("segment", "threshold") == pytest.approx(0.001)
     assert checked.value("coverage", "min_mapq") == 10
     assert checked.value("sex", "male_reference") is True

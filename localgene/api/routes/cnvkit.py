@@ -46,7 +46,8 @@ _STEP_LOG = re.compile(r"[A-Za-z0-9._+-]+(/[A-Za-z0-9._+-]+)*")
 def submit(scope: ProjectScope = Depends(get_scope), body: Any = Depends(deps.json_body)) -> JSONResponse:
     schema.parse_cnvkit_body(body)  # the body's own problems first, named by field
     deps.check_server_paths(body, scope.state.allowed_paths, scope)
-    record = service.submit_cnvkit(scope.store, body, project_id=scope.project_id, owner=scope.caller.name)
+    record = service.submit_cnvkit(scope.store, body, project_id=scope.project_id, owner=scope.caller.name,
+                                   settings=scope.state.cfg)
     return JSONResponse(
         {"instance_id": record.instance_id},
         status_code=201,

@@ -58,7 +58,7 @@ def submit(scope: ProjectScope = Depends(get_scope), body: Any = Depends(deps.js
     schema.parse_pipeline_body(body)  # the body's own problems first, named by field
     deps.check_server_paths(body, scope.state.allowed_paths, scope)  # + data roots (403)
     record = service.submit_pipeline(scope.store, body, project_id=scope.project_id, owner=scope.caller.name,
-                                     home=scope.state.cfg.home)
+                                     settings=scope.state.cfg)
     return JSONResponse({"job_id": record.instance_id}, status_code=201,
                         headers={"Location": f"/v2.0/{scope.project_id}/gene/jobs/{record.instance_id}"})
 
