@@ -38,8 +38,8 @@ import httpx
 
 from localgene import settings as settings_mod
 from localgene.api import users as users_mod
+from localgene.jobs.bodies import PIPELINE_KINDS, new_record
 from localgene.jobs.status import Status
-from localgene.schema import PIPELINE_KINDS, new_record
 from localgene.store import Store
 
 PROJECT = "bench"

@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from localgene.jobs.bodies import KINDS, PIPELINE_KINDS, SERVICE_EXAMPLE_BODY, new_record  # noqa: E402
 from localgene.jobs.status import FINAL, Status  # noqa: E402
-from localgene.schema import KINDS, PIPELINE_KINDS, SERVICE_EXAMPLE_BODY, new_record  # noqa: E402
 from localgene.store import Store  # noqa: E402
 
 DAY_MS = 86_400_000

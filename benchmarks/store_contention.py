@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from localgene.jobs.bodies import new_record  # noqa: E402
 from localgene.jobs.status import Status  # noqa: E402
-from localgene.schema import new_record  # noqa: E402
 from localgene.store import Store  # noqa: E402
 
 BODY = {"experimental_inputs": ["/x/T.bam"], "control_inputs": ["/x/N.bam"], "output_dir": "/x/o",

@@ -3,7 +3,7 @@
 import re
 
 from localgene.cnvkit import step as lg_cnvkit_step
-from localgene import job_checks as lg_job_checks
+from localgene.jobs import checks as lg_job_checks
 from localgene.cnvkit import options as lg_options
 from localgene.cnvkit import plan as lg_plan
 from localgene import settings as lg_settings
@@ -14,7 +14,7 @@ from localgene.cnvkit import workflow_steps as lg_workflow_steps
 # Snakemake processes of cluster jobs) read it instead of importing CNVkit again
 # (localgene.cnvkit.options, "snapshot"; keyed on the option strings and the CNVkit version).
 OPTIONS_SNAPSHOT = lg_options.SNAPSHOT_PATH
-# The checks of a run are localgene.job_checks' stages "workflow" (this main process: once per
+# The checks of a run are localgene.jobs.checks' stages "workflow" (this main process: once per
 # run, not again in every job a cluster executor starts) and "step" (the others: the plan only).
 _CHECKED = lg_job_checks.check_job(config, lg_settings.load(), cores=workflow.cores, snapshot=OPTIONS_SNAPSHOT,
                                    stage="workflow" if workflow.is_main_process else "step", kind="cnvkit")

@@ -15,8 +15,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from localgene.jobs.bodies import PIPELINE_KINDS
 from localgene.run.workflow import workflow_dir
-from localgene.schema import PIPELINE_KINDS
 
 TEST_WORKFLOW = Path(__file__).resolve().parent / "pipeline_workflow"
 PRODUCT = Path(__file__).resolve().parent.parent

@@ -17,9 +17,9 @@ LAYERS: list[tuple[str, int, tuple[str, ...]]] = [
     ("service", 1, ("localgene.jobs.service", "localgene.jobs.samplesheet", "localgene.client")),
     ("engine", 2, ("localgene.run", "localgene.store", "localgene.storage", "localgene.cnvkit",
                    "localgene.pipelines", "localgene.report", "localgene.demo",
-                   "localgene.jobs.references",
+                   "localgene.jobs.references", "localgene.jobs.checks", "localgene.jobs.config_schema",
                    "localgene.jobs.pipeline_inputs")),
-    ("domain", 3, ("localgene", "localgene.schema", "localgene.jobs", "localgene.errors", "localgene.settings",
+    ("domain", 3, ("localgene", "localgene.jobs", "localgene.errors", "localgene.settings",
                    "localgene.fileio", "localgene.__version__")),
 ]
 

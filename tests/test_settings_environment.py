@@ -9,7 +9,7 @@ from localgene.jobs import service as jobs
 from localgene.run import workflow
 from localgene.settings import Environment
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[1]
 #: Variables only the tests read (never the package, the workflow or the config).
 _CODE = [ROOT / "localgene", ROOT / "rules", ROOT / "config", ROOT / "Snakefile"]
 

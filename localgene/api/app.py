@@ -17,7 +17,6 @@ from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
 from localgene import __version__
-from localgene import schema as schema_mod
 from localgene import settings as settings_mod
 from localgene.api import data_roots as data_roots_mod
 from localgene.api import errors as api_errors
@@ -25,6 +24,7 @@ from localgene.api.deps import ApiState
 from localgene.api.routes import cnvkit, jobs, meta, statistics, ui
 from localgene.api.users import Caller, UsersFile, single_local_user
 from localgene.errors import InvalidRequest
+from localgene.jobs import bodies as schema_mod
 from localgene.store import Store
 
 log = logging.getLogger("localgene.api")

@@ -19,7 +19,7 @@ from localgene import settings as settings_mod
 from localgene.api.data_roots import DataRoots
 from localgene.api.users import PROJECT_ID, Caller, UsersFile
 from localgene.errors import AccessDenied, BodyTooLarge, InputPermissionDenied, InvalidRequest, JobNotFound
-from localgene.schema import CNVKIT_PATH_FIELDS, MAX_BODY_BYTES
+from localgene.jobs.bodies import CNVKIT_PATH_FIELDS, MAX_BODY_BYTES
 from localgene.storage.paths import parse_location
 from localgene.store import INT64_MAX, LIMIT_DEFAULT, LIMIT_MAX, LIMIT_MIN, Store
 

@@ -1,6 +1,6 @@
 """Response models of the API, for the OpenAPI document (and the tests that hold every reply to
-them). The request bodies are :mod:`localgene.schema`'s models, which also validate them; the
-replies are built by :mod:`localgene.schema`'s listing functions and the store, and these models
+them). The request bodies are :mod:`localgene.jobs.bodies`'s models, which also validate them; the
+replies are built by :mod:`localgene.jobs.bodies`'s listing functions and the store, and these models
 describe exactly those shapes (the tests check every reply against them)."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import Any, Literal, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from localgene.jobs.bodies import CnvkitBody
 from localgene.jobs.status import ORDER
-from localgene.schema import CnvkitBody
 
 StatusName = Literal["LAUNCHING", "RUNNING", "FINISHED", "FAILED", "CANCELING", "CANCELLED"]
 assert set(StatusName.__args__) == {s.value for s in ORDER}  # type: ignore[attr-defined]
@@ -49,7 +49,7 @@ def _reply_type(annotation: Any) -> Any:
 
 
 #: One CNVkit job: its state, then every body field as submitted (defaults for the optional
-#: fields that were not sent). The body fields are read from :class:`localgene.schema.CnvkitBody`.
+#: fields that were not sent). The body fields are read from :class:`localgene.jobs.bodies.CnvkitBody`.
 CnvkitInstance = create_model(
     "CnvkitInstance",
     __base__=_CnvkitJobFields,

@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from localgene import settings
-    from localgene.job_checks import check_job
+    from localgene.jobs.checks import check_job
 
     where = execution.resolve(args.executor) if args.executor else execution.Execution()
     body = workflow.load_body("/dev/stdin" if args.job == "-" else args.job)

@@ -12,8 +12,7 @@ from localgene.cli.identity import add_identity
 from localgene.client import ENV_SERVER, ENV_TOKEN
 from localgene.errors import InvalidRequest, JobNotFound
 from localgene.jobs import samplesheet, service
-from localgene.run import workflow
-from localgene.schema import (
+from localgene.jobs.bodies import (
     CNVKIT_KIND,
     PIPELINE_KINDS,
     cnvkit_instance_item,
@@ -21,6 +20,7 @@ from localgene.schema import (
     pipeline_job_item,
     pipeline_listing,
 )
+from localgene.run import workflow
 from localgene.settings import Environment
 from localgene.store import Store, parse_paging, parse_time_range
 

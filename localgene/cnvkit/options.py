@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from localgene.errors import InvalidRequest, UnsupportedOption
-from localgene.schema import CONF_FIELD_OF_STEP as CONF_FIELD_OF_STEP_IN_BODY
+from localgene.jobs.bodies import CONF_FIELD_OF_STEP as CONF_FIELD_OF_STEP_IN_BODY
 
 #: The CNVkit steps a job configures, in workflow order, each with its option field.
 STEPS: tuple[str, ...] = (
@@ -44,7 +44,7 @@ STEPS: tuple[str, ...] = (
     "genemetrics",
     "sex",
 )
-#: step -> its option field, read from the body model (:data:`localgene.schema.CONF_FIELD_OF_STEP`).
+#: step -> its option field, read from the body model (:data:`localgene.jobs.bodies.CONF_FIELD_OF_STEP`).
 CONF_FIELD_OF_STEP: dict[str, str] = {step: CONF_FIELD_OF_STEP_IN_BODY[step] for step in STEPS}
 
 #: Placeholder file arguments given to the parser so that only the user's options are checked.

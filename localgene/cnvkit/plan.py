@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from localgene.cnvkit.options import CheckedOptions, check_options
-from localgene.config_schema import ADDED_CONFIG_KEYS
 from localgene.errors import EnvironmentProblem, InputNotFound, InvalidRequest
+from localgene.jobs.config_schema import ADDED_CONFIG_KEYS
 
 _SAMPLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
 _BAM_SUFFIXES = (".bam", ".cram")

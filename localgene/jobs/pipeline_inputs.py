@@ -19,7 +19,7 @@ from copy import deepcopy
 from typing import Any, Iterator
 
 from localgene.errors import InvalidRequest
-from localgene.schema import PIPELINE_OUTPUT_FIELDS, PIPELINE_REFERENCE_FIELDS
+from localgene.jobs.bodies import PIPELINE_OUTPUT_FIELDS, PIPELINE_REFERENCE_FIELDS
 
 #: Fields that may hold a reference (a registry name or a path), per pipeline, in body order.
 #: (Read from the body models' field markers.)

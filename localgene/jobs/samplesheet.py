@@ -149,7 +149,7 @@ def check_batch(items: list[BatchItem], *, base_name: str | None = None,
 def submit_batch(store, items: list[BatchItem], *, project_id: str, owner: str,
                  base_name: str | None = None, settings: Any = None) -> list:
     """Check every job, then record all of them in one transaction; returns their records."""
-    from localgene.schema import CNVKIT_KIND, new_record
+    from localgene.jobs.bodies import CNVKIT_KIND, new_record
 
     records = [
         new_record(project_id, owner, request.get("job_type", CNVKIT_KIND), request, input_size=size,

@@ -16,8 +16,7 @@ from typing import Any
 from localgene import settings as settings_mod
 from localgene.cnvkit import plan as job_plan
 from localgene.errors import UnsupportedOption
-from localgene.job_checks import check_destination, check_job, job_kind  # noqa: F401  (check_destination: re-exported)
-from localgene.schema import (
+from localgene.jobs.bodies import (
     CNVKIT_KIND,
     PIPELINE_KINDS,
     JobRecord,
@@ -25,6 +24,7 @@ from localgene.schema import (
     new_record,
     pipeline_listing,
 )
+from localgene.jobs.checks import check_destination, check_job, job_kind  # noqa: F401  (check_destination: re-exported)
 from localgene.settings import Settings
 from localgene.store import Paging, Store
 
@@ -36,7 +36,7 @@ def check_cnvkit(body: Any, *, cores: int | None = None,
     Every input is checked to exist where it lives (a HEAD for objects, never a download; a
     stat for local files); its summed size is the job's ``input_size``. ``output_dir`` is
     checked too: its bucket exists, or its local folder can be written
-    (:func:`localgene.job_checks.check_job`, stage ``submit``).
+    (:func:`localgene.jobs.checks.check_job`, stage ``submit``).
     """
     checked = check_job(body, settings or settings_mod.load(), stage="submit", cores=cores, kind="cnvkit")
     assert checked.plan is not None
@@ -55,7 +55,7 @@ def check_pipeline(body: Any, *, home: str | os.PathLike | None = None,
                    settings: Settings | None = None) -> tuple[dict[str, Any], list[str], int]:
     """Check a pipeline body completely; returns (request as sent, warnings, input size in bytes).
 
-    In order (:data:`localgene.job_checks.CHECKS`, stage ``submit``): the body's shape
+    In order (:data:`localgene.jobs.checks.CHECKS`, stage ``submit``): the body's shape
     (:func:`parse_pipeline_body`); that this installation has the pipeline's workflow;
     replicates (RNA); what the DNA pipelines can run here (engine, every ``*_conf`` option:
     :func:`localgene.pipelines.dna.check_dna_body`, DLI.0007, and its warnings, e.g. no BQSR);

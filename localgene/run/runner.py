@@ -39,13 +39,13 @@ from localgene import storage
 from localgene.cnvkit import coverage_cache
 from localgene.errors import LocalgeneError, StateConflict
 from localgene.jobs import pipeline_inputs, references
+from localgene.jobs.bodies import PIPELINE_KINDS
 from localgene.jobs.status import Status
 from localgene.pipelines import index_cache
 from localgene.run import events as run_events
 from localgene.run import workflow
 from localgene.run.execution import Execution
 from localgene.run.execution import resolve as resolve_execution
-from localgene.schema import PIPELINE_KINDS
 from localgene.store import Store, pid_alive, this_host
 
 log = logging.getLogger("localgene.run.runner")

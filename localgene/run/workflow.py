@@ -29,6 +29,8 @@ from localgene.cnvkit import server as cnvkit_server
 from localgene.cnvkit.options import SNAPSHOT_PATH, save_snapshot
 from localgene.cnvkit.plan import Plan
 from localgene.errors import InvalidRequest, LocalgeneError, WorkflowFailed
+from localgene.jobs.bodies import CNVKIT_LIST_PATH_FIELDS as LIST_PATH_FIELDS
+from localgene.jobs.bodies import CNVKIT_SCALAR_PATH_FIELDS as PATH_FIELDS
 from localgene.run import events as run_events
 from localgene.run import snakemake_events
 from localgene.run.events import RunEvents
@@ -36,8 +38,6 @@ from localgene.run.execution import Execution
 from localgene.run.signals import group_members, signal_members, signal_name
 from localgene.run.step_failures import failure_message
 from localgene.run.workflow_source import PACKAGED_WORKFLOW, workflow_dir
-from localgene.schema import CNVKIT_LIST_PATH_FIELDS as LIST_PATH_FIELDS
-from localgene.schema import CNVKIT_SCALAR_PATH_FIELDS as PATH_FIELDS
 from localgene.settings import Settings
 
 __all__ = ["PACKAGED_WORKFLOW", "RunResult", "WorkflowCancelled", "absolute_paths", "failure_message",
@@ -113,7 +113,7 @@ def prepare_pipeline_job(body: dict[str, Any], job_dir: str | os.PathLike, *,
                          settings: Settings | None = None) -> None:
     """Write a pipeline job's ``config.json``: ``body`` (already holding local paths) plus
     ``instance_id`` and ``index_cache`` (the shared aligner-index folder; docs/pipelines.md)."""
-    from localgene.job_checks import check_job
+    from localgene.jobs.checks import check_job
 
     settings = settings or settings_mod.load()
     check_job(body, settings, stage="run", kind="pipeline")
@@ -143,7 +143,7 @@ def prepare_job(
 
     A body with ``job_type`` is a pipeline job (:func:`prepare_pipeline_job`; returns None);
     any other is a CNVkit job (returns its plan), checked by
-    :func:`localgene.job_checks.check_job` at stage ``run``. Raises a
+    :func:`localgene.jobs.checks.check_job` at stage ``run``. Raises a
     :class:`~localgene.errors.LocalgeneError` naming the field for any problem.
     """
     settings = settings or settings_mod.load()
@@ -151,7 +151,7 @@ def prepare_job(
         prepare_pipeline_job(body, job_dir, instance_id=instance_id, index_cache=index_cache, settings=settings)
         return None
     from localgene.cnvkit.coverage_cache import config_entry  # shared control coverage: docs/batches.md
-    from localgene.job_checks import check_job
+    from localgene.jobs.checks import check_job
 
     config = dict(body)
     if instance_id:

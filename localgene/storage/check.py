@@ -13,7 +13,7 @@ from typing import Any
 import botocore.exceptions as bx
 
 from localgene.errors import InputNotFound, InputPermissionDenied, InvalidRequest, StorageError
-from localgene.schema import CNVKIT_INPUT_FIELDS  # re-exported by localgene.storage
+from localgene.jobs.bodies import CNVKIT_INPUT_FIELDS  # re-exported by localgene.storage
 
 from . import _faults
 from .client import S3Config, endpoint_of, make_client

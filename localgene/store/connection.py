@@ -16,7 +16,7 @@ from localgene import settings as settings_mod
 from localgene.errors import (
     EnvironmentProblem,
 )
-from localgene.schema import now_ms
+from localgene.jobs.bodies import now_ms
 from localgene.store.liveness import pid_alive
 from localgene.store.schema import MIGRATIONS, SCHEMA_VERSION
 

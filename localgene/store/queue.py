@@ -9,8 +9,8 @@ from typing import Callable, Iterable
 from localgene.errors import (
     JobNotFound,
 )
+from localgene.jobs.bodies import JobRecord
 from localgene.jobs.status import RESUMABLE, Status, check_retry, check_transition
-from localgene.schema import JobRecord
 from localgene.store.liveness import boot_id, this_host
 from localgene.store.records import StoreJobs
 from localgene.store.schema import _ACTIVE_SQL, _COLUMNS, _kinds, _record

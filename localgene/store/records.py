@@ -13,8 +13,8 @@ from localgene.errors import (
     JobNotFound,
     StateConflict,
 )
+from localgene.jobs.bodies import JobRecord
 from localgene.jobs.status import FINAL, ORDER, Status, check_transition
-from localgene.schema import JobRecord
 from localgene.store.connection import StoreBase
 from localgene.store.liveness import boot_id, this_host
 from localgene.store.query import INT64_MAX, LIMIT_DEFAULT, check_paging

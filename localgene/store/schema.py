@@ -9,8 +9,8 @@ from typing import Iterable
 from localgene.errors import (
     InvalidRequest,
 )
+from localgene.jobs.bodies import CNVKIT_KIND, KINDS, PIPELINE_KINDS, JobRecord
 from localgene.jobs.status import ORDER, Status
-from localgene.schema import CNVKIT_KIND, KINDS, PIPELINE_KINDS, JobRecord
 
 #: family of each kind: the two list endpoints (CNVkit tools, pipeline jobs).
 FAMILY: dict[str, str] = {CNVKIT_KIND: "tool", **{k: "pipeline" for k in PIPELINE_KINDS}}

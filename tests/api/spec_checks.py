@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from localgene.api import models
-from localgene.schema import CONF_FIELDS, PIPELINE_MODELS
+from localgene.jobs.bodies import CONF_FIELDS, PIPELINE_MODELS
 
 STATES = {"LAUNCHING", "RUNNING", "FINISHED", "FAILED", "CANCELING", "CANCELLED"}
 UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")

@@ -17,7 +17,7 @@ from localgene.api import users as users_mod
 from localgene.api.app import ApiSettings, create_app
 from localgene.cli.serve import is_loopback
 from localgene.errors import InvalidRequest
-from localgene.schema import new_record
+from localgene.jobs.bodies import new_record
 
 CNVKIT = "/v2.0/{p}/gene/tools/cnvkit"
 ID = str(uuid.UUID(int=7, version=4))

@@ -11,7 +11,7 @@ import pytest
 from api_helpers import Env
 from spec_checks import check_error
 
-from localgene.schema import MAX_BODY_BYTES, MAX_LIST_ITEMS, MAX_STRING_LENGTH, new_record
+from localgene.jobs.bodies import MAX_BODY_BYTES, MAX_LIST_ITEMS, MAX_STRING_LENGTH, new_record
 
 CNVKIT = "/v2.0/p1/gene/tools/cnvkit"
 JOBS = "/v2.0/p1/gene/jobs"

@@ -12,8 +12,8 @@ from api_helpers import INPUT_SIZE, free_port
 from localgene import cli
 from localgene import errors as E
 from localgene.client import Client, ServerUnreachable, error_from
+from localgene.jobs.bodies import new_record
 from localgene.jobs.status import Status
-from localgene.schema import new_record
 
 
 def test_client_operations(live, env, tmp_path, monkeypatch):

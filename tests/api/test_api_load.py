@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from localgene.jobs.bodies import new_record
 from localgene.jobs.status import Status
-from localgene.schema import new_record
 
 pytestmark = pytest.mark.slow
 

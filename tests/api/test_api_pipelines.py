@@ -16,7 +16,7 @@ from pipeline_helpers import germline_body, install_workflow, no_pipelines, rna_
 from spec_checks import UUID4, check_error, check_job, check_statistics
 
 from localgene.jobs import references
-from localgene.schema import PIPELINE_MODELS, new_record
+from localgene.jobs.bodies import PIPELINE_MODELS, new_record
 
 JOBS = "/v2.0/p1/gene/jobs"
 STATS = "/v2.0/p1/gene/statistics"

@@ -20,7 +20,7 @@ from schemathesis.checks import (
 from localgene import settings as settings_mod
 from localgene.api import users as users_mod
 from localgene.api.app import ApiSettings, create_app
-from localgene.schema import new_record
+from localgene.jobs.bodies import new_record
 
 #: Examples per operation, generation mode and project choice.
 EXAMPLES = 25

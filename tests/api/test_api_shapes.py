@@ -20,8 +20,8 @@ from spec_checks import (
 
 from localgene.cnvkit import plan as job_plan
 from localgene.jobs import service
+from localgene.jobs.bodies import new_record
 from localgene.jobs.status import Status
-from localgene.schema import new_record
 from localgene.store import Store
 
 CNVKIT = "/v2.0/p1/gene/tools/cnvkit"

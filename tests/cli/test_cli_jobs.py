@@ -11,8 +11,8 @@ import pytest
 from localgene import cli
 from localgene import settings as settings_mod
 from localgene.cli.identity import DEFAULT_PROJECT
+from localgene.jobs.bodies import new_record
 from localgene.jobs.status import Status
-from localgene.schema import new_record
 from localgene.store import Store
 
 BODY = {"experimental_inputs": ["/x/T.bam"], "control_inputs": ["/x/N.bam"], "output_dir": "/x/o",

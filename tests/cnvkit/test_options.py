@@ -15,7 +15,7 @@ from localgene.cnvkit.options import (
     save_snapshot,
 )
 from localgene.errors import InvalidRequest, UnsupportedOption
-from localgene.schema import SERVICE_EXAMPLE_BODY
+from localgene.jobs.bodies import SERVICE_EXAMPLE_BODY
 
 #: The option strings of the service's sample body.
 SERVICE_SAMPLE = {k: v for k, v in SERVICE_EXAMPLE_BODY.items() if k.endswith("_conf")}

@@ -99,7 +99,7 @@ def test_deterministic_for_a_seed():
 
 
 def test_job_body_is_valid_for_the_service(rna_demo_data):
-    from localgene.schema import parse_pipeline_body
+    from localgene.jobs.bodies import parse_pipeline_body
 
     body = json.loads((rna_demo_data / rna.JOB).read_text())
     parsed = parse_pipeline_body(body)

@@ -147,7 +147,7 @@ def test_usage_errors(home, base, demo_data, tmp_path, capsys):
 
 def test_store_lists_only_the_given_ids(tmp_path):
     from localgene import settings
-    from localgene.schema import CNVKIT_KIND, new_record
+    from localgene.jobs.bodies import CNVKIT_KIND, new_record
 
     store = Store.open(settings.load({"LOCALGENE_HOME": str(tmp_path)}).ensure_dirs())
     records = [new_record("p", "u", CNVKIT_KIND, {"n": i}) for i in range(5)]

@@ -8,8 +8,7 @@ import json
 import pytest
 
 from localgene.errors import InvalidRequest, LimitExceeded
-from localgene.jobs.status import Status
-from localgene.schema import (
+from localgene.jobs.bodies import (
     CONF_FIELDS,
     MAX_LIST_ITEMS,
     MAX_STRING_LENGTH,
@@ -27,6 +26,7 @@ from localgene.schema import (
     pipeline_job_item,
     pipeline_listing,
 )
+from localgene.jobs.status import Status
 
 # The service's example body, verbatim from the spec.
 SPEC_SAMPLE = json.loads(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from localgene.errors import InvalidRequest, UnsupportedOption
+from localgene.jobs.bodies import parse_pipeline_body
 from localgene.pipelines import dna, dna_regions
-from localgene.schema import parse_pipeline_body
 
 FASTQ = ["/d/NA12878_S1_R1_001.fastq.gz", "/d/NA12878_S1_R2_001.fastq.gz"]
 

@@ -171,8 +171,8 @@ def test_job_browser_opens_the_somatic_report(somatic_run, tmp_path):
     from localgene import settings as settings_mod
     from localgene.api import users as users_mod
     from localgene.api.app import ApiSettings, create_app
+    from localgene.jobs.bodies import new_record
     from localgene.jobs.status import Status
-    from localgene.schema import new_record
     from localgene.store import Store
 
     body, tmp, _, _ = somatic_run

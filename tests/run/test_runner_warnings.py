@@ -12,9 +12,9 @@ import pytest
 
 from localgene import settings as settings_mod
 from localgene.errors import WorkflowFailed
+from localgene.jobs.bodies import CNVKIT_KIND, new_record
 from localgene.jobs.status import Status
 from localgene.run import runner, workflow
-from localgene.schema import CNVKIT_KIND, new_record
 from localgene.store import Store
 
 AT_SUBMIT = "no BQSR: known_sites is not used"

@@ -261,9 +261,9 @@ def test_local_only_job_needs_no_endpoint(tmp_path, cache):
 def test_endpoint_stopped_mid_staging_is_retried_then_fails_the_job_with_the_reason(moto_process, tmp_path,
                                                                                     monkeypatch):
     from localgene import settings
+    from localgene.jobs.bodies import new_record
     from localgene.jobs.status import Status
     from localgene.run import runner
-    from localgene.schema import new_record
     from localgene.store import Store
 
     server = moto_process()

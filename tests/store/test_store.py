@@ -21,8 +21,8 @@ from localgene.errors import (
     JobNotFound,
     StateConflict,
 )
+from localgene.jobs.bodies import PIPELINE_KINDS, new_record
 from localgene.jobs.status import FINAL, Status
-from localgene.schema import PIPELINE_KINDS, new_record
 from localgene.store import (
     MAX_CLAIMS,
     SCHEMA_VERSION,

@@ -9,12 +9,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from localgene import schema
 from localgene.api import deps
 from localgene.api.deps import PAGING, PAGING_PARAMETERS, TIME_PARAMETERS, ProjectScope, get_scope
 from localgene.api.models import CnvkitInstanceDetail, CnvkitListing, CnvkitSubmitted, Empty, JobLog
 from localgene.api.routes import errors
 from localgene.errors import InvalidRequest
+from localgene.jobs import bodies as schema
 from localgene.jobs import service
 from localgene.store import parse_paging
 

@@ -12,13 +12,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from localgene import schema
 from localgene.api import deps
 from localgene.api.deps import PAGING, PAGING_PARAMETERS, TIME_PARAMETERS, ProjectScope, get_scope
 from localgene.api.models import Empty, PipelineJob, PipelineJobLog, PipelineListing, PipelineSubmitted
 from localgene.api.routes import errors
 from localgene.api.routes.cnvkit import LOG_PARAMETERS, job_log
 from localgene.errors import InvalidRequest
+from localgene.jobs import bodies as schema
 from localgene.jobs import service
 from localgene.store import parse_paging
 

@@ -19,15 +19,15 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from localgene import report as job_report
-from localgene import schema
 from localgene.api import deps
 from localgene.api.deps import PAGING, ProjectScope, get_caller, get_scope, get_state
 from localgene.api.users import Caller
 from localgene.errors import InvalidRequest, JobNotFound
+from localgene.jobs import bodies as schema
 from localgene.jobs import service
+from localgene.jobs.bodies import JobRecord, now_ms
 from localgene.jobs.status import ACTIVE, Status
 from localgene.report import page as report_page
-from localgene.schema import JobRecord, now_ms
 from localgene.store import parse_paging
 
 router = APIRouter(include_in_schema=False)

@@ -1,6 +1,6 @@
 """The pipeline bodies of ``POST /v2.0/{project_id}/gene/jobs`` (spec section 3): a union
 discriminated by ``job_type``; :func:`parse_pipeline_body` validates one (errors as
-:func:`localgene.schema.parse_cnvkit_body`'s). Re-exported by :mod:`localgene.schema`.
+:func:`localgene.jobs.bodies.parse_cnvkit_body`'s). Re-exported by :mod:`localgene.jobs.bodies`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, Field, StringConstraints, TypeAdapter, ValidationError, model_validator
 
-from localgene.body_base import (
+from localgene.errors import InvalidRequest
+from localgene.jobs.body_base import (
     CONF,
     MAX_LIST_ITEMS,
     MAX_STRING_LENGTH,
@@ -27,7 +28,6 @@ from localgene.body_base import (
     _raise_from,
     _rule,
 )
-from localgene.errors import InvalidRequest
 
 FASTQ_EXTENSIONS: tuple[str, ...] = (".fastq", ".fq", ".fastq.gz", ".fq.gz")
 BAM_EXTENSIONS: tuple[str, ...] = (".bam",)

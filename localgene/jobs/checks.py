@@ -35,7 +35,7 @@ from localgene.cnvkit import options as job_options
 from localgene.cnvkit import plan as job_plan
 from localgene.errors import LocalgeneError
 from localgene.jobs import pipeline_inputs, references
-from localgene.schema import parse_cnvkit_body, parse_pipeline_body
+from localgene.jobs.bodies import parse_cnvkit_body, parse_pipeline_body
 from localgene.settings import Settings
 
 Stage = Literal["submit", "run", "workflow", "step", "check"]

@@ -1,4 +1,4 @@
-"""One ordered table of job checks, run per stage (localgene.job_checks).
+"""One ordered table of job checks, run per stage (localgene.jobs.checks).
 
 The messages are those the four hand-made compositions gave before the table replaced them
 (jobs.check_cnvkit / check_pipeline at submit, workflow.prepare_job in the job process,
@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from localgene import job_checks, settings
+from localgene import settings
 from localgene.errors import InputNotFound, InvalidRequest, LocalgeneError, UnsupportedOption
-from localgene.job_checks import CHECKS, check_job, checks_for
+from localgene.jobs import checks as job_checks
 from localgene.jobs import service as jobs
+from localgene.jobs.checks import CHECKS, check_job, checks_for
 from localgene.run import workflow
 
 SHELL = ("call_conf: contains shell syntax (';'); give plain CNVkit options such as '--flag value' "

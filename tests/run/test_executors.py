@@ -17,7 +17,7 @@ from localgene.run.executors.cluster import ClusterExecutor
 from localgene.run.executors.local import LocalExecutor
 from localgene.run.executors.slurm import SlurmExecutor
 
-PACKAGE = Path(__file__).resolve().parent.parent / "localgene"
+PACKAGE = Path(__file__).resolve().parents[2] / "localgene"
 
 
 def _imports(path: Path) -> set[str]:

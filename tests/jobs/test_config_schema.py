@@ -7,17 +7,17 @@ import pytest
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from localgene import config_schema
-from localgene.schema import SERVICE_EXAMPLE_BODY, CnvkitBody
+from localgene.jobs import config_schema
+from localgene.jobs.bodies import SERVICE_EXAMPLE_BODY, CnvkitBody
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_checked_in_files_are_generated_from_the_model():
     differ = config_schema.stale(ROOT)
     assert differ == [], (
         f"{', '.join(map(str, differ))} differ from the body model: regenerate them with "
-        "`python -m localgene.config_schema` (and commit the result)")
+        "`python -m localgene.jobs.config_schema` (and commit the result)")
 
 
 def test_check_mode_fails_on_a_stale_file(tmp_path, capsys):
@@ -27,7 +27,7 @@ def test_check_mode_fails_on_a_stale_file(tmp_path, capsys):
     assert config_schema.main(["--check", "--dir", str(tmp_path)]) == 0
     (tmp_path / config_schema.SCHEMA_FILE).write_text("type: object\n")
     assert config_schema.main(["--check", "--dir", str(tmp_path)]) == 1
-    assert "run python -m localgene.config_schema" in capsys.readouterr().err
+    assert "run python -m localgene.jobs.config_schema" in capsys.readouterr().err
 
 
 def test_schema_has_every_body_field_and_the_localgene_keys():

@@ -1,10 +1,10 @@
 """``config/schema.yaml`` and ``config/config.yaml`` (Snakemake's check and defaults of a CNVkit
-job's config) generated from :class:`localgene.schema.CnvkitBody`, so they cannot drift from it.
+job's config) generated from :class:`localgene.jobs.bodies.CnvkitBody`, so they cannot drift from it.
 
 Regenerate after changing the body model::
 
-    python -m localgene.config_schema          # writes config/schema.yaml and config/config.yaml
-    python -m localgene.config_schema --check  # exit 1 if a checked-in file differs
+    python -m localgene.jobs.config_schema          # writes config/schema.yaml and config/config.yaml
+    python -m localgene.jobs.config_schema --check  # exit 1 if a checked-in file differs
 
 The schema is the model's JSON schema (titles dropped) plus what pydantic cannot express: the
 keys localgene adds when it runs a job (:data:`ADDED_CONFIG_KEYS`) and the rule that
@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from localgene.schema import CNVKIT_PATH_FIELDS, CnvkitBody
+from localgene.jobs.bodies import CNVKIT_PATH_FIELDS, CnvkitBody
 
 #: Config keys localgene adds to a CNVkit body when it runs the job (never part of a request).
 ADDED_CONFIG_KEYS: dict[str, dict[str, Any]] = {
@@ -38,7 +38,7 @@ ADDED_CONFIG_KEYS: dict[str, dict[str, Any]] = {
     },
 }
 
-GENERATED = "# Generated from localgene.schema.CnvkitBody by `python -m localgene.config_schema`: do not edit.\n"
+GENERATED = "# Generated from localgene.jobs.bodies.CnvkitBody by `python -m localgene.jobs.config_schema`: do not edit.\n"
 SCHEMA_FILE = Path("config") / "schema.yaml"
 DEFAULTS_FILE = Path("config") / "config.yaml"
 
@@ -99,7 +99,7 @@ def stale(workflow_dir: Path) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     from localgene.run.workflow import workflow_dir
 
-    p = argparse.ArgumentParser(prog="python -m localgene.config_schema", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m localgene.jobs.config_schema", description=__doc__.split("\n")[0])
     p.add_argument("--check", action="store_true", help="only report files that differ (exit 1)")
     p.add_argument("--dir", type=Path, default=None, help="workflow folder (default: this installation's)")
     args = p.parse_args(argv)
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         differ = stale(folder)
         for rel in differ:
-            print(f"{folder / rel} is out of date: run python -m localgene.config_schema", file=sys.stderr)
+            print(f"{folder / rel} is out of date: run python -m localgene.jobs.config_schema", file=sys.stderr)
         return 1 if differ else 0
     for rel, text in render().items():
         (folder / rel).write_text(text)

@@ -23,13 +23,13 @@ Decisions where the spec is silent (also in ``docs/jobs.md``):
 * Limits: :data:`MAX_LIST_ITEMS` items per list, :data:`MAX_STRING_LENGTH` characters per string,
   :data:`MAX_BODY_BYTES` for the whole body as compact JSON.
 
-The module is split in three (re-exported here, so ``from localgene.schema import X`` works for
-all): :mod:`localgene.body_base` (limits, field types, the base model, the field markers, error
-translation), :mod:`localgene.pipeline_schema` (the pipeline bodies) and this one (the CNVkit
+The module is split in three (re-exported here, so ``from localgene.jobs.bodies import X`` works for
+all): :mod:`localgene.jobs.body_base` (limits, field types, the base model, the field markers, error
+translation), :mod:`localgene.jobs.pipeline_bodies` (the pipeline bodies) and this one (the CNVkit
 body, the field lists derived from it, the job record and the listing shapes).
 
 Lists of fields are never written out: each field of a body says what it holds with a
-:class:`~localgene.body_base.FieldRole` marker, and :data:`CONF_FIELDS`,
+:class:`~localgene.jobs.body_base.FieldRole` marker, and :data:`CONF_FIELDS`,
 :data:`CNVKIT_INPUT_FIELDS`, :data:`CNVKIT_OUTPUT_FIELDS`, ... are read from the model.
 
 Option strings (``*_conf``) are only type-checked here; :mod:`localgene.cnvkit.options` checks their
@@ -55,7 +55,8 @@ from pydantic import (
     model_validator,
 )
 
-from localgene.body_base import (  # noqa: F401  (re-exported: from localgene.schema import X)
+from localgene.errors import InvalidRequest
+from localgene.jobs.body_base import (  # noqa: F401  (re-exported: from localgene.jobs.bodies import X)
     CNVKIT_KIND,
     INPUT,
     KINDS,
@@ -79,9 +80,7 @@ from localgene.body_base import (  # noqa: F401  (re-exported: from localgene.sc
     fields_holding,
     role_of,
 )
-from localgene.errors import InvalidRequest
-from localgene.jobs.status import Status
-from localgene.pipeline_schema import (  # noqa: F401  (re-exported)
+from localgene.jobs.pipeline_bodies import (  # noqa: F401  (re-exported)
     BAM_EXTENSIONS,
     FASTQ_EXTENSIONS,
     INTERVAL_EXTENSIONS,
@@ -98,6 +97,7 @@ from localgene.pipeline_schema import (  # noqa: F401  (re-exported)
     SomaticSample,
     parse_pipeline_body,
 )
+from localgene.jobs.status import Status
 
 #: The service's own example CNVkit body (the spec's section 1), as real clients send it.
 SERVICE_EXAMPLE_BODY: dict[str, Any] = {

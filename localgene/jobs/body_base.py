@@ -1,9 +1,9 @@
 """What every request body shares: limits, field types, the strict base model, the markers
 that say what a field holds, and the translation of pydantic's errors into one line.
 
-:mod:`localgene.schema` (the CNVkit body, the job record) and :mod:`localgene.pipeline_schema`
+:mod:`localgene.jobs.bodies` (the CNVkit body, the job record) and :mod:`localgene.jobs.pipeline_bodies`
 (the pipeline bodies) build on it; the decisions where the spec is silent are listed in
-:mod:`localgene.schema`'s docstring and ``docs/jobs.md``.
+:mod:`localgene.jobs.bodies`'s docstring and ``docs/jobs.md``.
 """
 
 from __future__ import annotations
