@@ -35,6 +35,7 @@ from typing import IO
 
 from localgene import coverage_cache as cc
 from localgene import coverage_engine as engine
+from localgene import fileio
 
 KINDS = ("target", "antitarget")
 
@@ -72,7 +73,7 @@ def with_cache(req: dict, logs: dict[str, IO[str]]) -> int:
                 missing.append(kind)
                 continue
             cnn, meta = hit
-            cc.copy_into(cnn, outputs[kind])
+            fileio.atomic_copy(cnn, outputs[kind])
             logs[kind].write(
                 f"# reused coverage of {sample} ({kind}) computed by job {meta.get('instance_id')} "
                 f"at {meta.get('computed_at')} (sample {meta.get('sample')}); "

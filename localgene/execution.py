@@ -39,7 +39,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from localgene import slurm
+from localgene import fileio, slurm
 from localgene.errors import InvalidRequest, WorkflowFailed
 
 ENV_EXECUTOR = "LOCALGENE_EXECUTOR"
@@ -174,13 +174,12 @@ class Execution:
             profile = choice.profile
             with open(Path(job_dir) / "logs" / "snakemake.log", "a") as log:
                 log.write(choice.line + "\n")
-        tmp = folder / "config.yaml.tmp"
-        tmp.write_text(
+        fileio.atomic_write_text(
+            folder / "config.yaml",
             "# Written by localgene for this job: config/" + self.executor
             + (f" with {self.site_profile} laid over it" if self.site_profile else "") + ".\n"
-            + yaml.safe_dump(profile, sort_keys=False)
+            + yaml.safe_dump(profile, sort_keys=False),
         )
-        tmp.replace(folder / "config.yaml")
         jobs = self.jobs or int(profile.get("jobs") or DEFAULT_JOBS)
         return ["--executor", self.executor, "--profile", str(folder), "--jobs", str(jobs),
                 "--cores", str(cores)]

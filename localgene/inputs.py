@@ -9,13 +9,13 @@ reference lacks are refused with a message that names the file and the problem.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pysam
 
+from localgene import fileio
 from localgene.errors import InvalidRequest, LocalgeneError
 
 
@@ -186,8 +186,4 @@ def logged_problems(log: str | os.PathLike) -> Iterator[None]:
 
 
 def write_json(path: str | os.PathLike, data: dict) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    fileio.atomic_write_json(path, data, sort_keys=True, make_parents=True)
