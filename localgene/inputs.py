@@ -8,15 +8,13 @@ reference lacks are refused with a message that names the file and the problem.
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pysam
 
 from localgene import fileio
-from localgene.errors import InvalidRequest, LocalgeneError
+from localgene.errors import InvalidRequest
 
 
 class InputProblem(InvalidRequest):
@@ -173,16 +171,6 @@ def check_inputs(
     return summary
 
 
-@contextlib.contextmanager
-def logged_problems(log: str | os.PathLike) -> Iterator[None]:
-    """Write a localgene error's one-line message to a step's log before it propagates."""
-    try:
-        yield
-    except LocalgeneError as exc:
-        Path(log).parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "a") as fh:
-            fh.write(f"error: {exc}\n")
-        raise
 
 
 def write_json(path: str | os.PathLike, data: dict) -> None:

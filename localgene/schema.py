@@ -212,9 +212,6 @@ class _Body(BaseModel):
             }
         return data
 
-    def sent_fields(self) -> set[str]:
-        return set(self.model_fields_set)
-
 
 # --------------------------------------------------------------------------------------------
 # CNVkit
@@ -570,17 +567,6 @@ def parse_pipeline_body(data: Any) -> DnaGermlineBody | DnaSomaticBody | RnaDiff
     except ValidationError as exc:
         _raise_from(exc, model.model_fields if model else ("job_type",), strip_tag=True)
     _check_size(data)
-    return body
-
-
-def parse_body(kind: str, data: Any) -> BaseModel:
-    """:func:`parse_cnvkit_body` for ``"cnvkit"``, else :func:`parse_pipeline_body` (whose
-    ``job_type`` must then equal ``kind``)."""
-    if kind == CNVKIT_KIND:
-        return parse_cnvkit_body(data)
-    body = parse_pipeline_body(data)
-    if body.job_type != kind:
-        raise InvalidRequest(f"must be {kind}, got {body.job_type}", field="job_type")
     return body
 
 
