@@ -200,17 +200,20 @@ class Client:
         """The API's listing (``ids``: one request per id, CNVkit jobs only: the API filters on
         one id)."""
         paging = dict(paging or {})
+        body: dict[str, Any]
+        items: list[dict[str, Any]]
         if ids is not None:
             if job_type:
                 raise E.InvalidRequest("--ids with --server lists CNVkit jobs only", field="--job-type")
             items = [i for one in ids for i in self.list_cnvkit(instance_id=one)["instances"]]
-            body, total, key = {"count": len(items), "instances": items}, len(items), "instance_id"
+            body = {"count": len(items), "instances": items}
+            total, key = len(items), "instance_id"
         elif job_type:
             body = self.list_pipeline(job_type=job_type, **paging)
-            items, total, key = body["jobs"], body["job_count"], "job_id"
+            items, total, key = body["jobs"], int(body["job_count"]), "job_id"
         else:
             body = self.list_cnvkit(instance_id=instance_id, **paging)
-            items, total, key = body["instances"], body["count"], "instance_id"
+            items, total, key = body["instances"], int(body["count"]), "instance_id"
         rows = [(i[key], i["status"], i.get("progress", "-"), i["duration"], i["owner"]) for i in items]
         return Listing(body, rows, total)
 

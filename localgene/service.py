@@ -118,7 +118,8 @@ class LocalJobService:
         page = parse_paging(paging or {})
         instance_id = None if instance_id is None else instance_id.lower()  # stored lower-case, as the API reads it
         total, records = self.store.list_jobs(self.project_id, kinds=job_type or CNVKIT_KIND, instance_id=instance_id,
-                                              instance_ids=None if ids is None else list(ids), **page.kwargs())
+                                              instance_ids=None if ids is None else list(ids), limit=page.limit,
+                                              offset=page.offset, start=page.start, end=page.end)
         body = (pipeline_listing if job_type else cnvkit_listing)(total, records)
         rows = [(r.instance_id, r.status.value, r.progress, r.duration, r.owner) for r in records]
         return Listing(body, rows, total)

@@ -107,7 +107,8 @@ def list_jobs(scope: ProjectScope = Depends(get_scope),
     filter, ``limit``/``offset``/``start``/``end`` follow the API's paging rules."""
     paging = q.paging()
     count, records = scope.store.list_jobs(scope.project_id, kinds=_kinds(q.type), owner=scope.owner_filter,
-                                           status=q.status, **paging.kwargs())
+                                           status=q.status, limit=paging.limit, offset=paging.offset,
+                                           start=paging.start, end=paging.end)
     now = now_ms()
     return JSONResponse({"count": count, "limit": paging.limit, "offset": paging.offset,
                          "jobs": [job_item(r, now) for r in records]}, headers=_NO_STORE)
