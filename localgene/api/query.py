@@ -10,7 +10,8 @@ turns the :class:`~localgene.errors.InvalidRequest` into a validation error carr
 message verbatim (:data:`MESSAGE_ERROR`), which the handler replies with unchanged.
 
 A parameter given twice is refused ("must be given once") by :func:`checked`, before the model
-reads the query (FastAPI would keep the last value).
+reads the query (FastAPI would keep the last value); when the query also holds an unknown name,
+the unknown name is reported instead, as before.
 
 This module deliberately has no ``from __future__ import annotations``: :func:`checked` builds
 dependencies whose annotations must be real objects for FastAPI.
@@ -233,6 +234,7 @@ def given_once(model: type[QueryModel]) -> Callable[[Request], None]:
 def checked(model: type[M]) -> Any:
     """``Depends(...)`` giving the route its query as a ``model`` (see the module's doc)."""
 
+    # ``model`` is a variable: FastAPI reads the annotation at run time; mypy cannot (hence the ignore).
     def parsed(params: Annotated[model, Query()], _: Annotated[None, Depends(given_once(model))]) -> Any:  # type: ignore[valid-type]
         return params
 
