@@ -18,7 +18,8 @@ dependencies whose annotations must be real objects for FastAPI.
 """
 
 import re
-from typing import Annotated, Any, Callable, ClassVar, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
@@ -215,12 +216,12 @@ class TailQuery(QueryModel):
 M = TypeVar("M", bound=QueryModel)
 
 
-def given_once(model: type[QueryModel]) -> Callable[[Request], None]:
+def given_once(model: type[QueryModel]) -> Callable[[Request], Awaitable[None]]:
     """A dependency refusing a parameter of ``model`` given more than once (400 naming it).
     Unknown names are left to the model (they are reported first)."""
     names = model.names()
 
-    def check(request: Request) -> None:
+    async def check(request: Request) -> None:  # async: no I/O, so no thread hop
         sent = [name for name, _ in request.query_params.multi_items()]
         if any(name not in names for name in sent):
             return
@@ -235,7 +236,7 @@ def checked(model: type[M]) -> Any:
     """``Depends(...)`` giving the route its query as a ``model`` (see the module's doc)."""
 
     # ``model`` is a variable: FastAPI reads the annotation at run time; mypy cannot (hence the ignore).
-    def parsed(params: Annotated[model, Query()], _: Annotated[None, Depends(given_once(model))]) -> Any:  # type: ignore[valid-type]
+    async def parsed(params: Annotated[model, Query()], _: Annotated[None, Depends(given_once(model))]) -> Any:  # type: ignore[valid-type]
         return params
 
     return Depends(parsed)
