@@ -26,9 +26,9 @@ import time
 from pathlib import Path
 
 import boto3
-from boto3.s3.transfer import TransferConfig
 
 from localgene.storage import Cache, S3Config, stage_inputs
+from localgene.storage.client import transfer_config
 from localgene.storage.stage import _md5_parts
 
 MB = 1_000_000
@@ -99,9 +99,7 @@ def main() -> None:
         src.unlink()
         url = f"s3a://{args.bucket}/{key}"
 
-        same = TransferConfig(multipart_threshold=config.multipart_threshold,
-                              multipart_chunksize=config.multipart_chunksize,
-                              max_concurrency=config.max_concurrency)
+        same = transfer_config(config)  # the one localgene's staging uses
         plain, tuned, cold, hit = [], [], [], []
         for r in range(args.repeat):
             for times, kwargs in ((plain, {}), (tuned, {"Config": same})):

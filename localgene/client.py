@@ -1,6 +1,7 @@
 """A small client of the gene job API (``localgene serve``, or the service it mirrors), on httpx.
 
-Its operations are those of :mod:`localgene.jobs.service`, over HTTP. A failed call raises the
+Its operations are those of :mod:`localgene.jobs.service`, over HTTP; it is also the remote
+:class:`localgene.service.JobService` the job commands use with ``--server``. A failed call raises the
 :mod:`localgene.errors` exception that the server's error body names (``DLI.0001`` →
 :class:`~localgene.errors.InvalidRequest`, ``DLI.0023`` → :class:`~localgene.errors.JobNotFound`,
 …) with the server's message, so callers handle local and remote failures alike; a server that
@@ -17,13 +18,18 @@ cannot be reached raises :class:`ServerUnreachable`.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
 
 from localgene import errors as E
 from localgene.errors import LocalgeneError
+from localgene.service import Listing, Submitted
+
+if TYPE_CHECKING:
+    from localgene.jobs.samplesheet import BatchItem
 
 ENV_SERVER = "LOCALGENE_SERVER"
 ENV_TOKEN = "LOCALGENE_TOKEN"
@@ -175,3 +181,66 @@ class Client:
 
     def statistics(self, *, start: Any = None, end: Any = None) -> dict[str, Any]:
         return self.request("GET", self._gene("statistics"), params={"start": start, "end": end})
+
+    # -- the job service (localgene.service.JobService) over the API ---------------------------
+
+    def submit(self, items: Sequence[BatchItem], *, base_name: str | None = None) -> Iterator[Submitted]:
+        """One request per job, in order; a refusal stops the batch but does not withdraw the
+        jobs already accepted (yielded first). A CNVkit job's warnings are read back from it."""
+        for item in items:
+            body = item.body
+            if "job_type" in body:
+                yield Submitted(self.submit_pipeline(body))
+                continue
+            instance_id = self.submit_cnvkit(body)
+            yield Submitted(instance_id, list(self.get_cnvkit(instance_id).get("warnings", [])))
+
+    def listing(self, *, job_type: str | None = None, instance_id: str | None = None,
+                ids: Sequence[str] | None = None, paging: Mapping[str, str] | None = None) -> Listing:
+        """The API's listing (``ids``: one request per id, CNVkit jobs only: the API filters on
+        one id)."""
+        paging = dict(paging or {})
+        body: dict[str, Any]
+        items: list[dict[str, Any]]
+        if ids is not None:
+            if job_type:
+                raise E.InvalidRequest("--ids with --server lists CNVkit jobs only", field="--job-type")
+            items = [i for one in ids for i in self.list_cnvkit(instance_id=one)["instances"]]
+            body = {"count": len(items), "instances": items}
+            total, key = len(items), "instance_id"
+        elif job_type:
+            body = self.list_pipeline(job_type=job_type, **paging)
+            items, total, key = body["jobs"], int(body["job_count"]), "job_id"
+        else:
+            body = self.list_cnvkit(instance_id=instance_id, **paging)
+            items, total, key = body["instances"], int(body["count"]), "instance_id"
+        rows = [(i[key], i["status"], i.get("progress", "-"), i["duration"], i["owner"]) for i in items]
+        return Listing(body, rows, total)
+
+    def _kind(self, job_id: str) -> tuple[str, dict[str, Any]]:
+        """``("cnvkit" or "pipeline", the job's item)``: the API keeps the two kinds apart, so a
+        job unknown as a CNVkit job is looked up as a pipeline job."""
+        try:
+            return "cnvkit", self.get_cnvkit(job_id)
+        except E.JobNotFound:
+            return "pipeline", self.get_job(job_id)
+
+    def show(self, job_id: str) -> dict[str, Any]:
+        return self._kind(job_id)[1]
+
+    def cancel(self, job_id: str) -> tuple[str, str]:
+        kind, _ = self._kind(job_id)
+        (self.cancel_cnvkit if kind == "cnvkit" else self.cancel_job)(job_id)
+        return job_id, self._kind(job_id)[1]["status"]
+
+    def retry(self, job_id: str) -> tuple[str, str]:
+        kind, _ = self._kind(job_id)
+        if kind == "cnvkit":
+            self.retry_cnvkit(job_id)
+            return job_id, self.get_cnvkit(job_id)["status"]
+        self.retry_job(job_id)
+        return job_id, self.get_job(job_id)["status"]
+
+    def log(self, job_id: str, *, step: str | None = None, tail: int | None = None) -> str:
+        kind, _ = self._kind(job_id)
+        return (self.log_cnvkit if kind == "cnvkit" else self.log_job)(job_id, step=step, tail=tail)["log"]

@@ -1,12 +1,11 @@
 """Typed dependencies of the routes: the server's state (store, settings), the caller, the
-project scope, the JSON body and the query string, each checked the way the spec says."""
+project scope and the JSON body, each checked the way the spec says (the query strings are
+:mod:`localgene.api.query`'s models)."""
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -17,14 +16,14 @@ from fastapi.security import APIKeyHeader
 
 from localgene import settings as settings_mod
 from localgene.api.data_roots import DataRoots
+from localgene.api.query import UUID, show
 from localgene.api.users import PROJECT_ID, Caller, UsersFile
 from localgene.errors import AccessDenied, BodyTooLarge, InputPermissionDenied, InvalidRequest, JobNotFound
 from localgene.jobs.bodies import CNVKIT_PATH_FIELDS, MAX_BODY_BYTES
 from localgene.storage.paths import parse_location
-from localgene.store import INT64_MAX, LIMIT_DEFAULT, LIMIT_MAX, LIMIT_MIN, Store
+from localgene.store import Store
 
 TOKEN_HEADER = "X-Auth-Token"
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 @dataclass
@@ -90,7 +89,7 @@ async def get_scope(
     """The caller may use ``project_id``: 400 for a malformed id, 403 (DLI.0403) otherwise."""
     if not PROJECT_ID.fullmatch(project_id):
         raise InvalidRequest(
-            f"{_show(project_id)} is not a project id (1-128 letters, digits, '.', '_' or '-')",
+            f"{show(project_id)} is not a project id (1-128 letters, digits, '.', '_' or '-')",
             field="project_id",
         )
     if not caller.may_use(project_id):
@@ -98,71 +97,11 @@ async def get_scope(
     return ProjectScope(project_id, caller, state)
 
 
-def _show(value: str, width: int = 60) -> str:
-    return repr(value if len(value) <= width else value[:width] + "…")
-
-
 def job_id(value: str, project_id: str) -> str:
     """A job id of a URL path: a UUID (any case; stored lower-case), else 404."""
-    if not _UUID.fullmatch(value):
-        raise JobNotFound(f"no job {_show(value)} in project {project_id}")
+    if not UUID.fullmatch(value):
+        raise JobNotFound(f"no job {show(value)} in project {project_id}")
     return value.lower()
-
-
-# --------------------------------------------------------------------------------------------
-# Query strings
-
-
-def query(request: Request, allowed: Iterable[str]) -> dict[str, list[str]]:
-    """The query as ``{name: [values]}``; an unknown name is a 400 naming it."""
-    allowed = tuple(allowed)
-    out: dict[str, list[str]] = {}
-    for name, value in request.query_params.multi_items():
-        if name not in allowed:
-            close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            takes = ", ".join(allowed) if allowed else "none"
-            raise InvalidRequest(f"unknown query parameter {_show(name, 40)}{hint}; this endpoint "
-                                 f"takes: {takes}")
-        out.setdefault(name, []).append(value)
-    return out
-
-
-def single(q: dict[str, list[str]], name: str) -> str | None:
-    values = q.get(name)
-    if values is None:
-        return None
-    if len(values) != 1:
-        raise InvalidRequest("must be given once", field=name)
-    return values[0]
-
-
-def query_int(q: dict[str, list[str]], name: str, lo: int, hi: int, default: int) -> int:
-    raw = single(q, name)
-    if raw is None:
-        return default
-    if not re.fullmatch(r"[0-9]{1,19}", raw) or not lo <= int(raw) <= hi:
-        raise InvalidRequest(f"must be an integer from {lo} to {hi}, got {_show(raw)}", field=name)
-    return int(raw)
-
-
-def _int_param(name: str, description: str, minimum: int, maximum: int, default: int | None = None) -> dict:
-    schema: dict[str, Any] = {"type": "integer", "minimum": minimum, "maximum": maximum}
-    if default is not None:
-        schema["default"] = default
-    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
-
-
-PAGING_PARAMETERS: list[dict[str, Any]] = [
-    _int_param("limit", "records per page", LIMIT_MIN, LIMIT_MAX, LIMIT_DEFAULT),
-    _int_param("offset", "records to skip: limit * (page - 1)", 0, INT64_MAX, 0),
-]
-TIME_PARAMETERS: list[dict[str, Any]] = [
-    _int_param("start", "only jobs whose start_time is at or after this (epoch ms, inclusive)", 0, INT64_MAX),
-    _int_param("end", "only jobs whose start_time is at or before this (epoch ms, inclusive); "
-               "not before start", 0, INT64_MAX),
-]
-PAGING = ("limit", "offset", "start", "end")
 
 
 # --------------------------------------------------------------------------------------------
@@ -173,7 +112,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise InvalidRequest(f"the request body names the field {_show(key, 40)} twice")
+            raise InvalidRequest(f"the request body names the field {show(key, 40)} twice")
         out[key] = value
     return out
 
@@ -191,7 +130,7 @@ async def json_body(request: Request, state: ApiState = Depends(get_state)) -> A
     length = request.headers.get("content-length")
     if length is not None:
         if not length.isascii() or not length.isdigit():
-            raise InvalidRequest(f"the Content-Length header must be a byte count, got {_show(length)}")
+            raise InvalidRequest(f"the Content-Length header must be a byte count, got {show(length)}")
         if int(length) > limit:
             raise BodyTooLarge(f"{too_large} (Content-Length: {int(length)})")
     chunks: list[bytes] = []
@@ -274,13 +213,13 @@ def _relative_and_allowed(body: dict[str, Any], allowed: tuple[Path, ...]) -> No
             continue
         if "://" not in value and not os.path.isabs(value):
             raise InvalidRequest(
-                f"{_show(value)} is a relative path; a server needs absolute paths "
+                f"{show(value)} is a relative path; a server needs absolute paths "
                 "(or file:///…, s3a://bucket/key)",
                 field=fld,
             )
         if allowed and not _inside(location.path or "", allowed):
             raise InputPermissionDenied(
-                f"{_show(value)} is outside the folders this server may use "
+                f"{show(value)} is outside the folders this server may use "
                 f"({', '.join(str(p) for p in allowed)})",
                 field=fld,
             )

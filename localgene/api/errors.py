@@ -2,8 +2,10 @@
 
 * every :class:`~localgene.errors.LocalgeneError` → its ``http_status`` with its ``code`` and
   its one-line message (the field path first);
-* FastAPI's request validation errors (path or header parameters) → 400 ``DLI.0001`` naming
-  the parameter;
+* FastAPI's request validation errors → 400 ``DLI.0001`` naming the parameter; for a query
+  string (the routes' :mod:`localgene.api.query` models), the message the query checks give,
+  and for a name the route's model does not declare, "unknown query parameter ..." listing the
+  names it takes;
 * routing errors: an unknown URL → 404 ``DLI.0404``, a method the URL does not take → 405
   ``DLI.0405``;
 * anything else is a bug: 500 ``DLI.0999`` with a request id, and the traceback goes to the
@@ -15,6 +17,7 @@ the log names.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import uuid
 from typing import Any
@@ -25,6 +28,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from localgene.api.query import MESSAGE_ERROR, QueryModel, show
 from localgene.errors import LocalgeneError
 
 log = logging.getLogger("localgene.api")
@@ -65,9 +69,46 @@ def _loc_name(loc: tuple[Any, ...]) -> str:
     return name
 
 
+def _query_model(dependant: Any) -> type[QueryModel] | None:
+    """The query model a route (or one of its dependencies) reads."""
+    for param in getattr(dependant, "query_params", ()):
+        annotation = getattr(param.field_info, "annotation", None)
+        if isinstance(annotation, type) and issubclass(annotation, QueryModel):
+            return annotation
+    for sub in getattr(dependant, "dependencies", ()):
+        found = _query_model(sub)
+        if found is not None:
+            return found
+    return None
+
+
+def _query_message(request: Request, errors: list[dict[str, Any]]) -> str:
+    """The message of a refused query: the first unknown name (with the names the route takes),
+    else the first value's problem (a query is judged one parameter at a time)."""
+    unknown = [e for e in errors if e.get("type") == "extra_forbidden"]
+    if unknown:
+        name = str(tuple(unknown[0]["loc"])[-1])
+        route = request.scope.get("route")
+        model = _query_model(getattr(route, "dependant", None))
+        allowed = model.names() if model is not None else ()
+        close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        takes = ", ".join(allowed) if allowed else "none"
+        return f"unknown query parameter {show(name, 40)}{hint}; this endpoint takes: {takes}"
+    first = errors[0]
+    if first.get("type") == MESSAGE_ERROR:
+        return str(first["ctx"]["message"])
+    name = _loc_name(tuple(first.get("loc", ())))
+    message = "is required" if first.get("type") == "missing" else str(first.get("msg", "is invalid"))
+    return f"{name}: {message}"
+
+
 def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
+    query = [e for e in errors if tuple(e.get("loc", ()))[:1] == ("query",)]
+    if query:
+        return error_response(400, BAD_REQUEST_CODE, _query_message(request, query))
     first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
     name = _loc_name(tuple(first.get("loc", ())))
     message = str(first.get("msg", "is invalid"))

@@ -32,7 +32,6 @@ the server runs take effect at the next request.
 
 from __future__ import annotations
 
-import fcntl
 import getpass
 import hashlib
 import hmac
@@ -43,13 +42,14 @@ import secrets
 import threading
 import time
 import tomllib
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 import yaml
 
+from localgene import fileio
 from localgene.errors import AuthenticationError, InvalidRequest
 from localgene.settings import Environment
 
@@ -285,27 +285,14 @@ def _dump(path: Path, users: dict[str, User]) -> str:
     return f"# {_HEADER}\n{body}"
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(f".{path.name}.lock"), "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def _locked(path: Path) -> AbstractContextManager[float]:
+    return fileio.locked(path.with_name(f".{path.name}.lock"))
 
 
 def _write(path: Path, users: dict[str, User]) -> None:
     text = _dump(path, users)
     _parse(path, yaml.safe_load(text) if path.suffix.lower() != ".toml" else tomllib.loads(text))
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    fileio.atomic_write_text(path, text, mode=0o600)
 
 
 def add_user(path: Path, name: str, *, tenant: str, role: str, projects: list[str],

@@ -1,33 +1,22 @@
-"""Job commands on the local store: submit, list, show, cancel, retry, logs, stats."""
+"""Job commands: submit, list, show, cancel, retry, logs, stats, each written once against
+:class:`localgene.service.JobService` (the local store, or a server's API with ``--server``)."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
 
-from localgene import settings as settings_mod
 from localgene.cli.identity import add_identity
 from localgene.client import ENV_SERVER, ENV_TOKEN
-from localgene.errors import InvalidRequest, JobNotFound
-from localgene.jobs import samplesheet, service
-from localgene.jobs.bodies import (
-    CNVKIT_KIND,
-    PIPELINE_KINDS,
-    cnvkit_instance_item,
-    cnvkit_listing,
-    pipeline_job_item,
-    pipeline_listing,
-)
+from localgene.errors import InvalidRequest
+from localgene.jobs import samplesheet
+from localgene.jobs.bodies import PIPELINE_KINDS
 from localgene.run import workflow
+from localgene.service import JobService, LocalJobService
 from localgene.settings import Environment
-from localgene.store import Store, parse_paging, parse_time_range
-
-
-def _store() -> tuple[Store, settings_mod.Settings]:
-    cfg = settings_mod.load().ensure_dirs()
-    return Store.open(cfg), cfg
 
 
 def _print_json(data) -> None:
@@ -149,18 +138,26 @@ def _batch(args: argparse.Namespace) -> list[samplesheet.BatchItem]:
     return items
 
 
-def _cmd_submit(args: argparse.Namespace) -> int:
+def _service(args: argparse.Namespace) -> contextlib.closing[JobService]:
+    """The job service a command talks to: the server's API with ``--server``, else the local
+    store (acting for the whole project, submitting as ``--owner``)."""
+    svc: JobService
     if args.server:
-        return _remote_submit(args)
-    store, cfg = _store()
-    items = _batch(args)
-    # All or nothing: every job is checked before any is recorded (one transaction).
-    records = samplesheet.submit_batch(store, items, project_id=args.project, owner=args.owner,
-                                       base_name=args.base, settings=cfg)
-    for item, record in zip(items, records):
-        for warning in record.warnings:
-            print(f"warning: {item.origin}: {warning}", file=sys.stderr)
-        print(record.instance_id)
+        from localgene.client import Client
+
+        svc = Client(args.server, args.token, project_id=args.project)
+    else:
+        svc = LocalJobService.open(project_id=args.project, owner=args.owner)
+    return contextlib.closing(svc)
+
+
+def _cmd_submit(args: argparse.Namespace) -> int:
+    with _service(args) as jobs:
+        items = _batch(args)
+        for item, job in zip(items, jobs.submit(items, base_name=args.base)):
+            for warning in job.warnings:
+                print(f"warning: {item.origin}: {warning}", file=sys.stderr)
+            print(job.instance_id)
     return 0
 
 
@@ -176,94 +173,50 @@ def _read_ids(path: str) -> list[str]:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    if args.server:
-        return _remote_list(args)
-    store, _ = _store()
-    paging = parse_paging(_query(args))
-    ids = _read_ids(args.ids) if args.ids else None
-    if ids is not None and not args.table:
-        total, records = store.list_jobs(args.project, kinds=args.job_type or CNVKIT_KIND,
-                                         instance_id=args.instance_id, instance_ids=ids, **paging.kwargs())
-        _print_json((pipeline_listing if args.job_type else cnvkit_listing)(total, records))
-        return 0
-    if not args.table:
-        if args.job_type:
-            listing = service.list_pipeline(store, project_id=args.project, owner=None, paging=paging,
-                                            job_type=args.job_type)
-        else:
-            listing = service.list_cnvkit(store, project_id=args.project, owner=None, paging=paging,
-                                          instance_id=args.instance_id)
-        _print_json(listing)
-        return 0
-    total, records = store.list_jobs(args.project, kinds=args.job_type or "cnvkit",
-                                     instance_id=args.instance_id, instance_ids=ids, **paging.kwargs())
-    _print_table(((r.instance_id, r.status.value, r.progress, r.duration, r.owner) for r in records), total)
+    with _service(args) as jobs:
+        ids = _read_ids(args.ids) if args.ids else None
+        listing = jobs.listing(job_type=args.job_type, instance_id=args.instance_id, ids=ids, paging=_query(args))
+    if args.table:
+        _print_table(listing.rows, listing.total)
+    else:
+        _print_json(listing.body)
     return 0
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    if args.server:
-        return _remote_show(args)
-    store, cfg = _store()
-    record = store.get(args.project, args.instance_id)
-    if record.kind in PIPELINE_KINDS:
-        item = pipeline_job_item(record)
-    else:
-        item = cnvkit_instance_item(record)
-        item.update(progress=record.progress)
-    item.update(warnings=record.warnings, input_size=record.input_size,
-                job_dir=str(cfg.job_dir(record.instance_id)))
-    _print_json(item)
+    with _service(args) as jobs:
+        _print_json(jobs.show(args.instance_id))
     return 0
 
 
 def _cmd_cancel(args: argparse.Namespace) -> int:
-    if args.server:
-        return _remote_cancel(args)
-    store, _ = _store()
-    record = service.cancel(store, args.instance_id, project_id=args.project, owner=None)
-    print(f"{record.instance_id}: {record.status}")
+    with _service(args) as jobs:
+        job_id, status = jobs.cancel(args.instance_id)
+    print(f"{job_id}: {status}")
     return 0
 
 
 def _cmd_retry(args: argparse.Namespace) -> int:
-    if args.server:
-        with _client(args) as api:
-            kind, _ = _remote_kind(api, args.instance_id)
-            if kind == "cnvkit":
-                api.retry_cnvkit(args.instance_id)
-                status = api.get_cnvkit(args.instance_id)["status"]
-            else:
-                api.retry_job(args.instance_id)
-                status = api.get_job(args.instance_id)["status"]
-        print(f"{args.instance_id}: {status}")
-        return 0
-    store, _ = _store()
-    record = service.retry(store, args.instance_id, project_id=args.project, owner=None)
-    print(f"{record.instance_id}: {record.status}")
+    with _service(args) as jobs:
+        job_id, status = jobs.retry(args.instance_id)
+    print(f"{job_id}: {status}")
     return 0
 
 
 def _cmd_logs(args: argparse.Namespace) -> int:
-    if args.server:
-        return _remote_logs(args)
-    store, cfg = _store()
-    record = store.get(args.project, args.instance_id)
-    sys.stdout.write(service.log_text(cfg.job_dir(record.instance_id), args.step, args.tail))
+    with _service(args) as jobs:
+        sys.stdout.write(jobs.log(args.instance_id, step=args.step, tail=args.tail))
     return 0
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:
-    if args.server:
-        return _remote_stats(args)
-    store, _ = _store()
-    start, end = parse_time_range(_query(args, ("start", "end")))
-    _print_json(store.statistics(args.project, start=start, end=end))
+    with _service(args) as jobs:
+        _print_json(jobs.statistics(**_query(args, ("start", "end"))))
     return 0
 
 
 # --------------------------------------------------------------------------------------------
-# The same commands through a running server (`localgene serve`), with --server URL --token T
+# --server URL --token T: the same commands through a running server (`localgene serve`)
 
 
 def _server_args(p: argparse.ArgumentParser) -> None:
@@ -273,101 +226,3 @@ def _server_args(p: argparse.ArgumentParser) -> None:
                    "the token then decides the owner, not --owner")
     p.add_argument("--token", default=env.token or None,
                    help=f"X-Auth-Token for --server (env {ENV_TOKEN})")
-
-
-def _client(args: argparse.Namespace):
-    from localgene.client import Client
-
-    return Client(args.server, args.token, project_id=args.project)
-
-
-def _remote_submit(args: argparse.Namespace) -> int:
-    # The API takes one job per request: the server checks each; a refusal stops the batch
-    # but does not withdraw the jobs already accepted (those ids are printed first).
-    items = _batch(args)
-    with _client(args) as api:
-        for item in items:
-            path, body = item.origin, item.body
-            if "job_type" in body:
-                print(api.submit_pipeline(body))
-                continue
-            instance_id = api.submit_cnvkit(body)
-            for warning in api.get_cnvkit(instance_id).get("warnings", []):
-                print(f"warning: {path}: {warning}", file=sys.stderr)
-            print(instance_id)
-    return 0
-
-
-def _remote_list(args: argparse.Namespace) -> int:
-    paging = _query(args)
-    if args.ids:
-        return _remote_list_ids(args, _read_ids(args.ids))
-    with _client(args) as api:
-        if args.job_type:
-            listing = api.list_pipeline(job_type=args.job_type, **paging)
-            items, total, key = listing["jobs"], listing["job_count"], "job_id"
-        else:
-            listing = api.list_cnvkit(instance_id=args.instance_id, **paging)
-            items, total, key = listing["instances"], listing["count"], "instance_id"
-    if not args.table:
-        _print_json(listing)
-        return 0
-    _print_table(((i[key], i["status"], i.get("progress", "-"), i["duration"], i["owner"]) for i in items), total)
-    return 0
-
-
-def _remote_list_ids(args: argparse.Namespace, ids: list[str]) -> int:
-    """--ids through the API: one listing request per id (the API filters on one id)."""
-    if args.job_type:
-        raise InvalidRequest("--ids with --server lists CNVkit jobs only", field="--job-type")
-    items = []
-    with _client(args) as api:
-        for instance_id in ids:
-            items += api.list_cnvkit(instance_id=instance_id)["instances"]
-    if not args.table:
-        _print_json({"count": len(items), "instances": items})
-        return 0
-    _print_table(((i["instance_id"], i["status"], i.get("progress", "-"), i["duration"], i["owner"])
-                  for i in items), len(items))
-    return 0
-
-
-def _remote_kind(api, job_id: str) -> tuple[str, dict]:
-    """``("cnvkit" or "pipeline", the job's item)``: the API keeps the two kinds apart, so a
-    job unknown as a CNVkit job is looked up as a pipeline job."""
-    try:
-        return "cnvkit", api.get_cnvkit(job_id)
-    except JobNotFound:
-        return "pipeline", api.get_job(job_id)
-
-
-def _remote_show(args: argparse.Namespace) -> int:
-    with _client(args) as api:
-        _print_json(_remote_kind(api, args.instance_id)[1])
-    return 0
-
-
-def _remote_cancel(args: argparse.Namespace) -> int:
-    with _client(args) as api:
-        kind, _ = _remote_kind(api, args.instance_id)
-        if kind == "cnvkit":
-            api.cancel_cnvkit(args.instance_id)
-        else:
-            api.cancel_job(args.instance_id)
-        status = _remote_kind(api, args.instance_id)[1]["status"]
-    print(f"{args.instance_id}: {status}")
-    return 0
-
-
-def _remote_logs(args: argparse.Namespace) -> int:
-    with _client(args) as api:
-        kind, _ = _remote_kind(api, args.instance_id)
-        log = api.log_cnvkit if kind == "cnvkit" else api.log_job
-        sys.stdout.write(log(args.instance_id, step=args.step, tail=args.tail)["log"])
-    return 0
-
-
-def _remote_stats(args: argparse.Namespace) -> int:
-    with _client(args) as api:
-        _print_json(api.statistics(**_query(args, ("start", "end"))))
-    return 0

@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from localgene import fileio
 from localgene.errors import InvalidRequest
 
 FIELD = "annotation_file"
@@ -116,8 +117,7 @@ def prepare_annotation(src: str | os.PathLike, dest: str | os.PathLike) -> str:
     src, dest = Path(src), Path(dest)
     fmt = sniff(src)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".tmp")
-    with open(tmp, "w") as out:
+    with fileio.atomic_open(dest) as out:
         if fmt in ("refflat", "bed"):
             with _open_text(src) as fh:
                 for line in fh:
@@ -128,5 +128,4 @@ def prepare_annotation(src: str | os.PathLike, dest: str | os.PathLike) -> str:
                 raise InvalidRequest(f"{src} has no features with a gene name", field=FIELD)
             for chrom, start, end, symbol in genes:
                 out.write(f"{chrom}\t{start}\t{end}\t{symbol}\n")
-    tmp.replace(dest)
     return fmt

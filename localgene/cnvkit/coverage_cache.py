@@ -48,7 +48,6 @@ when CNVkit runs from a conda environment.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -56,10 +55,10 @@ import shutil
 import socket
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
+from localgene import fileio
 from localgene.settings import Environment
 
 ENV_REUSE = "LOCALGENE_COVERAGE_REUSE"
@@ -168,7 +167,7 @@ class CoverageCache:
     @contextlib.contextmanager
     def locked(self, key: str) -> Iterator[float]:
         """Hold the key's exclusive lock; yields the seconds spent waiting for it."""
-        with file_lock(self.root / "locks" / f"{key}.lock") as waited:
+        with fileio.locked(self.root / "locks" / f"{key}.lock") as waited:
             yield waited
 
     def lookup(self, key: str) -> tuple[Path, dict] | None:
@@ -216,18 +215,8 @@ class CoverageCache:
             removed.append(key)
         return removed
 
-    @contextlib.contextmanager
-    def _try_locked(self, key: str) -> Iterator[bool]:
-        with open(self.root / "locks" / f"{key}.lock", "a+") as fh:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    def _try_locked(self, key: str) -> contextlib.AbstractContextManager[bool]:
+        return fileio.try_locked(self.root / "locks" / f"{key}.lock")
 
     def publish(self, key: str, cnn: str | os.PathLike, meta: dict) -> Path:
         """Copy a freshly computed ``.cnn`` into the entry (temp name, then rename; meta.json
@@ -237,56 +226,10 @@ class CoverageCache:
         for stale in entry.glob("*.part"):
             stale.unlink(missing_ok=True)
         (entry / META).unlink(missing_ok=True)  # an entry is incomplete until meta.json is back
-        tag = uuid.uuid4().hex[:12]
-        tmp_cnn = entry / f"{CNN}.{tag}.part"
-        shutil.copyfile(cnn, tmp_cnn)
-        meta = {**meta, "cnn_sha256": sha256_file(tmp_cnn)}
-        _fsync(tmp_cnn)
-        os.replace(tmp_cnn, entry / CNN)
-        tmp_meta = entry / f"{META}.{tag}.part"
-        tmp_meta.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-        _fsync(tmp_meta)
-        os.replace(tmp_meta, entry / META)
+        fileio.atomic_copy(cnn, entry / CNN, fsync=True)
+        meta = {**meta, "cnn_sha256": sha256_file(entry / CNN)}
+        fileio.atomic_write_json(entry / META, meta, sort_keys=True)
         return entry / CNN
-
-
-@contextlib.contextmanager
-def file_lock(path: str | os.PathLike) -> Iterator[float]:
-    """Hold an exclusive ``flock`` on ``path`` (created with its folder if missing); yields the
-    seconds spent waiting for it. The kernel drops the lock when its holder dies."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    t0 = time.monotonic()
-    with open(path, "a+") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield time.monotonic() - t0
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
-def fsync_path(path: str | os.PathLike) -> None:
-    """Flush a file (or a folder's entries) to disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-_fsync = fsync_path
-
-
-def copy_into(src: str | os.PathLike, dest: str | os.PathLike) -> None:
-    """Copy a cached file to a job's output (temp name in the same folder, then rename)."""
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.part")
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def now_iso() -> str:

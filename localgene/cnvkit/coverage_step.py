@@ -33,6 +33,7 @@ import shlex
 import sys
 from typing import IO
 
+from localgene import fileio
 from localgene.cnvkit import coverage_cache as cc
 from localgene.cnvkit import coverage_engine as engine
 
@@ -72,7 +73,7 @@ def with_cache(req: dict, logs: dict[str, IO[str]]) -> int:
                 missing.append(kind)
                 continue
             cnn, meta = hit
-            cc.copy_into(cnn, outputs[kind])
+            fileio.atomic_copy(cnn, outputs[kind])
             logs[kind].write(
                 f"# reused coverage of {sample} ({kind}) computed by job {meta.get('instance_id')} "
                 f"at {meta.get('computed_at')} (sample {meta.get('sample')}); "

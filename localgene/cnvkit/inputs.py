@@ -8,15 +8,13 @@ reference lacks are refused with a message that names the file and the problem.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pysam
 
-from localgene.errors import InvalidRequest, LocalgeneError
+from localgene import fileio
+from localgene.errors import InvalidRequest
 
 
 class InputProblem(InvalidRequest):
@@ -173,21 +171,7 @@ def check_inputs(
     return summary
 
 
-@contextlib.contextmanager
-def logged_problems(log: str | os.PathLike) -> Iterator[None]:
-    """Write a localgene error's one-line message to a step's log before it propagates."""
-    try:
-        yield
-    except LocalgeneError as exc:
-        Path(log).parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "a") as fh:
-            fh.write(f"error: {exc}\n")
-        raise
 
 
 def write_json(path: str | os.PathLike, data: dict) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    fileio.atomic_write_json(path, data, sort_keys=True, make_parents=True)

@@ -29,6 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from localgene import fileio
 from localgene.errors import InvalidRequest, UnsupportedOption
 from localgene.jobs.bodies import CONF_FIELD_OF_STEP as CONF_FIELD_OF_STEP_IN_BODY
 
@@ -382,11 +383,7 @@ def save_snapshot(checked: CheckedOptions, body: dict[str, Any], path: str | os.
         }
         for step, s in checked.steps.items()
     }
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"key": snapshot_key(body), "steps": steps}))
-    os.replace(tmp, target)
+    fileio.atomic_write_json(path, {"key": snapshot_key(body), "steps": steps}, indent=None, make_parents=True)
 
 
 #: The checks made before, shared by the jobs of one ``$LOCALGENE_HOME`` (under its cache

@@ -219,17 +219,6 @@ def parse_cnvkit_body(data: Any) -> CnvkitBody:
     return body
 
 
-def parse_body(kind: str, data: Any) -> BaseModel:
-    """:func:`parse_cnvkit_body` for ``"cnvkit"``, else :func:`parse_pipeline_body` (whose
-    ``job_type`` must then equal ``kind``)."""
-    if kind == CNVKIT_KIND:
-        return parse_cnvkit_body(data)
-    body = parse_pipeline_body(data)
-    if body.job_type != kind:
-        raise InvalidRequest(f"must be {kind}, got {body.job_type}", field="job_type")
-    return body
-
-
 # --------------------------------------------------------------------------------------------
 # The job record
 

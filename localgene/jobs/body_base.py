@@ -143,9 +143,6 @@ class _Body(BaseModel):
             }
         return data
 
-    def sent_fields(self) -> set[str]:
-        return set(self.model_fields_set)
-
 
 # --------------------------------------------------------------------------------------------
 # Turning pydantic errors into one line

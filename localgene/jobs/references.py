@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from localgene.cnvkit.coverage_cache import file_lock, fsync_path
+from localgene import fileio
 from localgene.errors import InputNotFound, InvalidRequest
 
 FILENAME = "references.json"
@@ -156,10 +156,7 @@ def load(home: str | os.PathLike) -> Registry:
 def _save(path: Path, entries: Mapping[str, Reference]) -> None:
     data = {"version": FORMAT_VERSION,
             "references": {n: entries[n].to_json() for n in sorted(entries)}}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    fsync_path(tmp)
-    os.replace(tmp, path)
+    fileio.atomic_write_json(path, data)
 
 
 def _normalize_file(value: str, i: int, base: Path) -> str:
@@ -197,7 +194,7 @@ def add(home: str | os.PathLike, name: str, files: list[str], *, kind: str | Non
     entry = Reference(name, kind, normalized)
     path = registry_path(home)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with file_lock(path.with_name(path.name + ".lock")):
+    with fileio.locked(path.with_name(path.name + ".lock")):
         entries = dict(load(home).entries)
         if name in entries and not replace:
             raise InvalidRequest(f"{name!r} is already in the registry ({', '.join(entries[name].files)}); "
@@ -210,7 +207,7 @@ def add(home: str | os.PathLike, name: str, files: list[str], *, kind: str | Non
 def remove(home: str | os.PathLike, name: str) -> Reference:
     """Remove an entry; returns it. Jobs already submitted with it fail when they run."""
     path = registry_path(home)
-    with file_lock(path.with_name(path.name + ".lock")):
+    with fileio.locked(path.with_name(path.name + ".lock")):
         registry = load(home)
         entry = registry.get(name)
         if entry is None:

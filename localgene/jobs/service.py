@@ -100,6 +100,20 @@ def list_pipeline(store: Store, *, project_id: str, owner: str | None, paging: P
     return pipeline_listing(count, records)
 
 
+def get(store: Store, instance_id: str, *, project_id: str, owner: str | None,
+        kinds: str | tuple[str, ...] | None = None) -> JobRecord:
+    """One job the caller may see: of ``project_id`` and, unless ``owner`` is ``None`` (a
+    tenant administrator), of ``owner`` (another user's job: 403, none: 404)."""
+    return store.get(project_id, instance_id, owner, kinds=kinds)
+
+
+def statistics(store: Store, *, project_id: str, owner: str | None, start: int | None = None,
+               end: int | None = None) -> dict[str, Any]:
+    """The project's per-state totals the caller may see: every user's for ``owner=None`` (a
+    tenant administrator, with ``users``), else only ``owner``'s."""
+    return store.statistics(project_id, start=start, end=end, owner=owner)
+
+
 def cancel(store: Store, instance_id: str, *, project_id: str, owner: str | None,
            kinds: str | tuple[str, ...] | None = None) -> JobRecord:
     """Ask for a job to stop: LAUNCHING/RUNNING → CANCELING (→ CANCELLED by its runner)."""

@@ -103,11 +103,6 @@ def parse_status(value: str | Status) -> Status:
         raise InvalidRequest(f"unknown status {value!r}; one of {names}", field="status") from None
 
 
-def can_transition(old: Status | str, new: Status | str) -> bool:
-    """Whether the table allows ``old → new``."""
-    return parse_status(new) in TRANSITIONS[parse_status(old)]
-
-
 def _names(states: frozenset[Status]) -> str:
     ordered = [s.value for s in ORDER if s in states]
     return ordered[0] if len(ordered) == 1 else ", ".join(ordered[:-1]) + " or " + ordered[-1]

@@ -33,7 +33,6 @@ REFUSED_ENGINES: dict[str, str] = {
     "deepvariant": "DeepVariant cannot be installed here",
     "strelka": "Strelka2 cannot be installed here",
 }
-DEFAULT_CALLER = "bcftools"
 
 #: Somatic classification thresholds (bcbio's call_somatic): log10 likelihood ratios.
 TUMOR_LOD = 3.5

@@ -8,7 +8,6 @@ raises :class:`~localgene.errors.WorkflowFailed` with the tail of its messages.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shlex
 import shutil
@@ -17,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from localgene import fileio
 from localgene.errors import InvalidRequest, WorkflowFailed
 from localgene.pipelines import dna, dna_regions
 from localgene.pipelines.dna_memory import SORT_MEM_MB
@@ -109,9 +109,7 @@ def benchmark_peaks(folder: str | os.PathLike) -> dict[str, float | None]:
 
 
 def write_json(path, data: Any) -> None:
-    tmp = Path(str(path) + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    fileio.atomic_write_json(path, data)
 
 
 # --------------------------------------------------------------------------------------------

@@ -64,8 +64,10 @@ import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from localgene.cnvkit.coverage_cache import file_lock, fsync_path, sha256_file
+from localgene import fileio
+from localgene.cnvkit.coverage_cache import sha256_file
 from localgene.errors import LocalgeneError
+from localgene.fileio import fsync_path
 
 SUBDIR = "indexes"
 CONFIG_KEY = "index_cache"
@@ -102,10 +104,8 @@ def content_fingerprint(path: str | os.PathLike, memo_dir: str | os.PathLike | N
             pass
     digest = sha256_file(real)
     if memo is not None:
-        memo.parent.mkdir(parents=True, exist_ok=True)
-        tmp = memo.with_name(f".{memo.name}.{uuid.uuid4().hex[:8]}")
-        tmp.write_text(json.dumps({"path": real, "size": st.st_size, "sha256": digest}) + "\n")
-        os.replace(tmp, memo)
+        fileio.atomic_write_text(memo, json.dumps({"path": real, "size": st.st_size, "sha256": digest}) + "\n",
+                                 fsync=False, make_parents=True)
     return digest
 
 
@@ -172,7 +172,7 @@ def ensure_index(cache_dir: str | os.PathLike, kind: str, inputs: Mapping[str, s
     if not existed:
         _waiting_notice(lock, log, label, stop, progress_seconds)
     built = False
-    with file_lock(lock) as waited:
+    with fileio.locked(lock) as waited:
         stop.set()
         if verified(entry):
             _use(cache, kind, key, holder)
@@ -236,9 +236,7 @@ def _use(cache: Path, kind: str, key: str, holder: Path) -> None:
     leases = _lease_dir(cache, kind, key)
     leases.mkdir(parents=True, exist_ok=True)
     name = hashlib.sha256(str(holder).encode()).hexdigest()[:24]
-    tmp = leases / f".{name}.{uuid.uuid4().hex[:8]}"
-    tmp.write_text(str(holder) + "\n")
-    os.replace(tmp, leases / name)
+    fileio.atomic_write_text(leases / name, str(holder) + "\n", fsync=False)
     os.utime(cache / kind / key)
 
 
@@ -246,31 +244,17 @@ def hold(folder: str | os.PathLike) -> object:
     """Mark ``folder`` (a job's folder) as a running job's, for as long as the returned object
     is kept (a shared ``flock`` on ``folder/HOLD``; the kernel drops it when the process ends):
     entries leased to ``folder`` are not removed meanwhile."""
-    import fcntl
-
-    path = Path(folder) / HOLD
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fh = open(path, "a+")  # noqa: SIM115 - kept open: the lock lasts as long as the file object
-    fcntl.flock(fh.fileno(), fcntl.LOCK_SH)
-    return fh
+    return fileio.hold_shared(Path(folder) / HOLD)
 
 
 def lease_live(folder: str | os.PathLike) -> bool:
     """Whether a job folder that leased an entry may still use it: it exists and has no
     :data:`HOLD` file (nobody said when it ends), or a process holds its HOLD file."""
-    import fcntl
-
     folder = Path(folder)
     if not folder.is_dir():
         return False
     try:
-        with open(folder / HOLD) as fh:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-            return False
+        return fileio.held_elsewhere(folder / HOLD, create=False)
     except OSError:  # no HOLD file (or it cannot be read): nobody said when the job ends
         return True
 
@@ -317,8 +301,6 @@ def evict(cache: str | os.PathLike, max_bytes: int, *, keep=(), log: Log = print
     """Remove least recently used entries until the cache holds at most ``max_bytes``; the
     entries removed. Never removes one in ``keep``, one whose lock is held, or one with a live
     lease (:func:`live_leases`)."""
-    import fcntl
-
     cache = Path(cache)
     keep = {Path(k) for k in keep}
     listed = entries(cache)
@@ -330,24 +312,17 @@ def evict(cache: str | os.PathLike, max_bytes: int, *, keep=(), log: Log = print
             break
         if e["path"] in keep:
             continue
-        lock = cache / "locks" / f"{e['kind']}-{e['key']}.lock"
-        lock.parent.mkdir(parents=True, exist_ok=True)
-        with open(lock, "a+") as fh:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+        with fileio.try_locked(cache / "locks" / f"{e['kind']}-{e['key']}.lock") as mine:
+            if not mine:
                 in_use.append(f"{e['kind']} {e['key'][:12]} (being used now)")
                 continue
-            try:
-                holders = live_leases(cache, e["kind"], e["key"])
-                if holders:
-                    in_use.append(f"{e['kind']} {e['key'][:12]} (used by {holders[0]})")
-                    continue
-                (e["path"] / META).unlink(missing_ok=True)  # incomplete from here on
-                shutil.rmtree(e["path"], ignore_errors=True)
-                shutil.rmtree(_lease_dir(cache, e["kind"], e["key"]), ignore_errors=True)
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            holders = live_leases(cache, e["kind"], e["key"])
+            if holders:
+                in_use.append(f"{e['kind']} {e['key'][:12]} (used by {holders[0]})")
+                continue
+            (e["path"] / META).unlink(missing_ok=True)  # incomplete from here on
+            shutil.rmtree(e["path"], ignore_errors=True)
+            shutil.rmtree(_lease_dir(cache, e["kind"], e["key"]), ignore_errors=True)
         total -= e["bytes"]
         removed.append(e["path"])
         log(f"index cache: removed {e['kind']} index {e['key'][:12]} ({e['bytes'] / 1e6:.1f} MB, least recently "
@@ -360,16 +335,8 @@ def evict(cache: str | os.PathLike, max_bytes: int, *, keep=(), log: Log = print
 
 def _waiting_notice(lock: Path, log: Log, label: str, stop: threading.Event, every: float) -> None:
     """Say so (now, then every ``every`` s) when another process holds the lock."""
-    import fcntl
-
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock, "a+") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-            return
-        except BlockingIOError:
-            pass
+    if not fileio.held_elsewhere(lock):
+        return
     log(f"index cache: another job is building {label}; waiting for it")
     _ticker(log, f"still waiting for {label}", stop, every)
 

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from localgene import fileio
 from localgene.report import cnvkit, common, dna, rna
 from localgene.report.page import Section, render_page
 
@@ -69,7 +70,5 @@ def write_report(job_dir: Path, paths: Mapping[str, str], out: Path, kind: str |
     """Render the report into ``out`` (relative paths: inside ``job_dir``); returns the path."""
     out = Path(job_dir) / out
     html = render(job_dir, paths, kind)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(out)
+    fileio.atomic_write_text(out, html)
     return out

@@ -28,8 +28,6 @@ from typing import Any
 #: The records, relative to the job folder (the working directory of every step).
 TIMELINE = Path("logs", "timeline.jsonl")
 
-KEYS = ("step", "wildcards", "log", "start", "end", "wall_s", "cpu_s", "max_rss_mb")
-
 
 def record(step: str, wildcards: dict[str, str], log: str, *, start: float, end: float,
            cpu_s: float, max_rss_mb: float, runner: str, path: str | os.PathLike = TIMELINE) -> None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from localgene import fileio
 from localgene import settings as settings_mod
 from localgene.cnvkit import server as cnvkit_server
 from localgene.cnvkit.options import SNAPSHOT_PATH, save_snapshot
@@ -130,9 +131,7 @@ def prepare_pipeline_job(body: dict[str, Any], job_dir: str | os.PathLike, *,
 
 def _write_config(job_dir: Path, config: dict[str, Any]) -> None:
     (job_dir / "logs").mkdir(parents=True, exist_ok=True)
-    tmp = job_dir / "config.json.tmp"
-    tmp.write_text(json.dumps(config, indent=2) + "\n")
-    tmp.replace(job_dir / "config.json")
+    fileio.atomic_write_json(job_dir / "config.json", config)
 
 
 def prepare_job(

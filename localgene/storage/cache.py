@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from localgene import fileio
 from localgene.errors import StorageError
 
 _SCHEMA = """
@@ -150,7 +151,7 @@ class Cache:
                     con.execute("INSERT OR IGNORE INTO pins VALUES (?,?,?)", (key, job_id, now))
                 inserted = True
                 os.rename(tmp, final)
-                _fsync_dir(final.parent)
+                fileio.fsync_dir(final.parent)
             except BaseException:
                 _unlink(tmp)
                 self._sweep_tmp(key)
@@ -373,14 +374,3 @@ def _unlink(path: Path) -> int:
         return 1
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

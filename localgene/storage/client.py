@@ -153,6 +153,28 @@ def make_client(config: S3Config | None = None):
         raise StorageError(f"object storage: cannot configure the S3 client: {exc}") from None
 
 
+def transfer_config(config: S3Config):
+    """boto3's ``TransferConfig`` for ``config``: multipart sizes and the parallel requests of
+    one transfer manager (threads, the classic transfer client)."""
+    from boto3.s3.transfer import TransferConfig
+
+    return TransferConfig(
+        multipart_threshold=config.multipart_threshold,
+        multipart_chunksize=config.multipart_chunksize,
+        max_concurrency=config.max_concurrency,
+        use_threads=True,
+        preferred_transfer_client="classic",
+    )
+
+
+def make_transfer_manager(client, config: S3Config):
+    """The transfer manager staging and delivery share within a job (``shutdown()`` it when
+    done): ``client`` (:func:`make_client`) with :func:`transfer_config`."""
+    from boto3.s3.transfer import create_transfer_manager
+
+    return create_transfer_manager(client, transfer_config(config))
+
+
 def endpoint_of(client) -> str:
     """The endpoint ``client`` really talks to, normalised (part of every cache key)."""
     url = client.meta.endpoint_url or ""

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from localgene import fileio
 from localgene.errors import DeliveryError, InvalidRequest, LocalgeneError
 
 from . import _faults
-from .client import S3Config, endpoint_of, make_client
+from .client import S3Config, endpoint_of, make_client, make_transfer_manager
 from .paths import Location, parse_location
 
 _INSTANCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -172,40 +171,19 @@ def _run_all(func, plan, workers: int) -> None:
 
 def _copy(src: Path, dst: Location) -> None:
     target = Path(dst.path)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, tmp)
-        shutil.copystat(src, tmp)
-        if tmp.stat().st_size != src.stat().st_size:
-            raise OSError(f"copy of {src} is incomplete")
-        os.replace(tmp, target)
+        fileio.atomic_copy(src, target, copystat=True, check_size=True)
     except OSError as exc:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
         why = exc.strerror or str(exc)
         raise DeliveryError(f"cannot copy {src} to {target}: {why}") from None
 
 
 class _Uploader:
     def __init__(self, client, config: S3Config) -> None:
-        from boto3.s3.transfer import TransferConfig, create_transfer_manager
-
         self.client = client
         self.config = config
         self.endpoint = endpoint_of(client)
-        self.manager = create_transfer_manager(
-            client,
-            TransferConfig(
-                multipart_threshold=config.multipart_threshold,
-                multipart_chunksize=config.multipart_chunksize,
-                max_concurrency=config.max_concurrency,
-                use_threads=True,
-                preferred_transfer_client="classic",
-            ),
-        )
+        self.manager = make_transfer_manager(client, config)
 
     def close(self) -> None:
         self.manager.shutdown()

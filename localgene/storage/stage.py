@@ -12,12 +12,13 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from localgene import fileio
 from localgene.errors import LocalgeneError, StorageError
 
 from . import _faults
 from .cache import Cache, cache_key
 from .check import InputReport, ObjectStat, check_inputs, flatten_fields
-from .client import S3Config, endpoint_of, make_client
+from .client import S3Config, endpoint_of, make_client, make_transfer_manager
 
 #: Where staged objects appear inside a job folder (the workflow's own ``inputs/reference.fa``
 #: and ``inputs/bam/`` links live beside it and must not collide with user file names).
@@ -119,14 +120,7 @@ def _link(target: Path, link: Path) -> Path:
             return link
     except OSError:
         pass
-    tmp = link.with_name(f".{link.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        os.unlink(tmp)
-    except FileNotFoundError:
-        pass
-    os.symlink(target, tmp)
-    os.replace(tmp, link)
-    return link
+    return fileio.atomic_symlink(target, link)
 
 
 def _first(errors: list[BaseException]) -> BaseException:
@@ -172,24 +166,13 @@ class _Fetcher:
 
     def __init__(self, client, config: S3Config, cache: Cache, endpoint: str, job_id: str,
                  progress: _Progress) -> None:
-        from boto3.s3.transfer import TransferConfig, create_transfer_manager
-
         self.client = client
         self.config = config
         self.cache = cache
         self.endpoint = endpoint
         self.job_id = job_id
         self.progress = progress
-        self.manager = create_transfer_manager(
-            client,
-            TransferConfig(
-                multipart_threshold=config.multipart_threshold,
-                multipart_chunksize=config.multipart_chunksize,
-                max_concurrency=config.max_concurrency,
-                use_threads=True,
-                preferred_transfer_client="classic",
-            ),
-        )
+        self.manager = make_transfer_manager(client, config)
 
         # s3transfer sends If-Match only on ranged GETs; add it to single GETs of our objects too,
         # so an object rewritten after its HEAD fails the download instead of mixing versions.

@@ -18,12 +18,10 @@ A failure is written to the rule's log as one ``error: …`` line (which localge
 job's failure reason) and the step exits non-zero, without a traceback.
 """
 
-import json
-import os
 import sys
 from pathlib import Path
 
-from localgene import storage
+from localgene import fileio, storage
 from localgene.errors import LocalgeneError
 from localgene.pipelines import index_cache
 
@@ -51,9 +49,7 @@ def indexes(log):
 def deliver(log):
     delivered = storage.deliver_output(p.results, p.output, p.instance_id, main=getattr(p, "main", None))
     log(f"delivered {len(delivered['files'])} files to {delivered['destination']}")
-    tmp = Path(out[0]).with_suffix(".tmp")
-    tmp.write_text(json.dumps(delivered, indent=2) + "\n")
-    os.replace(tmp, out[0])
+    fileio.atomic_write_json(out[0], delivered)
 
 
 STEPS = {"indexes": indexes, "deliver": deliver}

@@ -20,7 +20,6 @@ from localgene.jobs.bodies import (
     cnvkit_instance_item,
     cnvkit_listing,
     new_record,
-    parse_body,
     parse_cnvkit_body,
     parse_pipeline_body,
     pipeline_job_item,
@@ -259,7 +258,6 @@ def test_pipeline_bodies_accepted():
     assert s.conf == {"threads": 4} and s.secret_encoded_key == "SKxx"
     r = parse_pipeline_body(RNA)
     assert isinstance(r, RnaDiffExprBody) and r.library_type == "fr-unstranded"
-    assert parse_body("RNA_DIFF_EXPR", RNA) == r
 
 
 @pytest.mark.parametrize(
@@ -334,11 +332,6 @@ def test_pipeline_huge_list_limit():
         cls=LimitExceeded,
     )
     assert err.field == "knownsites"
-
-
-def test_parse_body_kind_mismatch():
-    err = refused(GERMLINE, parse=lambda b: parse_body("DNA_SOMATIC", b))
-    assert err.field == "job_type"
 
 
 # --------------------------------------------------------------------------------------------

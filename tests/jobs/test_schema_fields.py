@@ -84,7 +84,7 @@ def test_every_user_of_a_field_list_uses_the_derived_one():
 def test_no_module_writes_the_conf_or_path_lists_out_again():
     """A tuple literal listing three or more of the CNVkit option or path fields, anywhere in
     the package or the workflow, is a list restated instead of derived."""
-    root = Path(schema.__file__).resolve().parents[2]  # localgene/jobs/bodies.py -> the checkout
+    root = Path(schema.__file__).resolve().parents[2]  # localgene/jobs/service/bodies.py -> the checkout
     names = "|".join((*schema.CONF_FIELDS, *schema.CNVKIT_PATH_FIELDS))
     literal = re.compile(rf'\(\s*(?:"(?:{names})",\s*){{3,}}')
     offenders = []

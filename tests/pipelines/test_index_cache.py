@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from pipeline_helpers import write_fasta, write_gtf
 
+from localgene import fileio
 from localgene.pipelines import index_cache
 from localgene.pipelines.index_cache import IndexBuildFailed, ensure_index
 
@@ -214,6 +215,7 @@ def test_the_bound_comes_from_the_environment(tmp_path, monkeypatch):
 
 HOLDER = """
 import sys
+from localgene import fileio
 from localgene.pipelines import index_cache
 kept = index_cache.hold(sys.argv[1])
 print("held", flush=True)
@@ -259,7 +261,7 @@ def test_an_entry_being_used_now_or_leased_to_a_folder_that_never_said_it_ended_
                          holder=plain, max_bytes=None)
     assert index_cache.evict(cache, 0, log=lambda s: None) == []
     plain.rmdir()
-    with index_cache.file_lock(cache / "locks" / f"test-{entry.name}.lock"):  # a job checking or linking it
+    with fileio.locked(cache / "locks" / f"test-{entry.name}.lock"):  # a job checking or linking it
         lines: list[str] = []
         assert index_cache.evict(cache, 0, log=lines.append) == []
         assert any("being used now" in line for line in lines), lines

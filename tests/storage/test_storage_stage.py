@@ -20,9 +20,9 @@ def cache(tmp_path):
 
 
 @pytest.fixture
-def big_bam(s3, bucket):
+def big_bam(s3, bucket, tmp_path):
     data = random_bytes(BIG)
-    path = "/tmp/_lg_big.bam"
+    path = str(tmp_path / "_lg_big.bam")  # not a shared name: tests run in parallel
     with open(path, "wb") as fh:
         fh.write(data)
     s3.upload_file(path, bucket, "cnvkit/Son_S2.sort.mkdup.bam")  # boto3 multipart upload

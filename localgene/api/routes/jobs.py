@@ -9,18 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Response
 
 from localgene.api import deps
-from localgene.api.deps import PAGING, PAGING_PARAMETERS, TIME_PARAMETERS, ProjectScope, get_scope
+from localgene.api.deps import ProjectScope, get_scope
 from localgene.api.models import Empty, PipelineJob, PipelineJobLog, PipelineListing, PipelineSubmitted
+from localgene.api.query import LogQuery, NoQuery, PipelineListQuery, checked
 from localgene.api.routes import errors
-from localgene.api.routes.cnvkit import LOG_PARAMETERS, job_log
-from localgene.errors import InvalidRequest
+from localgene.api.routes.cnvkit import job_log
 from localgene.jobs import bodies as schema
 from localgene.jobs import service
-from localgene.store import parse_paging
 
 router = APIRouter(tags=["Pipeline jobs"])
 
@@ -32,11 +30,6 @@ _PIPELINE_SCHEMA = {
         "propertyName": "job_type",
         "mapping": {kind: f"#/components/schemas/{model.__name__}" for kind, model in schema.PIPELINE_MODELS.items()},
     },
-}
-_JOB_TYPE_PARAM = {
-    "name": "job_type", "in": "query", "required": False,
-    "description": "only jobs of this pipeline (absent: all three)",
-    "schema": {"type": "string", "enum": list(schema.PIPELINE_KINDS)},
 }
 
 
@@ -54,13 +47,14 @@ _JOB_TYPE_PARAM = {
     responses=errors(400, 401, 403, 413),
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _PIPELINE_SCHEMA}}}},
 )
-def submit(scope: ProjectScope = Depends(get_scope), body: Any = Depends(deps.json_body)) -> JSONResponse:
+def submit(response: Response, scope: ProjectScope = Depends(get_scope),
+           body: Any = Depends(deps.json_body)) -> PipelineSubmitted:
     schema.parse_pipeline_body(body)  # the body's own problems first, named by field
     deps.check_server_paths(body, scope.state.allowed_paths, scope)  # + data roots (403)
     record = service.submit_pipeline(scope.store, body, project_id=scope.project_id, owner=scope.caller.name,
                                      settings=scope.state.cfg)
-    return JSONResponse({"job_id": record.instance_id}, status_code=201,
-                        headers={"Location": f"/v2.0/{scope.project_id}/gene/jobs/{record.instance_id}"})
+    response.headers["Location"] = f"/v2.0/{scope.project_id}/gene/jobs/{record.instance_id}"
+    return PipelineSubmitted(job_id=record.instance_id)
 
 
 @router.get(
@@ -68,34 +62,25 @@ def submit(scope: ProjectScope = Depends(get_scope), body: Any = Depends(deps.js
     summary="List pipeline jobs",
     description="Newest first; `job_count` is every job matching the filters; `request` is the submitted "
     "body as a JSON string. A tenant administrator sees every user's jobs; an ordinary user their own.",
-    response_model=PipelineListing,
     responses=errors(400, 401, 403),
-    openapi_extra={"parameters": [_JOB_TYPE_PARAM, *PAGING_PARAMETERS, *TIME_PARAMETERS]},
 )
-def list_jobs(request: Request, scope: ProjectScope = Depends(get_scope)) -> JSONResponse:
-    q = deps.query(request, ("job_type", *PAGING))
-    paging = parse_paging(q)
-    job_type = deps.single(q, "job_type")
-    if job_type is not None and job_type not in schema.PIPELINE_KINDS:
-        raise InvalidRequest(f"must be one of {', '.join(schema.PIPELINE_KINDS)}, got {deps._show(job_type)}",
-                             field="job_type")
+def list_jobs(scope: ProjectScope = Depends(get_scope),
+              q: PipelineListQuery = checked(PipelineListQuery)) -> PipelineListing:
     listing = service.list_pipeline(scope.store, project_id=scope.project_id, owner=scope.owner_filter,
-                                    paging=paging, job_type=job_type)
-    return JSONResponse(listing)
+                                    paging=q.paging(), job_type=q.job_type)
+    return PipelineListing.model_validate(listing)
 
 
 @router.get(
     BASE + "/{job_id}",
     summary="One pipeline job (localgene extension)",
     description="The listing's item for this job.",
-    response_model=PipelineJob,
     responses=errors(400, 401, 403, 404),
 )
-def get_job(job_id: str, request: Request, scope: ProjectScope = Depends(get_scope)) -> JSONResponse:
-    deps.query(request, ())
-    record = scope.store.get(scope.project_id, deps.job_id(job_id, scope.project_id), scope.owner_filter,
-                             kinds=schema.PIPELINE_KINDS)
-    return JSONResponse(schema.pipeline_job_item(record))
+def get_job(job_id: str, scope: ProjectScope = Depends(get_scope), _: NoQuery = checked(NoQuery)) -> PipelineJob:
+    record = service.get(scope.store, deps.job_id(job_id, scope.project_id), project_id=scope.project_id,
+                         owner=scope.owner_filter, kinds=schema.PIPELINE_KINDS)
+    return PipelineJob.model_validate(schema.pipeline_job_item(record))
 
 
 @router.delete(
@@ -103,14 +88,12 @@ def get_job(job_id: str, request: Request, scope: ProjectScope = Depends(get_sco
     summary="Cancel a pipeline job",
     description="A LAUNCHING or RUNNING job moves to CANCELING, then CANCELLED. A FINISHED, FAILED, "
     "CANCELING or CANCELLED job cannot be cancelled: 409.",
-    response_model=Empty,
     responses=errors(400, 401, 403, 404, 409),
 )
-def cancel(job_id: str, request: Request, scope: ProjectScope = Depends(get_scope)) -> JSONResponse:
-    deps.query(request, ())
+def cancel(job_id: str, scope: ProjectScope = Depends(get_scope), _: NoQuery = checked(NoQuery)) -> Empty:
     service.cancel(scope.store, deps.job_id(job_id, scope.project_id), project_id=scope.project_id,
                    owner=scope.owner_filter, kinds=schema.PIPELINE_KINDS)
-    return JSONResponse({})
+    return Empty()
 
 
 @router.post(
@@ -119,14 +102,12 @@ def cancel(job_id: str, request: Request, scope: ProjectScope = Depends(get_scop
     description="The job goes back to LAUNCHING (same `job_id`, same `start_time`); the worker that "
     "takes it resumes it in its own folder, so the steps that had finished are not run again. Its "
     "`message` says it was retried and why it had ended. Any other state: 409.",
-    response_model=Empty,
     responses=errors(400, 401, 403, 404, 409),
 )
-def retry(job_id: str, request: Request, scope: ProjectScope = Depends(get_scope)) -> JSONResponse:
-    deps.query(request, ())
+def retry(job_id: str, scope: ProjectScope = Depends(get_scope), _: NoQuery = checked(NoQuery)) -> Empty:
     service.retry(scope.store, deps.job_id(job_id, scope.project_id), project_id=scope.project_id,
                   owner=scope.owner_filter, kinds=schema.PIPELINE_KINDS)
-    return JSONResponse({})
+    return Empty()
 
 
 @router.get(
@@ -134,9 +115,8 @@ def retry(job_id: str, request: Request, scope: ProjectScope = Depends(get_scope
     summary="The tail of a pipeline job's log (localgene extension)",
     description="The last `tail` lines (1..10000, default 100) of the job's Snakemake log, or of one "
     "step's log with `step` (a path under the job's `logs/` folder). Empty until the job has started.",
-    response_model=PipelineJobLog,
     responses=errors(400, 401, 403, 404),
-    openapi_extra={"parameters": LOG_PARAMETERS},
 )
-def log(job_id: str, request: Request, scope: ProjectScope = Depends(get_scope)) -> JSONResponse:
-    return job_log(job_id, request, scope, kinds=schema.PIPELINE_KINDS, id_key="job_id")
+def log(job_id: str, scope: ProjectScope = Depends(get_scope), q: LogQuery = checked(LogQuery)) -> PipelineJobLog:
+    record, text = job_log(job_id, scope, q, kinds=schema.PIPELINE_KINDS)
+    return PipelineJobLog(job_id=record.instance_id, status=record.status.value, progress=record.progress, log=text)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends
 
-from localgene.api import deps
-from localgene.api.deps import TIME_PARAMETERS, ProjectScope, get_scope
+from localgene.api.deps import ProjectScope, get_scope
 from localgene.api.models import Statistics
+from localgene.api.query import TimeRange, checked
 from localgene.api.routes import errors
-from localgene.store import parse_time_range
+from localgene.jobs import service
 
 router = APIRouter(tags=["Statistics"])
 
@@ -20,11 +19,9 @@ router = APIRouter(tags=["Statistics"])
     description="Counts every job (CNVkit and pipeline) of the project whose start_time is in "
     "[start, end]. A tenant administrator gets every user in `users`; an ordinary user gets only their "
     "own figures, `total_user_num` 1 and no `users` key.",
-    response_model=Statistics,
     responses=errors(400, 401, 403),
-    openapi_extra={"parameters": TIME_PARAMETERS},
+    response_model_exclude_unset=True,  # no ``users`` key for an ordinary user
 )
-def statistics(request: Request, scope: ProjectScope = Depends(get_scope)) -> JSONResponse:
-    q = deps.query(request, ("start", "end"))
-    start, end = parse_time_range(q)
-    return JSONResponse(scope.store.statistics(scope.project_id, start=start, end=end, owner=scope.owner_filter))
+def statistics(scope: ProjectScope = Depends(get_scope), q: TimeRange = checked(TimeRange)) -> Statistics:
+    return Statistics.model_validate(service.statistics(scope.store, project_id=scope.project_id,
+                                                        owner=scope.owner_filter, start=q.start, end=q.end))

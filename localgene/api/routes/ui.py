@@ -14,28 +14,29 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from localgene import report as job_report
 from localgene.api import deps
-from localgene.api.deps import PAGING, ProjectScope, get_caller, get_scope, get_state
+from localgene.api.deps import ProjectScope, get_caller, get_scope, get_state
+from localgene.api.query import BrowserListQuery, NoQuery, TailQuery, checked
 from localgene.api.users import Caller
-from localgene.errors import InvalidRequest, JobNotFound
+from localgene.errors import JobNotFound
 from localgene.jobs import bodies as schema
 from localgene.jobs import service
 from localgene.jobs.bodies import JobRecord, now_ms
 from localgene.jobs.status import ACTIVE, Status
 from localgene.report import page as report_page
-from localgene.store import parse_paging
 
 router = APIRouter(include_in_schema=False)
 
 BASE = "/ui/api/{project_id}"
 CNVKIT_TYPE = "CNVKIT"
-JOB_TYPES = (CNVKIT_TYPE, *schema.PIPELINE_KINDS)
-STATUSES = tuple(s.value for s in Status)
+JOB_TYPES = BrowserListQuery.TYPES
+STATUSES = BrowserListQuery.STATUSES
+assert JOB_TYPES[0] == CNVKIT_TYPE
 _STATIC = {"index.html": "text/html; charset=utf-8", "ui.css": "text/css; charset=utf-8",
            "ui.js": "text/javascript; charset=utf-8", "favicon.svg": "image/svg+xml"}
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -66,9 +67,9 @@ def ui_static(name: str) -> Response:
 
 
 @router.get("/ui/api/whoami")
-def whoami(request: Request, caller: Caller = Depends(get_caller), state: Any = Depends(get_state)) -> JSONResponse:
+def whoami(caller: Caller = Depends(get_caller), state: Any = Depends(get_state),
+           _: NoQuery = checked(NoQuery)) -> JSONResponse:
     """Who the token belongs to: name, role and projects (``*``: any project)."""
-    deps.query(request, ())
     return JSONResponse({"name": caller.name, "role": caller.role, "tenant": caller.tenant,
                          "projects": list(caller.projects), "single_user": caller.single_user,
                          "job_types": list(JOB_TYPES), "statuses": list(STATUSES)}, headers=_NO_STORE)
@@ -100,30 +101,26 @@ def _kinds(job_type: str | None) -> str | tuple[str, ...] | None:
 
 
 @router.get(BASE + "/jobs")
-def list_jobs(request: Request, scope: ProjectScope = Depends(get_scope)) -> JSONResponse:
+def list_jobs(scope: ProjectScope = Depends(get_scope),
+              q: BrowserListQuery = checked(BrowserListQuery)) -> JSONResponse:
     """One page of the project's jobs the caller may see, newest first; ``type`` and ``status``
     filter, ``limit``/``offset``/``start``/``end`` follow the API's paging rules."""
-    q = deps.query(request, ("type", "status", *PAGING))
-    paging = parse_paging(q)
-    job_type, status = deps.single(q, "type"), deps.single(q, "status")
-    if job_type is not None and job_type not in JOB_TYPES:
-        raise InvalidRequest(f"must be one of {', '.join(JOB_TYPES)}, got {deps._show(job_type)}", field="type")
-    if status is not None and status not in STATUSES:
-        raise InvalidRequest(f"must be one of {', '.join(STATUSES)}, got {deps._show(status)}", field="status")
-    count, records = scope.store.list_jobs(scope.project_id, kinds=_kinds(job_type), owner=scope.owner_filter,
-                                           status=status, **paging.kwargs())
+    paging = q.paging()
+    count, records = scope.store.list_jobs(scope.project_id, kinds=_kinds(q.type), owner=scope.owner_filter,
+                                           status=q.status, limit=paging.limit, offset=paging.offset,
+                                           start=paging.start, end=paging.end)
     now = now_ms()
     return JSONResponse({"count": count, "limit": paging.limit, "offset": paging.offset,
                          "jobs": [job_item(r, now) for r in records]}, headers=_NO_STORE)
 
 
 def _record(scope: ProjectScope, job_id: str) -> JobRecord:
-    return scope.store.get(scope.project_id, deps.job_id(job_id, scope.project_id), scope.owner_filter)
+    return service.get(scope.store, deps.job_id(job_id, scope.project_id), project_id=scope.project_id,
+                       owner=scope.owner_filter)
 
 
 @router.get(BASE + "/jobs/{job_id}")
-def get_job(job_id: str, request: Request, scope: ProjectScope = Depends(get_scope)) -> JSONResponse:
-    deps.query(request, ())
+def get_job(job_id: str, scope: ProjectScope = Depends(get_scope), _: NoQuery = checked(NoQuery)) -> JSONResponse:
     record = _record(scope, job_id)
     item = job_item(record)
     report = scope.state.cfg.job_dir(record.instance_id) / job_report.REPORT_PATH
@@ -132,17 +129,14 @@ def get_job(job_id: str, request: Request, scope: ProjectScope = Depends(get_sco
 
 
 @router.get(BASE + "/jobs/{job_id}/log")
-def job_log(job_id: str, request: Request, scope: ProjectScope = Depends(get_scope)) -> JSONResponse:
-    q = deps.query(request, ("tail",))
-    tail = deps.query_int(q, "tail", 1, 10000, 100)
+def job_log(job_id: str, scope: ProjectScope = Depends(get_scope), q: TailQuery = checked(TailQuery)) -> JSONResponse:
     record = _record(scope, job_id)
-    text = service.log_text(scope.state.cfg.job_dir(record.instance_id), None, tail)
+    text = service.log_text(scope.state.cfg.job_dir(record.instance_id), None, q.tail)
     return JSONResponse({"id": record.instance_id, "status": record.status.value, "log": text}, headers=_NO_STORE)
 
 
 @router.delete(BASE + "/jobs/{job_id}")
-def cancel_job(job_id: str, request: Request, scope: ProjectScope = Depends(get_scope)) -> JSONResponse:
-    deps.query(request, ())
+def cancel_job(job_id: str, scope: ProjectScope = Depends(get_scope), _: NoQuery = checked(NoQuery)) -> JSONResponse:
     record = _record(scope, job_id)
     record = service.cancel(scope.store, record.instance_id, project_id=scope.project_id,
                             owner=scope.owner_filter, kinds=record.kind)
@@ -150,9 +144,8 @@ def cancel_job(job_id: str, request: Request, scope: ProjectScope = Depends(get_
 
 
 @router.get(BASE + "/jobs/{job_id}/report")
-def job_report_page(job_id: str, request: Request, scope: ProjectScope = Depends(get_scope)) -> Response:
+def job_report_page(job_id: str, scope: ProjectScope = Depends(get_scope), _: NoQuery = checked(NoQuery)) -> Response:
     """The job's ``results/report.html`` as written by its workflow (404 until it exists)."""
-    deps.query(request, ())
     record = _record(scope, job_id)
     path = scope.state.cfg.job_dir(record.instance_id) / job_report.REPORT_PATH
     if not path.is_file():

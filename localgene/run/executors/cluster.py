@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from localgene import fileio
+
 #: Memory a step's cluster job needs besides the step (``mem_mb`` of pipeline rules adds it on a
 #: cluster executor): the job's Snakemake (measured 123-133 MB in the batch step on the test
 #: cluster) and the Snakemake of its ``srun`` step, where the step's ``run:`` block or script
@@ -36,13 +38,12 @@ class ClusterExecutor:
         folder = Path(job_dir) / "logs" / "profile"
         folder.mkdir(parents=True, exist_ok=True)
         profile = self.profile(execution, job_dir)
-        tmp = folder / "config.yaml.tmp"
-        tmp.write_text(
+        fileio.atomic_write_text(
+            folder / "config.yaml",
             "# Written by localgene for this job: config/" + execution.executor
             + (f" with {execution.site_profile} laid over it" if execution.site_profile else "") + ".\n"
-            + yaml.safe_dump(profile, sort_keys=False)
+            + yaml.safe_dump(profile, sort_keys=False),
         )
-        tmp.replace(folder / "config.yaml")
         jobs = execution.jobs or int(profile.get("jobs") or DEFAULT_JOBS)
         return ["--executor", execution.executor, "--profile", str(folder), "--jobs", str(jobs),
                 "--cores", str(cores)]
