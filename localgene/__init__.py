@@ -44,7 +44,7 @@ from localgene.errors import (
 
 if TYPE_CHECKING:
     from localgene.client import BadReply, Client, ServerUnreachable
-    from localgene.service import JobService, Listing, LocalJobService, Submitted
+    from localgene.jobs.interface import JobService, Listing, LocalJobService, Submitted
 
 __version__ = "0.1.0"
 
@@ -53,10 +53,10 @@ _LAZY = {
     "Client": "localgene.client",
     "ServerUnreachable": "localgene.client",
     "BadReply": "localgene.client",
-    "JobService": "localgene.service",
-    "LocalJobService": "localgene.service",
-    "Submitted": "localgene.service",
-    "Listing": "localgene.service",
+    "JobService": "localgene.jobs.interface",
+    "LocalJobService": "localgene.jobs.interface",
+    "Submitted": "localgene.jobs.interface",
+    "Listing": "localgene.jobs.interface",
 }
 
 __all__ = [

@@ -1,7 +1,7 @@
 """A small client of the gene job API (``localgene serve``, or the service it mirrors), on httpx.
 
 Its operations are those of :mod:`localgene.jobs.service`, over HTTP; it is also the remote
-:class:`localgene.service.JobService` the job commands use with ``--server``. A failed call raises the
+:class:`localgene.jobs.interface.JobService` the job commands use with ``--server``. A failed call raises the
 :mod:`localgene.errors` exception that the server's error body names (``DLI.0001`` →
 :class:`~localgene.errors.InvalidRequest`, ``DLI.0023`` → :class:`~localgene.errors.JobNotFound`,
 …) with the server's message, so callers handle local and remote failures alike; a server that
@@ -26,7 +26,7 @@ import httpx
 
 from localgene import errors as E
 from localgene.errors import LocalgeneError
-from localgene.service import Listing, Submitted
+from localgene.jobs.interface import Listing, Submitted
 
 if TYPE_CHECKING:
     from localgene.jobs.samplesheet import BatchItem
@@ -182,7 +182,7 @@ class Client:
     def statistics(self, *, start: Any = None, end: Any = None) -> dict[str, Any]:
         return self.request("GET", self._gene("statistics"), params={"start": start, "end": end})
 
-    # -- the job service (localgene.service.JobService) over the API ---------------------------
+    # -- the job service (localgene.jobs.interface.JobService) over the API ---------------------------
 
     def submit(self, items: Sequence[BatchItem], *, base_name: str | None = None) -> Iterator[Submitted]:
         """One request per job, in order; a refusal stops the batch but does not withdraw the

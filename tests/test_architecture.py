@@ -14,7 +14,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "localgene"
 #: (layer, rank, module prefixes). A module belongs to the layer of its longest matching prefix.
 LAYERS: list[tuple[str, int, tuple[str, ...]]] = [
     ("entry", 0, ("localgene.cli", "localgene.api", "localgene.__main__")),
-    ("service", 1, ("localgene.jobs.service", "localgene.jobs.samplesheet", "localgene.client")),
+    ("service", 1, ("localgene.jobs.service", "localgene.jobs.samplesheet", "localgene.jobs.interface",
+                    "localgene.client")),
     ("engine", 2, ("localgene.run", "localgene.store", "localgene.storage", "localgene.cnvkit",
                    "localgene.pipelines", "localgene.report", "localgene.demo",
                    "localgene.jobs.references", "localgene.jobs.checks", "localgene.jobs.config_schema",

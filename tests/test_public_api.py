@@ -11,7 +11,7 @@ import localgene
 from localgene import errors
 
 HEAVY = ("cnvlib", "pandas", "numpy", "snakemake", "boto3", "botocore", "httpx", "fastapi", "pysam",
-         "localgene.client", "localgene.store", "localgene.service")
+         "localgene.client", "localgene.store", "localgene.jobs.interface")
 
 
 def test_import_localgene_loads_nothing_heavy():
@@ -29,7 +29,7 @@ def test_every_public_name_resolves_and_the_errors_are_all_there():
     assert error_classes <= set(localgene.__all__)
     assert localgene.InvalidRequest is errors.InvalidRequest
     from localgene.client import Client
-    from localgene.service import JobService, LocalJobService
+    from localgene.jobs.interface import JobService, LocalJobService
 
     assert localgene.Client is Client and localgene.JobService is JobService
     assert localgene.LocalJobService is LocalJobService

@@ -1,5 +1,5 @@
 """Job commands: submit, list, show, cancel, retry, logs, stats, each written once against
-:class:`localgene.service.JobService` (the local store, or a server's API with ``--server``)."""
+:class:`localgene.jobs.interface.JobService` (the local store, or a server's API with ``--server``)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from localgene.client import ENV_SERVER, ENV_TOKEN
 from localgene.errors import InvalidRequest
 from localgene.jobs import samplesheet
 from localgene.jobs.bodies import PIPELINE_KINDS
+from localgene.jobs.interface import JobService, LocalJobService
 from localgene.run import workflow
-from localgene.service import JobService, LocalJobService
 from localgene.settings import Environment
 
 

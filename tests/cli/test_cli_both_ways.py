@@ -21,7 +21,7 @@ from localgene.api import users as users_mod  # noqa: E402
 from localgene.api.app import ApiSettings, create_app  # noqa: E402
 from localgene.client import Client  # noqa: E402
 from localgene.jobs.bodies import new_record  # noqa: E402
-from localgene.service import JobService, LocalJobService  # noqa: E402
+from localgene.jobs.interface import JobService, LocalJobService  # noqa: E402
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
