@@ -8,7 +8,7 @@ import logging
 from localgene import settings as settings_mod
 from localgene.jobs import service
 from localgene.run import execution
-from localgene.run.runner import Worker
+from localgene.run.worker import Worker
 from localgene.store import Store
 
 
