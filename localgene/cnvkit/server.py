@@ -33,14 +33,10 @@ import os
 import selectors
 import signal
 import socket
-import subprocess
 import sys
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
-from localgene.cnvkit.step import ENV_SERVER, ENV_SERVER_PREFIX, MAX_MESSAGE, cnvkit_executable, warm_enabled
+from localgene.cnvkit.step import MAX_MESSAGE, cnvkit_executable
 
 #: Where the job process puts the socket, relative to the job folder.
 SOCKET = os.path.join(".snakemake", "localgene", "server", "cnvkit.sock")
@@ -394,69 +390,3 @@ if __name__ == "__main__":
     # one module object, whichever way it is reached (steps import localgene.cnvkit.server)
     sys.modules.setdefault("localgene.cnvkit.server", sys.modules[__name__])
     sys.exit(main())
-
-
-# -- Started and stopped by the job process (localgene.run.workflow.run_workflow) ----------------
-
-
-def _uses_conda(snakemake_args: Sequence[str]) -> bool:
-    args = list(snakemake_args)
-    if "--use-conda" in args:
-        return True
-    for i, arg in enumerate(args):
-        if arg in ("--sdm", "--software-deployment-method") and "conda" in args[i + 1 : i + 3]:
-            return True
-        if arg.startswith(("--sdm=", "--software-deployment-method=")) and "conda" in arg:
-            return True
-    return False
-
-
-@dataclass
-class ServerProcess:
-    """A running server of one job, as its job process sees it."""
-
-    proc: subprocess.Popen
-    socket: Path
-
-    def interrupt(self) -> None:
-        """Pass an interrupt on to the running steps (they may not have had it)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-
-    def stop(self, grace: float = 30.0) -> None:
-        """Stop the running steps and the server; return once it has exited."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-def start(job_dir: Path, env: dict[str, str], *, local: bool,
-          snakemake_args: Sequence[str] = (), ready_within: float = 120.0) -> ServerProcess | None:
-    """Start the server of a job when its steps can use it, and point ``env`` (Snakemake's) at it.
-
-    None (steps then run as their own ``cnvkit.py`` processes) for a cluster executor, with
-    ``LOCALGENE_WARM=0``, with conda environments, or when the server did not come up.
-    Returns as soon as the server listens (CNVkit is imported while Snakemake starts).
-    """
-    if not local or not warm_enabled(env) or _uses_conda(snakemake_args):
-        return None
-    job_dir = Path(job_dir)
-    (job_dir / LOG).parent.mkdir(parents=True, exist_ok=True)
-    path = job_dir / SOCKET
-    with open(job_dir / LOG, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "localgene.cnvkit.server", SOCKET], cwd=job_dir,
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
-    server = ServerProcess(proc, path)
-    deadline = time.monotonic() + ready_within
-    while not path.is_socket():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            server.stop()
-            return None
-        time.sleep(0.01)
-    env[ENV_SERVER] = str(path)
-    env[ENV_SERVER_PREFIX] = sys.prefix
-    return server

@@ -26,7 +26,7 @@ from typing import Any
 
 from localgene import fileio
 from localgene import settings as settings_mod
-from localgene.cnvkit import server as cnvkit_server
+from localgene.cnvkit import server_process
 from localgene.cnvkit.options import SNAPSHOT_PATH, save_snapshot
 from localgene.cnvkit.plan import Plan
 from localgene.errors import InvalidRequest, LocalgeneError, WorkflowFailed
@@ -237,7 +237,7 @@ def run_workflow(
     own_group = os.getpgrp() == os.getpid()
     # CNVkit imported once for the job's steps (docs/speed.md); None: each step is a process
     # (pipeline jobs run no CNVkit step: no server for them)
-    server = None if _is_pipeline_job(job_dir) else cnvkit_server.start(
+    server = None if _is_pipeline_job(job_dir) else server_process.start(
         job_dir, env, local=execution.is_local, snakemake_args=extra_args)
     with open(log_path, "a") as log, _stopped_at_end(server):
         argv = snakemake_argv(job_dir, cores, extra_args, execution)
@@ -346,7 +346,7 @@ def _is_pipeline_job(job_dir: Path) -> bool:
 
 
 @contextlib.contextmanager
-def _stopped_at_end(server: cnvkit_server.ServerProcess | None):
+def _stopped_at_end(server: server_process.ServerProcess | None):
     """The job's CNVkit step server stops (with any step it still runs) when Snakemake has."""
     try:
         yield

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from localgene.cnvkit import server as cnvkit_server
+from localgene.cnvkit import server_process
 from localgene.cnvkit.step import ENV_SERVER, ENV_SERVER_PREFIX, ENV_WARM, run_cnvkit
 from localgene.run import timeline
 
@@ -56,7 +57,7 @@ def alive(pid: int) -> bool:
 def _start(folder: Path):
     env = dict(os.environ)
     env.pop(ENV_WARM, None)
-    server = cnvkit_server.start(folder, env, local=True)
+    server = server_process.start(folder, env, local=True)
     assert server is not None, (folder / cnvkit_server.LOG).read_text()
     return env, server
 
@@ -284,10 +285,10 @@ def test_stopping_the_server_stops_its_steps(own_job):
 
 def test_no_server_where_it_cannot_serve(tmp_path):
     env = dict(os.environ)
-    assert cnvkit_server.start(tmp_path, dict(env, **{ENV_WARM: "0"}), local=True) is None
-    assert cnvkit_server.start(tmp_path, env, local=False) is None
-    assert cnvkit_server.start(tmp_path, env, local=True, snakemake_args=["--use-conda"]) is None
-    assert cnvkit_server.start(tmp_path, env, local=True, snakemake_args=["--sdm", "conda"]) is None
+    assert server_process.start(tmp_path, dict(env, **{ENV_WARM: "0"}), local=True) is None
+    assert server_process.start(tmp_path, env, local=False) is None
+    assert server_process.start(tmp_path, env, local=True, snakemake_args=["--use-conda"]) is None
+    assert server_process.start(tmp_path, env, local=True, snakemake_args=["--sdm", "conda"]) is None
     assert ENV_SERVER not in env and not (tmp_path / cnvkit_server.LOG).exists()
 
 
