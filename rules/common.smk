@@ -5,6 +5,7 @@ import re
 from localgene.cnvkit import step as lg_cnvkit_step
 from localgene.jobs import checks as lg_job_checks
 from localgene.cnvkit import options as lg_options
+from localgene.cnvkit import options_snapshot as lg_options_snapshot
 from localgene.cnvkit import plan as lg_plan
 from localgene import settings as lg_settings
 from localgene.cnvkit import workflow_steps as lg_workflow_steps
@@ -13,7 +14,7 @@ from localgene.cnvkit import workflow_steps as lg_workflow_steps
 # first Snakemake process of the run: later processes (this one when localgene started it, the
 # Snakemake processes of cluster jobs) read it instead of importing CNVkit again
 # (localgene.cnvkit.options, "snapshot"; keyed on the option strings and the CNVkit version).
-OPTIONS_SNAPSHOT = lg_options.SNAPSHOT_PATH
+OPTIONS_SNAPSHOT = lg_options_snapshot.SNAPSHOT_PATH
 # The checks of a run are localgene.jobs.checks' stages "workflow" (this main process: once per
 # run, not again in every job a cluster executor starts) and "step" (the others: the plan only).
 _CHECKED = lg_job_checks.check_job(config, lg_settings.load(), cores=workflow.cores, snapshot=OPTIONS_SNAPSHOT,
@@ -21,7 +22,7 @@ _CHECKED = lg_job_checks.check_job(config, lg_settings.load(), cores=workflow.co
 PLAN = _CHECKED.plan
 if workflow.is_main_process:
     try:
-        lg_options.save_snapshot(PLAN.options, config, OPTIONS_SNAPSHOT)
+        lg_options_snapshot.save_snapshot(PLAN.options, config, OPTIONS_SNAPSHOT)
     except OSError:
         pass  # cluster jobs then check the options themselves
 

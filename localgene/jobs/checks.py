@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from localgene import storage
 from localgene.cnvkit import options as job_options
+from localgene.cnvkit import options_snapshot
 from localgene.cnvkit import plan as job_plan
 from localgene.errors import LocalgeneError
 from localgene.jobs import pipeline_inputs, references
@@ -81,11 +82,11 @@ def _cnvkit_body(job: CheckedJob) -> None:
 
 def _cnvkit_options(job: CheckedJob) -> None:
     if job.stage in ("submit", "run"):
-        job.options = job_options.check_options_cached(
-            job.config, cores=job.cores, cache_dir=job.settings.cache_dir / job_options.CHECKED_SUBDIR)
+        job.options = options_snapshot.check_options_cached(
+            job.config, cores=job.cores, cache_dir=job.settings.cache_dir / options_snapshot.CHECKED_SUBDIR)
         return
     if job.stage in ("workflow", "step") and job.snapshot is not None:
-        job.options = job_options.load_snapshot(
+        job.options = options_snapshot.load_snapshot(
             job.config, job.snapshot, cores=job.cores if job.stage == "workflow" else None)
     if job.options is None:
         job.options = job_options.check_options(job.config, cores=job.cores)

@@ -27,7 +27,7 @@ from typing import Any
 from localgene import fileio
 from localgene import settings as settings_mod
 from localgene.cnvkit import server_process
-from localgene.cnvkit.options import SNAPSHOT_PATH, save_snapshot
+from localgene.cnvkit.options_snapshot import SNAPSHOT_PATH, save_snapshot
 from localgene.cnvkit.plan import Plan
 from localgene.errors import InvalidRequest, LocalgeneError, WorkflowFailed
 from localgene.jobs.bodies import CNVKIT_LIST_PATH_FIELDS as LIST_PATH_FIELDS

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from localgene.cnvkit import options_snapshot
 from localgene.cnvkit.coverage_cache import normalized_options
 from localgene.cnvkit.options import (
     CONF_FIELD_OF_STEP,
@@ -11,9 +12,8 @@ from localgene.cnvkit.options import (
     check_options,
     check_step,
     cnvkit_parsers,
-    load_snapshot,
-    save_snapshot,
 )
+from localgene.cnvkit.options_snapshot import load_snapshot, save_snapshot
 from localgene.errors import InvalidRequest, UnsupportedOption
 from localgene.jobs.bodies import SERVICE_EXAMPLE_BODY
 
@@ -214,18 +214,18 @@ def test_a_check_is_reused_by_later_jobs_with_the_same_option_strings(tmp_path, 
     from localgene.cnvkit import options as opts
 
     body = {"segment_conf": "-m cbs", "coverage_conf": "-q 10", "target_conf": "--split"}
-    first = opts.check_options_cached(body, cores=2, cache_dir=tmp_path)
+    first = options_snapshot.check_options_cached(body, cores=2, cache_dir=tmp_path)
     calls = []
     real = opts.check_options
     monkeypatch.setattr(opts, "check_options", lambda *a, **k: calls.append(a) or real(*a, **k))
-    again = opts.check_options_cached(body, cores=2, cache_dir=tmp_path)
+    again = options_snapshot.check_options_cached(body, cores=2, cache_dir=tmp_path)
     assert calls == [] and again.steps["segment"].argv == first.steps["segment"].argv == ["-m", "cbs"]
-    as_json = lambda c: json.dumps({s: {k: v for k, v in c.steps[s].values.items() if opts._is_json(v)}  # noqa: E731
+    as_json = lambda c: json.dumps({s: {k: v for k, v in c.steps[s].values.items() if options_snapshot._is_json(v)}  # noqa: E731
                                    for s in c.steps}, sort_keys=True)
     assert as_json(again) == as_json(first)  # what the job snapshot (and Snakemake) reads back
     assert again.warnings == first.warnings
-    opts.check_options_cached({**body, "call_conf": "-m clonal"}, cores=2, cache_dir=tmp_path)
+    options_snapshot.check_options_cached({**body, "call_conf": "-m clonal"}, cores=2, cache_dir=tmp_path)
     assert len(calls) == 1  # other option strings: checked
     with pytest.raises(Exception, match="call_conf"):
-        opts.check_options_cached({**body, "call_conf": "--no-such-option"}, cores=2, cache_dir=tmp_path)
+        options_snapshot.check_options_cached({**body, "call_conf": "--no-such-option"}, cores=2, cache_dir=tmp_path)
     assert len(list(tmp_path.glob("*.json"))) == 2  # a refusal is not cached
