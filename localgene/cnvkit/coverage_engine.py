@@ -47,7 +47,6 @@ import io
 import logging
 import os
 import shlex
-import shutil
 import subprocess
 import tempfile
 import threading
@@ -57,7 +56,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from localgene.settings import Environment
+from localgene.cnvkit.coverage_guards import (  # noqa: F401  (engine.tools_missing etc.: the engine's guards)
+    engine_choice,
+    memory_limit,
+    mosdepth_memory,
+    small_bam_with_warm_cnvkit,
+    tools_missing,
+    unproven_options,
+)
 
 ENV_ENGINE = "LOCALGENE_COVERAGE_ENGINE"
 #: Flags CNVkit's bedcov call leaves out (unmapped, secondary, QC-fail, duplicate): 0x704.
@@ -96,66 +102,6 @@ def cnvkit_coverage(argv: list[str], log: IO[str], note: str | None = None) -> i
 
 
 # -- when the fast engine may run -------------------------------------------------------------
-
-
-def unproven_options(options: dict) -> str | None:
-    """Why these parsed coverage options need CNVkit's own coverage, or None."""
-    if options.get("count"):
-        return "--count is another algorithm (read midpoints), computed by CNVkit itself"
-    if options.get("fasta"):
-        return "-f/--fasta (CRAM input) is not proven for the mosdepth engine"
-    bam = str(options.get("bam_or_bg_file") or "")
-    if bam.endswith(".bed.gz"):
-        return "a bedGraph input is read by CNVkit itself"
-    return None
-
-
-def engine_choice(env: dict[str, str] | None = None) -> str:
-    """``auto`` (default: the fast engine where proven, but CNVkit's own for a small BAM when the
-    job's CNVkit step server runs), ``mosdepth`` (the fast engine wherever proven) or ``cnvkit``
-    (always CNVkit's own)."""
-    raw = Environment.read(env).coverage_engine.strip().lower() or "auto"
-    return raw if raw in ("auto", "mosdepth", "cnvkit") else "auto"
-
-
-#: Below this BAM size, with the job's CNVkit step server running (CNVkit already imported),
-#: CNVkit's own coverage costs less than the fast engine, which imports CNVkit's table code in
-#: its own process (~3.7 s of CPU). Measured (docs/coverage.md): CNVkit's two coverage passes
-#: ~0.16 s of CPU per MB of BAM, the fast engine ~0.04 s/MB + the import: even at ~32 MB.
-WARM_CNVKIT_MAX_BYTES = 32 << 20
-
-
-def small_bam_with_warm_cnvkit(bam: str, env: dict[str, str] | None = None) -> str | None:
-    """Why CNVkit's own coverage is the cheaper engine here (``auto`` only), or None."""
-    from localgene.cnvkit.step import server_socket
-
-    env = os.environ if env is None else env
-    if engine_choice(env) != "auto" or server_socket(env) is None:
-        return None
-    try:
-        size = os.path.getsize(bam)
-    except OSError:
-        return None
-    if size >= WARM_CNVKIT_MAX_BYTES:
-        return None
-    return (f"a {size / (1 << 20):.1f} MB BAM: CNVkit's own coverage in the job's CNVkit step server "
-            f"costs less than mosdepth plus importing CNVkit (below {WARM_CNVKIT_MAX_BYTES >> 20} MB)")
-
-
-def tools_missing() -> str | None:
-    """Why mosdepth/samtools cannot run here, or None."""
-    for tool in ("mosdepth", "samtools"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not on PATH"
-    proc = subprocess.run(["mosdepth", "--version"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    if proc.returncode != 0:
-        said = (proc.stderr or proc.stdout).strip().splitlines()
-        return f"`mosdepth --version` fails ({said[-1] if said else f'exit {proc.returncode}'}; " \
-               "Debian's mosdepth needs the libhts-dev package for libhts.so)"
-    return None
-
-
-# -- the bins as samtools bedcov reads them ---------------------------------------------------
 
 
 def bam_contigs(bam: str) -> dict[str, int]:
@@ -213,46 +159,6 @@ def counted_intervals(bins_files: list[str], contigs: dict[str, int]) -> set[Int
 #: mosdepth holds a per-base array of the contig it reads: measured 1.95 GB peak RSS for a
 #: 249 Mb contig (human chr1), i.e. about 8 bytes per base; plus room for the step's own
 #: Python process, which holds its memory while mosdepth runs.
-MOSDEPTH_BYTES_PER_BASE = 8
-MOSDEPTH_BASE_BYTES = 256 << 20
-
-
-def mosdepth_memory(contigs: dict[str, int]) -> int:
-    """Bytes the step needs for mosdepth on this BAM: its longest contig's per-base array, and
-    the step's Python process beside it."""
-    return MOSDEPTH_BYTES_PER_BASE * max(contigs.values(), default=0) + MOSDEPTH_BASE_BYTES
-
-
-def memory_limit(threads: int = 1, env: dict[str, str] | None = None) -> int | None:
-    """The step's memory limit in bytes, if it has one: SLURM's ``SLURM_MEM_PER_NODE`` /
-    ``SLURM_MEM_PER_CPU`` (MB) or this process's cgroup limit (v2 ``memory.max``, v1
-    ``memory.limit_in_bytes``)."""
-    env = os.environ if env is None else env
-    limits = []
-    with contextlib.suppress(ValueError):
-        if env.get("SLURM_MEM_PER_NODE"):
-            limits.append(int(env["SLURM_MEM_PER_NODE"]) << 20)
-        elif env.get("SLURM_MEM_PER_CPU"):
-            limits.append(int(env["SLURM_MEM_PER_CPU"]) * max(1, threads) << 20)
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/self/cgroup").read_text().splitlines():
-            _, controllers, path = line.split(":", 2)
-            if controllers == "":  # cgroup v2
-                limit_file = Path("/sys/fs/cgroup", path.lstrip("/"), "memory.max")
-            elif "memory" in controllers.split(","):  # cgroup v1
-                limit_file = Path("/sys/fs/cgroup/memory", path.lstrip("/"), "memory.limit_in_bytes")
-            else:
-                continue
-            with contextlib.suppress(OSError, ValueError):
-                raw = limit_file.read_text().strip()
-                if raw != "max" and int(raw) < 1 << 60:  # v1 writes "no limit" as a huge number
-                    limits.append(int(raw))
-    return min(limits) if limits else None
-
-
-# -- the fast pass ----------------------------------------------------------------------------
-
-
 def reads_without_reference_bases(bam: str, min_mapq: int, threads: int = 1) -> tuple[int, list[str]]:
     """Counted reads (flag and MAPQ as CNVkit) whose CIGAR consumes no reference base; argv."""
     argv = ["samtools", "view", "-c", "-F", str(EXCLUDE_FLAGS), "-q", str(min_mapq), "-e", "rlen==0"]
