@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from localgene.pipelines import index_cache
+from localgene.pipelines import index_builders
 
 
 def write_genome(path: Path, mb: float, seed: int = 7) -> None:
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         copy = root / "same-genome-other-name.fa"
         shutil.copyfile(fasta, copy)
         print(f"genome: {args.mb:g} Mb, {sum(1 for _ in open(gtf))} GTF exons; tools: "
-              f"{index_cache.tool_version(['bwa'])}, {index_cache.tool_version(['hisat2-build', '--version'])}")
+              f"{index_builders.tool_version(['bwa'])}, {index_builders.tool_version(['hisat2-build', '--version'])}")
 
         hand = root / "hand"
         hand.mkdir()
@@ -99,12 +99,12 @@ def main(argv: list[str] | None = None) -> int:
         hisat_s = ss_s + ex_s + hb_s
 
         cache = root / "cache"
-        first_bwa = clock(lambda: index_cache.ensure_bwa(cache, fasta, quiet))
-        first_hisat = clock(lambda: index_cache.ensure_hisat2(cache, fasta, gtf, quiet))
-        other_bwa = clock(lambda: index_cache.ensure_bwa(cache, copy, quiet))
-        other_hisat = clock(lambda: index_cache.ensure_hisat2(cache, copy, gtf, quiet))
-        same_bwa = clock(lambda: index_cache.ensure_bwa(cache, fasta, quiet))
-        same_hisat = clock(lambda: index_cache.ensure_hisat2(cache, fasta, gtf, quiet))
+        first_bwa = clock(lambda: index_builders.ensure_bwa(cache, fasta, quiet))
+        first_hisat = clock(lambda: index_builders.ensure_hisat2(cache, fasta, gtf, quiet))
+        other_bwa = clock(lambda: index_builders.ensure_bwa(cache, copy, quiet))
+        other_hisat = clock(lambda: index_builders.ensure_hisat2(cache, copy, gtf, quiet))
+        same_bwa = clock(lambda: index_builders.ensure_bwa(cache, fasta, quiet))
+        same_hisat = clock(lambda: index_builders.ensure_hisat2(cache, fasta, gtf, quiet))
 
         def row(name, by_hand, first, other, same, rss):
             print(f"{name:8} {by_hand:9.2f} {first:10.2f} {first / by_hand:8.2f}x {other:11.3f} "

@@ -23,18 +23,17 @@ def fai_contigs(fai: str | os.PathLike) -> list[tuple[str, int]]:
 
 def reference_contigs(fasta: str, cache_dir: str | os.PathLike) -> list[tuple[str, int]]:
     """(name, length) of the reference's sequences, from its ``.fai`` in the shared index cache
-    (:func:`localgene.pipelines.index_cache.ensure_faidx`: built once per FASTA content, the entry the
+    (:func:`localgene.pipelines.index_builders.ensure_faidx`: built once per FASTA content, the entry the
     ``dna_reference`` step links into the job). Every Snakemake process of a job parses the
     workflow; with this, none reads the FASTA itself (a stat-keyed fingerprint and a small file).
     Raises :class:`InvalidRequest` naming ``ref`` for a FASTA that cannot be indexed."""
-    from localgene.pipelines import index_cache
-
+    from localgene.pipelines import index_builders, index_cache
     if str(fasta).endswith(".gz"):
         raise InvalidRequest("a gzipped FASTA cannot be indexed here; give an uncompressed FASTA", field="ref")
     if not Path(fasta).is_file():
         raise InvalidRequest(f"{fasta} is not a file", field="ref")
     try:
-        entry = index_cache.ensure_faidx(cache_dir, fasta, log=lambda line: None)
+        entry = index_builders.ensure_faidx(cache_dir, fasta, log=lambda line: None)
     except index_cache.IndexBuildFailed as exc:
         raise InvalidRequest(f"{fasta} cannot be indexed: {exc}", field="ref") from None
     return fai_contigs(entry / f"{index_cache.PREFIX}.fa.fai")

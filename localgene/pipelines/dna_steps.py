@@ -136,8 +136,7 @@ def build_fasta_index(src: str, dest_dir: str | os.PathLike, log_path, cache_dir
     The index files are the shared ones of :mod:`localgene.pipelines.index_cache` in ``cache_dir`` (the
     job's ``index_cache``; without one, a cache inside ``dest_dir``): built once per FASTA
     content, linked here."""
-    from localgene.pipelines import index_cache
-
+    from localgene.pipelines import index_builders, index_cache
     dest = Path(dest_dir)
     dest.mkdir(parents=True, exist_ok=True)
     fasta = dest / "genome.fa"
@@ -149,9 +148,9 @@ def build_fasta_index(src: str, dest_dir: str | os.PathLike, log_path, cache_dir
     Path(log_path).write_text("")
     cache = cache_dir or dest / "cache"
     say = _cache_log(log_path)
-    fai = index_cache.ensure_faidx(cache, src, say)
+    fai = index_builders.ensure_faidx(cache, src, say)
     _link(fai / f"{index_cache.PREFIX}.fa.fai", Path(f"{fasta}.fai"))
-    seq_dict = index_cache.ensure_dict(cache, src, say)
+    seq_dict = index_builders.ensure_dict(cache, src, say)
     _link(seq_dict / f"{index_cache.PREFIX}.dict", dest / "genome.dict")
     return fasta
 
@@ -162,11 +161,11 @@ BWA_EXTENSIONS = ("amb", "ann", "bwt", "pac", "sa")
 
 def build_bwa_index(fasta: str, dest_dir: str | os.PathLike, log_path, cache_dir=None) -> Path:
     """bwa's index of ``fasta`` as ``dest_dir/genome.fa.*``; returns the prefix. The shared
-    index of :func:`localgene.pipelines.index_cache.ensure_bwa` (built once per FASTA content), linked."""
-    from localgene.pipelines import index_cache
+    index of :func:`localgene.pipelines.index_builders.ensure_bwa` (built once per FASTA content), linked."""
+    from localgene.pipelines import index_builders, index_cache
 
     prefix = Path(dest_dir) / "genome.fa"
-    entry = index_cache.ensure_bwa(cache_dir or Path(dest_dir) / "cache", fasta, _cache_log(log_path))
+    entry = index_builders.ensure_bwa(cache_dir or Path(dest_dir) / "cache", fasta, _cache_log(log_path))
     for ext in BWA_EXTENSIONS:
         _link(entry / f"{index_cache.PREFIX}.{ext}", Path(f"{prefix}.{ext}"))
     return prefix

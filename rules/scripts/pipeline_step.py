@@ -23,7 +23,7 @@ from pathlib import Path
 
 from localgene import fileio, storage
 from localgene.errors import LocalgeneError
-from localgene.pipelines import index_cache
+from localgene.pipelines import index_builders, index_cache
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 p, out = snakemake.params, snakemake.output
@@ -39,9 +39,9 @@ def indexes(log):
     link.symlink_to(fasta.resolve())
     gtf = getattr(p, "gtf", None)
     for kind in p.kinds:
-        build = index_cache.BUILDERS.get(kind)
+        build = index_builders.BUILDERS.get(kind)
         if build is None:
-            raise LocalgeneError(f"unknown index kind {kind!r}; known: {', '.join(index_cache.BUILDERS)}")
+            raise LocalgeneError(f"unknown index kind {kind!r}; known: {', '.join(index_builders.BUILDERS)}")
         entry = build(p.cache, fasta, gtf, log, snakemake.threads)
         index_cache.link_entry(entry, folder)
 

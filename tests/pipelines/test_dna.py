@@ -149,7 +149,7 @@ def test_contigs_from_fai_or_fasta(tmp_path):
 
 
 def test_reference_contigs_come_from_the_cached_fai(tmp_path, monkeypatch):
-    from localgene.pipelines import index_cache
+    from localgene.pipelines import index_builders, index_cache
 
     fa = tmp_path / "g.fa"
     fa.write_text(">c1 desc\nACGT\nAC\n>c2\nAAA\n")
@@ -164,7 +164,7 @@ def test_reference_contigs_come_from_the_cached_fai(tmp_path, monkeypatch):
 
     # Every later parse of the workflow: no hashing of the FASTA, no samtools faidx.
     monkeypatch.setattr(index_cache, "sha256_file", must_not_run)
-    monkeypatch.setattr(index_cache, "run_tool", must_not_run)
+    monkeypatch.setattr(index_builders, "run_tool", must_not_run)
     assert dna_regions.reference_contigs(str(fa), cache) == [("c1", 6), ("c2", 3)]
 
 

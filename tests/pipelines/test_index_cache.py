@@ -15,7 +15,7 @@ import pytest
 from pipeline_helpers import write_fasta, write_gtf
 
 from localgene import fileio
-from localgene.pipelines import index_cache
+from localgene.pipelines import index_builders, index_cache
 from localgene.pipelines.index_cache import IndexBuildFailed, ensure_index
 
 REPO = Path(__file__).resolve().parents[2]
@@ -106,13 +106,13 @@ def test_real_builders_faidx_dict_bwa_hisat2(tmp_path):
     fasta = write_fasta(tmp_path / "g.fa", contigs=(("chr1", 4000), ("chr2", 3000)))
     gtf = write_gtf(tmp_path / "genes.gtf")
     lines: list[str] = []
-    fai = index_cache.ensure_faidx(cache, fasta, lines.append) / "reference.fa.fai"
+    fai = index_builders.ensure_faidx(cache, fasta, lines.append) / "reference.fa.fai"
     assert [row.split("\t")[:2] for row in fai.read_text().splitlines()] == [["chr1", "4000"], ["chr2", "3000"]]
-    dictionary = (index_cache.ensure_dict(cache, fasta, lines.append) / "reference.dict").read_text()
+    dictionary = (index_builders.ensure_dict(cache, fasta, lines.append) / "reference.dict").read_text()
     assert "@SQ\tSN:chr1\tLN:4000" in dictionary
-    bwa = index_cache.ensure_bwa(cache, fasta, lines.append)
+    bwa = index_builders.ensure_bwa(cache, fasta, lines.append)
     assert {p.name for p in bwa.iterdir()} >= {"reference.bwt", "reference.sa", "reference.pac", "meta.json"}
-    hisat = index_cache.ensure_hisat2(cache, fasta, gtf, lines.append)
+    hisat = index_builders.ensure_hisat2(cache, fasta, gtf, lines.append)
     assert (hisat / "reference.1.ht2").is_file()
     assert (hisat / "splice_sites.txt").read_text().split() == ["chr1", "399", "600", "+"]
     # bwa aligns a read taken from the genome against the cached prefix.
@@ -126,14 +126,14 @@ def test_real_builders_faidx_dict_bwa_hisat2(tmp_path):
     assert json.loads((bwa / "meta.json").read_text())["version"].startswith("bwa Version: 0.7")
     # A second call reuses every one of them.
     lines.clear()
-    index_cache.ensure_bwa(cache, fasta, lines.append)
-    index_cache.ensure_hisat2(cache, fasta, gtf, lines.append)
+    index_builders.ensure_bwa(cache, fasta, lines.append)
+    index_builders.ensure_hisat2(cache, fasta, gtf, lines.append)
     assert all(line.startswith("index cache: reusing") for line in lines), lines
 
 
 def test_link_entry_puts_every_file_in_a_job_folder(tmp_path):
     fasta = write_fasta(tmp_path / "g.fa")
-    entry = index_cache.ensure_faidx(tmp_path / "cache", fasta, lambda s: None)
+    entry = index_builders.ensure_faidx(tmp_path / "cache", fasta, lambda s: None)
     links = index_cache.link_entry(entry, tmp_path / "job" / "inputs" / "reference")
     assert [link.name for link in links] == ["reference.fa.fai"]
     assert links[0].is_symlink() and links[0].resolve() == (entry / "reference.fa.fai").resolve()

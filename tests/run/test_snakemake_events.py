@@ -43,7 +43,11 @@ def test_a_run_through_the_entry_writes_each_steps_start_end_failure_and_the_pro
     assert got[0]["event"] == "logger_started" and got[0]["format"] == 1
     assert all(isinstance(e["time"], float) for e in got)
     # every step Snakemake printed ("rule make:" ... "jobid: N" ... "wildcards: s=x") is a job_info
-    printed = {m.group(1): m.group(2) for m in re.finditer(r"jobid: (\d+)\n.*?wildcards: (\S+)", text, re.S)}
+    # (only the "rule make:" blocks: an "Error in rule" block also names the jobid, without wildcards)
+    printed = {}
+    for block in re.finditer(r"^(?:local)?rule make:\n((?:[ \t]+.*\n)+)", text, re.M):  # its indented lines
+        jobid, wildcards = re.search(r"jobid: (\d+)", block.group(1)), re.search(r"wildcards: (\S+)", block.group(1))
+        printed[jobid.group(1)] = wildcards.group(1)
     infos = {str(e["jobid"]): e for e in got if e["event"] == "job_info"}
     assert {j: f"s={e['wildcards']['s']}" for j, e in infos.items() if e["rule"] == "make"} == printed
     assert {e["wildcards"]["s"]: e["log"] for e in infos.values() if e["rule"] == "make"} == {

@@ -59,14 +59,13 @@ def build_hisat2_index(dest: str | os.PathLike[str], fasta: str, gtf: str, threa
                        cache_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """The HISAT2 index of ``fasta`` (with ``gtf``'s splice sites) made available in folder ``dest``.
 
-    The index is the shared one of :func:`localgene.pipelines.index_cache.ensure_hisat2` (built once per
+    The index is the shared one of :func:`localgene.pipelines.index_builders.ensure_hisat2` (built once per
     FASTA + GTF content and HISAT2 version, reused by later jobs) kept in ``cache_dir`` (the
     job's ``index_cache``; without one, a cache inside ``dest``); its files are linked into
     ``dest``. Writes ``dest/index.json`` (the record returned: prefix, mode, splice-site file,
     bases, where the index came from).
     """
-    from localgene.pipelines import index_cache
-
+    from localgene.pipelines import index_builders, index_cache
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     bases = genome_bases(fasta)
@@ -80,7 +79,7 @@ def build_hisat2_index(dest: str | os.PathLike[str], fasta: str, gtf: str, threa
     say(f"$ hisat2-build -p {threads} " + ("--ss splice_sites.txt --exon exons.txt " if mode == "splice-sites" else "")
         + f"{fasta} {index_cache.PREFIX}  # through the shared index cache")
 
-    entry = index_cache.ensure_hisat2(cache_dir or dest / "cache", fasta, gtf, say, threads=threads,
+    entry = index_builders.ensure_hisat2(cache_dir or dest / "cache", fasta, gtf, say, threads=threads,
                                       splice_aware=mode == "splice-sites")
     index_cache.link_entry(entry, dest)
     ss = dest / SPLICE_SITES
