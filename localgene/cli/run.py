@@ -14,7 +14,6 @@ from localgene.cli.progress import ProgressBar
 from localgene.cnvkit.plan import sample_name
 from localgene.errors import WorkflowFailed
 from localgene.jobs import service
-from localgene.jobs.bodies import JobRecord
 from localgene.jobs.status import Status
 from localgene.run import execution, runner, workflow
 from localgene.run.signals import signal_name, stop_signals
@@ -39,12 +38,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_run)
 
 
-def _record(store: Store, instance_id: str) -> JobRecord:
-    record = store.find(instance_id)
-    assert record is not None  # this command recorded the job, and jobs are never deleted
-    return record
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
     where = execution.resolve(args.executor)  # a bad setting fails before the job is recorded
     body = workflow.load_body("/dev/stdin" if args.job == "-" else args.job)
@@ -67,7 +60,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                                         on_staging=bar.staging)
         except KeyboardInterrupt as exc:
             stopped_by = signal_name(exc)
-            status = _record(store, instance_id).status
+            status = store.find_existing(instance_id).status
         finally:
             bar.close()
     if received and stopped_by is None:
@@ -79,7 +72,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         store.transition(instance_id, Status.CANCELLED, message=message)
         print(f"cancelled: {instance_id}", file=sys.stderr)
         return 130
-    record = _record(store, instance_id)
+    record = store.find_existing(instance_id)
     if status is Status.FAILED:
         raise WorkflowFailed(record.message)
     print(f"finished: {record.progress} steps")
