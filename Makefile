@@ -39,6 +39,7 @@ demo: setup
 
 lint: venv
 	$(VENV)/bin/ruff check localgene tests benchmarks
+	$(VENV)/bin/mypy localgene
 
 test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

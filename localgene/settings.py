@@ -126,7 +126,7 @@ class Environment(BaseSettings):
         if env is None:
             return cls()
         values = {name: str(env[cls.variable(name)]) for name in cls.model_fields if cls.variable(name) in env}
-        return cls.model_construct(**values)  # (validating would read os.environ too: all fields are text)
+        return cls.model_construct(None, **values)  # (validating would read os.environ too: all fields are text)
 
 ENV_HOME = "LOCALGENE_HOME"
 ENV_SLOTS = "LOCALGENE_SLOTS"

@@ -1,4 +1,4 @@
-"""The code passes the project's lint (ruff, configured in pyproject.toml): `make lint`."""
+"""The code passes the project's lint (ruff and mypy, configured in pyproject.toml): `make lint`."""
 
 from __future__ import annotations
 
@@ -16,3 +16,10 @@ def test_ruff_finds_nothing():
                "localgene", "tests", "benchmarks"]
     proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+def test_mypy_finds_nothing():
+    mypy = Path(sys.executable).with_name("mypy")
+    command = [str(mypy) if mypy.exists() else (shutil.which("mypy") or "mypy"), "localgene"]
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-8000:] + proc.stderr[-2000:]

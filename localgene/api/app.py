@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from localgene import __version__
@@ -63,7 +64,7 @@ class ApiSettings:
 
 
 def _component_schemas() -> dict[str, Any]:
-    models = [schema_mod.CnvkitBody, *schema_mod.PIPELINE_MODELS.values()]
+    models: list[type[BaseModel]] = [schema_mod.CnvkitBody, *schema_mod.PIPELINE_MODELS.values()]
     _, defs = models_json_schema([(m, "validation") for m in models], ref_template="#/components/schemas/{model}")
     return defs.get("$defs", {})
 
@@ -130,5 +131,5 @@ def create_app(settings: ApiSettings | settings_mod.Settings | None = None) -> F
             app.openapi_schema = doc
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the OpenAPI document
     return app

@@ -98,7 +98,7 @@ class DataRoots:
         return tuple(str(p) for p in (*self.server, *self.projects.get(project_id, ())))
 
     def denied(self) -> tuple[str, ...]:
-        places = [self.home, *SYSTEM_DENIED]
+        places: list[str | Path] = [self.home, *SYSTEM_DENIED]
         if self.users_file is not None:
             places.append(self.users_file)
         return tuple(_real(p) for p in places)

@@ -198,7 +198,7 @@ def check_server_paths(body: dict[str, Any], allowed: tuple[Path, ...], scope: "
     for a pipeline body, any field, nested."""
     roots = None if scope is None else scope.state.data_roots
     _relative_and_allowed(body, allowed if roots is None else ())
-    if roots is not None:
+    if scope is not None and roots is not None:  # (roots is None without a scope)
         pipeline = "job_type" in body
         unused = () if pipeline or body.get("has_annotate") else ("annotation_file",)  # sent, not read
         roots.check(body, project_id=scope.project_id, owner=scope.caller.name,

@@ -5,7 +5,7 @@ describe exactly those shapes (the tests check every reply against them)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_origin
+from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -13,7 +13,7 @@ from localgene.jobs.bodies import CnvkitBody
 from localgene.jobs.status import ORDER
 
 StatusName = Literal["LAUNCHING", "RUNNING", "FINISHED", "FAILED", "CANCELING", "CANCELLED"]
-assert set(StatusName.__args__) == {s.value for s in ORDER}  # type: ignore[attr-defined]
+assert set(get_args(StatusName)) == {s.value for s in ORDER}
 
 
 class _Reply(BaseModel):
@@ -50,13 +50,20 @@ def _reply_type(annotation: Any) -> Any:
 
 #: One CNVkit job: its state, then every body field as submitted (defaults for the optional
 #: fields that were not sent). The body fields are read from :class:`localgene.jobs.bodies.CnvkitBody`.
-CnvkitInstance = create_model(
+_BODY_FIELDS: dict[str, Any] = {name: (_reply_type(info.annotation), ...)
+                                for name, info in CnvkitBody.model_fields.items()}
+_CnvkitInstance = create_model(
     "CnvkitInstance",
     __base__=_CnvkitJobFields,
     __doc__="One CNVkit job: its state, then every body field as submitted (defaults for the "
             "optional fields that were not sent).",
-    **{name: (_reply_type(info.annotation), ...) for name, info in CnvkitBody.model_fields.items()},
+    **_BODY_FIELDS,
 )
+if TYPE_CHECKING:
+    class CnvkitInstance(_CnvkitJobFields):
+        """What a type checker sees: the state fields (the body fields are made at run time)."""
+else:
+    CnvkitInstance = _CnvkitInstance
 
 
 class CnvkitInstanceDetail(CnvkitInstance):

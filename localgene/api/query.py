@@ -235,8 +235,7 @@ def given_once(model: type[QueryModel]) -> Callable[[Request], Awaitable[None]]:
 def checked(model: type[M]) -> Any:
     """``Depends(...)`` giving the route its query as a ``model`` (see the module's doc)."""
 
-    # ``model`` is a variable: FastAPI reads the annotation at run time; mypy cannot (hence the ignore).
-    async def parsed(params: Annotated[model, Query()], _: Annotated[None, Depends(given_once(model))]) -> Any:  # type: ignore[valid-type]
+    async def parsed(params: Annotated[model, Query()], _: Annotated[None, Depends(given_once(model))]) -> Any:  # type: ignore[valid-type]  # FastAPI reads this annotation at run time; mypy cannot use a variable
         return params
 
     return Depends(parsed)

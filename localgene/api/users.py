@@ -45,7 +45,7 @@ import tomllib
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import yaml
 
@@ -168,7 +168,9 @@ def _check_name(kind: str, pattern: re.Pattern[str], value: Any, where: str) -> 
 
 
 def _max_len(pattern: re.Pattern[str]) -> int:
-    return int(re.search(r",(\d+)\}$", pattern.pattern).group(1)) + 1
+    bound = re.search(r",(\d+)\}$", pattern.pattern)
+    assert bound is not None  # every name pattern ends with its length bound, {0,N}
+    return int(bound.group(1)) + 1
 
 
 def _extra_chars(pattern: re.Pattern[str]) -> str:
@@ -314,7 +316,7 @@ def add_user(path: Path, name: str, *, tenant: str, role: str, projects: list[st
             raise InvalidRequest(f"user {name!r} already exists in {path}; remove it first to "
                                  "give it a new token or other projects")
         token = new_token()
-        user = User(name, tenant, role, tuple(projects), hash_token(token), clock())  # type: ignore[arg-type]
+        user = User(name, tenant, cast(Role, role), tuple(projects), hash_token(token), clock())  # role: in ROLES, above
         users[name] = user
         _write(path, users)
     return user, token

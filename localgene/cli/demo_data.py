@@ -15,7 +15,7 @@ from pathlib import Path
 from localgene.errors import InvalidRequest
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     from localgene.demo.cnvkit import DEFAULT_SEED
 
     parser = subparsers.add_parser(

@@ -60,7 +60,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                                         on_staging=bar.staging)
         except KeyboardInterrupt as exc:
             stopped_by = signal_name(exc)
-            status = store.find(instance_id).status
+            status = store.find_existing(instance_id).status
         finally:
             bar.close()
     if received and stopped_by is None:
@@ -72,7 +72,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         store.transition(instance_id, Status.CANCELLED, message=message)
         print(f"cancelled: {instance_id}", file=sys.stderr)
         return 130
-    record = store.find(instance_id)
+    record = store.find_existing(instance_id)
     if status is Status.FAILED:
         raise WorkflowFailed(record.message)
     print(f"finished: {record.progress} steps")

@@ -42,7 +42,8 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from types import FrameType
+from typing import IO, Any, Callable
 
 from localgene.run import timeline
 from localgene.settings import Environment
@@ -206,7 +207,7 @@ def _through_server(path: str, argv: list[str], log, env: dict[str, str],
     sock = _connect(path)
     child: list[int] = []  # the step's pid, once the server has said it
     pending: list[int] = []  # signals that came before it
-    saved: dict[int, object] = {}
+    saved: dict[signal.Signals, Callable[[int, FrameType | None], Any] | int | None] = {}
 
     def forward(signum, frame):  # noqa: ARG001
         if not child:

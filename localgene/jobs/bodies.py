@@ -280,7 +280,7 @@ class JobRecord(BaseModel):
         end = self.end_time if self.end_time is not None else (now_ms() if now is None else now)
         return max(0, (end - self.start_time) // 1000)
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented way; mypy allows no decorator over @property
     @property
     def duration(self) -> int:
         """Seconds; see :meth:`duration_at`."""
@@ -290,7 +290,7 @@ class JobRecord(BaseModel):
 def new_record(
     project_id: str,
     owner: str,
-    kind: str,
+    kind: Kind,
     request: dict[str, Any],
     *,
     input_size: int = 0,
@@ -343,7 +343,7 @@ def cnvkit_instance_item(record: JobRecord, now: int | None = None) -> dict[str,
 def pipeline_request_json(request: dict[str, Any]) -> str:
     """The submitted body as compact JSON text, every field of its pipeline present
     (``null`` when not sent), in the model's field order."""
-    model = PIPELINE_MODELS.get(request.get("job_type"))  # type: ignore[arg-type]
+    model = PIPELINE_MODELS.get(request.get("job_type", ""))
     if model is None:
         full = dict(request)
     else:

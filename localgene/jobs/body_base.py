@@ -12,7 +12,7 @@ import difflib
 import json
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Iterable, Literal
+from typing import Annotated, Any, Final, Iterable, Literal, Mapping
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 from pydantic.fields import FieldInfo
@@ -30,7 +30,7 @@ MAX_STRING_LENGTH = 4096
 #: Largest body, measured as compact UTF-8 JSON.
 MAX_BODY_BYTES = 1 << 20
 
-CNVKIT_KIND = "cnvkit"
+CNVKIT_KIND: Final = "cnvkit"
 PIPELINE_KINDS: tuple[str, ...] = ("DNA_GERMLINE", "DNA_SOMATIC", "RNA_DIFF_EXPR")
 KINDS: tuple[str, ...] = (CNVKIT_KIND, *PIPELINE_KINDS)
 Kind = Literal["cnvkit", "DNA_GERMLINE", "DNA_SOMATIC", "RNA_DIFF_EXPR"]
@@ -167,7 +167,7 @@ def _join(base: str, sub: str) -> str:
     return f"{base}.{sub}"
 
 
-def _describe(err: dict[str, Any], known_fields: Iterable[str]) -> tuple[str, str, bool]:
+def _describe(err: Mapping[str, Any], known_fields: Iterable[str]) -> tuple[str, str, bool]:
     """(field path, message, is_limit) for one pydantic error."""
     kind = err["type"]
     ctx = err.get("ctx") or {}

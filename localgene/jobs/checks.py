@@ -144,7 +144,7 @@ def _dna_options(job: CheckedJob) -> None:
 def _pipeline_inputs(job: CheckedJob) -> None:
     resolved = references.resolve(pipeline_inputs.input_fields(job.body), references.load(job.settings.home))
     report = storage.check_inputs(resolved.fields, job.s3)
-    job._local = {i.field: i.location.path for i in report.inputs if not i.location.is_s3}
+    job._local = {i.field: i.location.local_path for i in report.inputs if not i.location.is_s3}
     pipeline_inputs.check_fastq(job.body, job._local, _object_starts(report, job.s3))
     job.input_size = report.input_size
 

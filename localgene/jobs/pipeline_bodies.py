@@ -252,7 +252,8 @@ def parse_pipeline_body(data: Any) -> DnaGermlineBody | DnaSomaticBody | RnaDiff
     """Validate a pipeline submit body; ``job_type`` picks the model. Errors as above."""
     if not isinstance(data, dict):
         raise InvalidRequest("the request body must be a JSON object")
-    model = PIPELINE_MODELS.get(data.get("job_type")) if isinstance(data.get("job_type"), str) else None
+    job_type = data.get("job_type")
+    model = PIPELINE_MODELS.get(job_type) if isinstance(job_type, str) else None
     try:
         body = _PIPELINE_ADAPTER.validate_python(data)
     except ValidationError as exc:

@@ -64,7 +64,7 @@ def read_pairs(request: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
 
 def reference_fields(request: Mapping[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
-    for name in REFERENCE_FIELDS.get(request.get("job_type"), ()):
+    for name in REFERENCE_FIELDS.get(request.get("job_type", ""), ()):
         out.update(_items(request, name))
     return out
 
@@ -80,7 +80,7 @@ def input_fields(request: Mapping[str, Any]) -> dict[str, str]:
 
 def output_fields(request: Mapping[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
-    for name in OUTPUT_FIELDS.get(request.get("job_type"), ()):
+    for name in OUTPUT_FIELDS.get(request.get("job_type", ""), ()):
         out.update(_items(request, name))
     return out
 

@@ -163,7 +163,7 @@ def _normalize_file(value: str, i: int, base: Path) -> str:
     from localgene.storage import parse_location
 
     loc = parse_location(value, f"FILE[{i}]", base_dir=str(base))
-    return loc.uri if loc.is_s3 else str(Path(loc.path).absolute())
+    return loc.uri if loc.is_s3 else str(Path(loc.local_path).absolute())
 
 
 def add(home: str | os.PathLike, name: str, files: list[str], *, kind: str | None = None,

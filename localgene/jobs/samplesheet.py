@@ -27,9 +27,12 @@ import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from localgene.errors import InvalidRequest, LocalgeneError
+
+if TYPE_CHECKING:
+    from localgene.cnvkit.plan import Plan
 
 REQUIRED = ("experimental_input",)
 OPTIONAL = ("output_dir",)
@@ -128,13 +131,13 @@ def _where(item: BatchItem, field: str | None, base_name: str | None) -> str | N
 
 
 def check_batch(items: list[BatchItem], *, base_name: str | None = None,
-                settings: Any = None) -> list[tuple[BatchItem, Any]]:
+                settings: Any = None) -> list[tuple[BatchItem, tuple[dict[str, Any], Plan | list[str], int]]]:
     """Check every job of a batch as ``submit`` does; ``[(item, (request, plan or warnings, input size))]``.
 
     Raises the first refusal, prefixed with where it came from; nothing is recorded."""
     from localgene.jobs import service
 
-    checked = []
+    checked: list[tuple[BatchItem, tuple[dict[str, Any], Plan | list[str], int]]] = []
     for item in items:
         try:
             if "job_type" in item.body:  # a pipeline body: (request, its warnings, input size)

@@ -10,6 +10,7 @@ gets. ``docs/report.md`` describes how a pipeline adds its own sections.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -51,7 +52,7 @@ def job_kind(summary: dict[str, Any]) -> str:
     return str(summary.get("job_type") or "CNVKIT").upper()
 
 
-def render(job_dir: Path, paths: Mapping[str, str], kind: str | None = None) -> str:
+def render(job_dir: str | os.PathLike[str], paths: Mapping[str, str], kind: str | None = None) -> str:
     """The report of the job in ``job_dir``; ``paths["summary"]`` is its job.json."""
     job_dir = Path(job_dir)
     summary = json.loads((job_dir / paths["summary"]).read_text())
@@ -66,7 +67,7 @@ def render(job_dir: Path, paths: Mapping[str, str], kind: str | None = None) -> 
     return render_page(kind=TITLES.get(kind, kind), summary=summary, sections=sections)
 
 
-def write_report(job_dir: Path, paths: Mapping[str, str], out: Path, kind: str | None = None) -> Path:
+def write_report(job_dir: str | os.PathLike[str], paths: Mapping[str, str], out: str | os.PathLike[str], kind: str | None = None) -> Path:
     """Render the report into ``out`` (relative paths: inside ``job_dir``); returns the path."""
     out = Path(job_dir) / out
     html = render(job_dir, paths, kind)

@@ -87,7 +87,7 @@ class RunEvents:
     def add(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
         if kind == "logger_started":  # a new Snakemake run in the same folder (a resumed job)
-            self.__init__()  # type: ignore[misc]
+            self.__init__()  # type: ignore[misc]  # back to every field's default; mypy refuses calling __init__ on an instance
         self.count += 1
         if kind == "run_info" and isinstance(event.get("total"), int):
             self.total = max(self.total, event["total"])

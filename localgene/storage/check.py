@@ -49,7 +49,7 @@ class InputInfo:
     size: int
     etag: str | None
     companions: tuple[ObjectStat, ...] = ()  # index files found beside it (.bai, .fai, ...)
-    stat: ObjectStat = dc_field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    stat: ObjectStat = dc_field(repr=False, compare=False, kw_only=True)
 
     @property
     def location(self) -> Location:
@@ -159,10 +159,11 @@ def check_inputs(
     workers = (config or S3Config()).file_workers * 2
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = [pool.submit(inspector.inspect, label, loc) for label, _, loc in locations]
-        results = [f.result() if f.exception() is None else f.exception() for f in futures]
-    for result in results:  # the first failing field, in the order the job names them
-        if isinstance(result, BaseException):
-            raise result
+        errors = [f.exception() for f in futures]
+    for error in errors:  # the first failing field, in the order the job names them
+        if error is not None:
+            raise error
+    results = [f.result() for f in futures]
     infos = tuple(
         InputInfo(field=label, path=path, size=st.size, etag=st.etag, companions=comps, stat=st)
         for (label, path, _), (st, comps) in zip(locations, results)
@@ -254,7 +255,7 @@ class _Inspector:
         if isinstance(exc, bx.ClientError) and (code in _faults.NO_BUCKET_CODES or (
             code in _faults.NOT_FOUND_CODES or status == 404
         )):
-            if code in _faults.NO_BUCKET_CODES or self.bucket_missing(loc.bucket):
+            if code in _faults.NO_BUCKET_CODES or self.bucket_missing(loc.s3_object[0]):
                 return InputNotFound(
                     f"bucket {loc.bucket!r} does not exist (at {self.endpoint}), so {loc.original} "
                     f"cannot be read",

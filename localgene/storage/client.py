@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from typing import Any
 from urllib.parse import urlsplit
 
 from localgene.errors import InvalidRequest, StorageError
@@ -93,7 +94,7 @@ class S3Config:
             else:
                 verify = raw
         style = get(env.s3_addressing_style)
-        values = dict(
+        values: dict[str, Any] = dict(  # overrides may set any field
             endpoint_url=get(env.s3_endpoint_url),
             region=get(env.s3_region),
             addressing_style=style.lower() if style else None,

@@ -68,7 +68,7 @@ def deliver_results(
             uploader.close()
     else:
         _run_all(_copy, plan, config.file_workers)
-    return [d.uri if d.is_s3 else d.path for _, d in plan]
+    return [d.uri if d.is_s3 else d.local_path for _, d in plan]
 
 
 def deliver_files(
@@ -99,7 +99,7 @@ def deliver_files(
             _run_all(uploader.upload, s3, config.file_workers)
         finally:
             uploader.close()
-    return [d.uri if d.is_s3 else d.path for _, d in plan]
+    return [d.uri if d.is_s3 else d.local_path for _, d in plan]
 
 
 def deliver_file(src: str | os.PathLike, destination: str, config: S3Config | None = None, *,
@@ -149,13 +149,13 @@ def deliver_output(
             client = make_client(config)
     files = deliver_results(results_dir, folder, instance_id, config, client=client)
     dest = parse_location(folder, "output", require_key=False).child(instance_id)
-    if main_dest is not None:
+    if main_dest is not None and main is not None:  # (main_dest is set only when main is given)
         src = Path(main)
         if not src.is_file():
             raise DeliveryError(f"cannot deliver the main result: {src} does not exist")
         deliver_file(src, output, config, client=client)
-    return {"destination": dest.uri if dest.is_s3 else dest.path,
-            "main": None if main_dest is None else (main_dest.uri if main_dest.is_s3 else main_dest.path),
+    return {"destination": dest.uri if dest.is_s3 else dest.local_path,
+            "main": None if main_dest is None else (main_dest.uri if main_dest.is_s3 else main_dest.local_path),
             "files": files}
 
 
@@ -164,13 +164,13 @@ def _run_all(func, plan, workers: int) -> None:
         return
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = [pool.submit(func, src, dst) for src, dst in plan]
-        errors = [f.exception() for f in futures if f.exception() is not None]
+        errors = [exc for f in futures if (exc := f.exception()) is not None]
     if errors:
         raise errors[0]
 
 
 def _copy(src: Path, dst: Location) -> None:
-    target = Path(dst.path)
+    target = Path(dst.local_path)
     try:
         fileio.atomic_copy(src, target, copystat=True, check_size=True)
     except OSError as exc:

@@ -48,6 +48,20 @@ class Location:
         return self.scheme in S3_SCHEMES
 
     @property
+    def local_path(self) -> str:
+        """The absolute path of a local location (every local one has it; an S3 one has none)."""
+        if self.path is None:
+            raise ValueError(f"{self.original!r} is not a local path")
+        return self.path
+
+    @property
+    def s3_object(self) -> tuple[str, str]:
+        """``(bucket, key)`` of an S3 location (every S3 one has them; a local one has none)."""
+        if self.bucket is None or self.key is None:
+            raise ValueError(f"{self.original!r} is not an S3 location")
+        return self.bucket, self.key
+
+    @property
     def basename(self) -> str:
         """The last path component (what CNVkit derives sample names from)."""
         if self.is_s3:
@@ -64,7 +78,8 @@ class Location:
     def sibling(self, name: str) -> Location:
         """The location of ``name`` in the same folder / under the same key prefix."""
         if self.is_s3:
-            head = self.key.rsplit("/", 1)[0] + "/" if "/" in (self.key or "") else ""
+            key = self.key or ""
+            head = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
             return Location(self.scheme, f"{self.scheme}://{self.bucket}/{head}{name}",
                             bucket=self.bucket, key=head + name)
         path = os.path.join(os.path.dirname(self.path or ""), name)
@@ -114,6 +129,7 @@ def parse_location(
         scheme = None  # a Windows drive letter
     if scheme is None:
         return _local(value, value, field, base_dir)
+    assert m is not None  # a scheme was read from this match
     rest = value[m.end():]
     if not rest.startswith("//"):
         if scheme in S3_SCHEMES + ("file",):

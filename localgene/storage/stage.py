@@ -70,7 +70,7 @@ def stage_inputs(
         try:
             with ThreadPoolExecutor(max_workers=max(1, config.file_workers)) as pool:
                 futures = {name: pool.submit(fetcher.fetch, st) for name, st in objects.items()}
-                errors = [f.exception() for f in futures.values() if f.exception() is not None]
+                errors = [exc for f in futures.values() if (exc := f.exception()) is not None]
             if errors:
                 raise _first(errors)
             for name, fut in futures.items():
@@ -98,10 +98,10 @@ def _objects_to_fetch(report: InputReport) -> dict[str, ObjectStat]:
 
 
 def _shape(fields, report: InputReport, linked: dict[str, Path]) -> dict[str, str | list[str]]:
-    local = {}
+    local: dict[str, str] = {}
     for info in report.inputs:
         loc = info.location
-        local[info.field] = str(linked[loc.basename]) if loc.is_s3 else loc.path
+        local[info.field] = str(linked[loc.basename]) if loc.is_s3 else loc.local_path
     out: dict[str, str | list[str]] = {}
     for name, value in fields.items():
         if value is None:
@@ -193,7 +193,8 @@ class _Fetcher:
 
     def fetch(self, st: ObjectStat) -> Path:
         loc = st.location
-        key = cache_key(self.endpoint, loc.bucket, loc.key, st.etag, st.size)
+        bucket, object_key = loc.s3_object  # only S3 objects are fetched
+        key = cache_key(self.endpoint, bucket, object_key, st.etag, st.size)
         counted = [0]
 
         def add(n: int) -> None:
@@ -227,7 +228,7 @@ class _Fetcher:
 
         loc = st.location
         if st.etag:
-            self._etags[(loc.bucket, loc.key)] = f'"{st.etag}"'
+            self._etags[loc.s3_object] = f'"{st.etag}"'
         attempts = max(1, self.config.staging_attempts)
         delay = self.config.staging_backoff
         for attempt in range(1, attempts + 1):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, TypedDict
 
 from localgene.errors import (
     InvalidRequest,
@@ -19,6 +19,15 @@ INT64_MAX = 2**63 - 1
 _INTEGER = re.compile(r"[+-]?[0-9]{1,19}")
 
 
+class PagingKwargs(TypedDict):
+    """The keyword arguments of ``store.list_jobs`` that :class:`Paging` fills."""
+
+    limit: int
+    offset: int
+    start: int | None
+    end: int | None
+
+
 @dataclass(frozen=True)
 class Paging:
     """Validated paging and time filter of a list request."""
@@ -28,7 +37,7 @@ class Paging:
     start: int | None = None
     end: int | None = None
 
-    def kwargs(self) -> dict[str, int | None]:
+    def kwargs(self) -> PagingKwargs:
         """For ``store.list_jobs(project, **paging.kwargs())``."""
         return {"limit": self.limit, "offset": self.offset, "start": self.start, "end": self.end}
 

@@ -92,6 +92,14 @@ class StoreJobs(StoreBase):
         )
         return _record(row) if row else None
 
+    def find_existing(self, instance_id: str) -> JobRecord:
+        """A job its caller recorded or runs (``localgene run``, a runner, a worker). Jobs are
+        never deleted, so it is there; raises JobNotFound (404) if the store lost it."""
+        record = self.find(instance_id)
+        if record is None:
+            raise JobNotFound(f"no job {instance_id}")
+        return record
+
     def _visible(
         self,
         conn: sqlite3.Connection,

@@ -169,6 +169,16 @@ def test_duplicate_id_refused_and_nothing_half_written(store):
     assert store.find(other.instance_id) is None
 
 
+def test_find_existing_returns_the_job_or_raises_not_found(store):
+    rec = add(store)
+    store.transition(rec.instance_id, Status.RUNNING)
+    assert store.find_existing(rec.instance_id) == store.find(rec.instance_id)
+    assert store.find_existing(rec.instance_id).status is Status.RUNNING
+    missing = new_record("p1", "alice", "cnvkit", REQUEST).instance_id
+    with pytest.raises(JobNotFound, match=f"no job {missing}"):
+        store.find_existing(missing)
+
+
 # --------------------------------------------------------------------------------------------
 # Paging rules
 
