@@ -8,6 +8,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 from localgene.settings import Environment
@@ -25,7 +26,7 @@ def unproven_options(options: dict) -> str | None:
     return None
 
 
-def engine_choice(env: dict[str, str] | None = None) -> str:
+def engine_choice(env: Mapping[str, str] | None = None) -> str:
     """``auto`` (default: the fast engine where proven, but CNVkit's own for a small BAM when the
     job's CNVkit step server runs), ``mosdepth`` (the fast engine wherever proven) or ``cnvkit``
     (always CNVkit's own)."""
@@ -40,7 +41,7 @@ def engine_choice(env: dict[str, str] | None = None) -> str:
 WARM_CNVKIT_MAX_BYTES = 32 << 20
 
 
-def small_bam_with_warm_cnvkit(bam: str, env: dict[str, str] | None = None) -> str | None:
+def small_bam_with_warm_cnvkit(bam: str, env: Mapping[str, str] | None = None) -> str | None:
     """Why CNVkit's own coverage is the cheaper engine here (``auto`` only), or None."""
     from localgene.cnvkit.step import server_socket
 
@@ -83,7 +84,7 @@ def mosdepth_memory(contigs: dict[str, int]) -> int:
     return MOSDEPTH_BYTES_PER_BASE * max(contigs.values(), default=0) + MOSDEPTH_BASE_BYTES
 
 
-def memory_limit(threads: int = 1, env: dict[str, str] | None = None) -> int | None:
+def memory_limit(threads: int = 1, env: Mapping[str, str] | None = None) -> int | None:
     """The step's memory limit in bytes, if it has one: SLURM's ``SLURM_MEM_PER_NODE`` /
     ``SLURM_MEM_PER_CPU`` (MB) or this process's cgroup limit (v2 ``memory.max``, v1
     ``memory.limit_in_bytes``)."""

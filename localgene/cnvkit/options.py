@@ -24,7 +24,7 @@ import os
 import shlex
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, NoReturn
 
 from localgene.errors import InvalidRequest, UnsupportedOption
 from localgene.jobs.bodies import CONF_FIELD_OF_STEP as CONF_FIELD_OF_STEP_IN_BODY
@@ -128,17 +128,17 @@ def cnvkit_parsers() -> dict[str, argparse.ArgumentParser]:
 def _parse(step: str, tokens: list[str]) -> argparse.Namespace:
     parser = cnvkit_parsers()[step]
 
-    def fail(message: str) -> None:
+    def fail(message: str) -> NoReturn:
         raise _ParserError(message)
 
     saved = parser.error, parser.exit, parser.print_help
-    parser.error = fail  # type: ignore[method-assign]
-    parser.exit = lambda status=0, message=None: fail(message or "not an option for a job")  # type: ignore[method-assign,assignment]
-    parser.print_help = lambda file=None: fail("-h/--help is not an option for a job")  # type: ignore[method-assign]
+    parser.error = fail  # type: ignore[method-assign]  # argparse has no hook for this: its exits are swapped for this parse, restored below
+    parser.exit = lambda status=0, message=None: fail(message or "not an option for a job")  # type: ignore[method-assign]  # argparse has no hook for this: its exits are swapped for this parse, restored below
+    parser.print_help = lambda file=None: fail("-h/--help is not an option for a job")  # type: ignore[method-assign]  # argparse has no hook for this: its exits are swapped for this parse, restored below
     try:
         return parser.parse_args(_PLACEHOLDERS[step] + tokens)
     finally:
-        parser.error, parser.exit, parser.print_help = saved  # type: ignore[method-assign]
+        parser.error, parser.exit, parser.print_help = saved  # type: ignore[method-assign]  # (see above)
 
 
 def _looks_like_path(value: str) -> bool:

@@ -28,15 +28,16 @@ def tool_version(argv: list[str]) -> str:
 def run_tool(argv: list[str], log: Log, stdout_path: Path | None = None) -> None:
     """Run one build command (an argv list, no shell); its output goes to ``log``."""
     log("$ " + " ".join(argv) + (f" > {stdout_path.name}" if stdout_path else ""))
-    out = open(stdout_path, "w") if stdout_path else subprocess.PIPE
+    sink = open(stdout_path, "w") if stdout_path else None
     try:
-        proc = subprocess.run(argv, stdout=out, stderr=subprocess.PIPE if stdout_path else subprocess.STDOUT,
+        proc = subprocess.run(argv, stdout=subprocess.PIPE if sink is None else sink,
+                              stderr=subprocess.PIPE if stdout_path else subprocess.STDOUT,
                               text=True, errors="replace", check=False)
     except OSError as exc:
         raise IndexBuildFailed(f"cannot run {argv[0]}: {exc}") from None
     finally:
-        if stdout_path:
-            out.close()
+        if sink is not None:
+            sink.close()
     text = (proc.stderr if stdout_path else proc.stdout) or ""
     for line in text.splitlines()[-20:]:
         log(line)

@@ -62,6 +62,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import EllipsisType
 
 from localgene import fileio
 from localgene.cnvkit.coverage_cache import sha256_file
@@ -149,7 +150,7 @@ def _ticker(log: Log, what: str, stop: threading.Event, every: float) -> threadi
 def ensure_index(cache_dir: str | os.PathLike, kind: str, inputs: Mapping[str, str | os.PathLike],
                  build: Callable[[Path], None], log: Log = print, *, version: str,
                  progress_seconds: float = PROGRESS_SECONDS, holder: str | os.PathLike | None = None,
-                 max_bytes: int | None | object = ...) -> Path:
+                 max_bytes: int | None | EllipsisType = ...) -> Path:
     """The folder of a complete index of ``kind`` for ``inputs`` (name -> file), built with
     ``build(tmp_folder)`` if no job has built it yet; ``version`` (the tool's) is part of
     the key. Safe when several processes ask for the same index at once: one builds, the
@@ -277,7 +278,7 @@ def entries(cache: str | os.PathLike) -> list[dict]:
     """Every complete entry: ``kind``, ``key``, ``path``, ``bytes`` (its files and meta.json)
     and ``last_used`` (epoch seconds), least recently used first."""
     cache = Path(cache)
-    out = []
+    out: list[dict] = []
     if not cache.is_dir():
         return out
     for kind_dir in sorted(p for p in cache.iterdir() if p.is_dir() and p.name not in NOT_KINDS):

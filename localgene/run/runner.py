@@ -81,7 +81,7 @@ def _finish(store: Store, instance_id: str, status: Status, message: str | None 
                          add_warnings=found_warnings(job_dir) if job_dir is not None else ())
     except StateConflict:
         # Cancelled meanwhile (CANCELING): the worker finishes the cancel once we are gone.
-        log.info("job %s: not moved to %s (%s)", instance_id, status, store.find(instance_id).status)
+        log.info("job %s: not moved to %s (%s)", instance_id, status, store.find_existing(instance_id).status)
 
 
 def execute_job(store: Store, instance_id: str, *, cfg: settings_mod.Settings, cores: int,
@@ -146,7 +146,7 @@ def execute_job(store: Store, instance_id: str, *, cfg: settings_mod.Settings, c
             prune_coverage_cache(cfg)
         except OSError as exc:  # never fails a job: the bound is kept after the next one
             log.warning("coverage cache: not pruned (%s)", exc)
-    return store.find(instance_id).status
+    return store.find_existing(instance_id).status
 
 
 def resume_note(store: Store, instance_id: str, job_dir: Path) -> bool:
@@ -242,7 +242,7 @@ def stage(store: Store, record, cache: storage.Cache, job_dir: Path,
         store.set_progress(instance_id, done * 100 // total if total else 100, 100)
         if on_staging:
             on_staging(done, total)
-        if store.find(instance_id).status is Status.CANCELING:
+        if store.find_existing(instance_id).status is Status.CANCELING:
             raise workflow.WorkflowCancelled("cancelled while staging inputs")
 
     if record.kind in PIPELINE_KINDS:
@@ -268,8 +268,12 @@ def stage_pipeline(request: dict, cache: storage.Cache, job_dir: Path,
     """
     home = home or settings_mod.load().home
     resolved = references.resolve(pipeline_inputs.input_fields(request), references.load(home))
-    local = storage.stage_inputs(resolved.fields, storage.S3Config.from_env(), cache, job_dir,
-                                 on_progress=on_progress, job_id=job_id)
+    staged = storage.stage_inputs(resolved.fields, storage.S3Config.from_env(), cache, job_dir,
+                                  on_progress=on_progress, job_id=job_id)
+    local: dict[str, str] = {}
+    for name, path in staged.items():
+        assert isinstance(path, str)  # input_fields names one file per field ("reads[0]"), never a list
+        local[name] = path
     values = dict(local)
     for label in resolved.names:
         companions = resolved.companions(label)
@@ -320,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
                                  extra_args=tuple(args.snakemake_arg), execution=execution)
         except KeyboardInterrupt as exc:  # before or after the workflow ran
             stopped_by = signal_name(exc)
-            status = store.find(args.instance_id).status
+            status = store.find_existing(args.instance_id).status
     if received and stopped_by is None:
         stopped_by = signal.Signals(received[0]).name
     if stopped_by and not status.is_final:
@@ -333,7 +337,7 @@ def record_stopped(store: Store, instance_id: str, signame: str) -> Status:
 
     A job someone cancelled (CANCELING) is left to the worker, which finishes the cancel; any
     other becomes CANCELLED with the signal as the reason."""
-    record = store.find(instance_id)
+    record = store.find_existing(instance_id)
     if record.status in (Status.LAUNCHING, Status.RUNNING):
         try:
             store.request_cancel(record.project_id, instance_id, None, kinds=None,
@@ -341,7 +345,7 @@ def record_stopped(store: Store, instance_id: str, signame: str) -> Status:
             store.transition(instance_id, Status.CANCELLED)
         except StateConflict:
             pass
-    return store.find(instance_id).status
+    return store.find_existing(instance_id).status
 
 
 if __name__ == "__main__":
