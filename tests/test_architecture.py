@@ -94,3 +94,13 @@ def test_the_check_sees_an_upward_import(tmp_path):
     bad.write_text("def f():\n    from localgene.api import app\n")
     assert imports_of(bad) == [(2, "localgene.api.app")]
     assert layer_of("localgene.api.app")[1] < layer_of("localgene.store.records")[1]
+
+
+#: "no module over ~400 lines" (one module, one job): the bound, with a little slack
+MAX_MODULE_LINES = 420
+
+
+def test_no_module_is_over_about_400_lines():
+    long = {str(p.relative_to(PACKAGE.parent)): n for p in PACKAGE.rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES}
+    assert not long, f"modules over {MAX_MODULE_LINES} lines (split them by concern): {long}"
