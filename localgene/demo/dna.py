@@ -3,7 +3,7 @@
 :func:`generate_germline` writes into one folder:
 
 * ``genome.fa`` (+ ``.fai``): a synthetic genome of two chromosomes (``chr1`` 600 kb, ``chr2``
-  400 kb) with GC content varying by 20-60 kb isochores (:func:`localgene.demo.cnvkit._random_bases`).
+  400 kb) with GC content varying by 20-60 kb isochores (:func:`localgene.demo.genome._random_bases`).
 * ``sample_R1.fastq.gz`` / ``sample_R2.fastq.gz``: 2x150 paired reads at about 30x from a diploid
   genome that carries the planted germline variants: SNVs and indels (1-8 bp insertions and
   deletions), each heterozygous (on one of the two haplotypes) or homozygous. Reads have
