@@ -40,7 +40,6 @@ batch size so the output does not depend on the thread count); only the ``@PG`` 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -50,6 +49,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
+from localgene import fileio
 from localgene.demo.design import (
     CONTROLS,
     DEFAULT_OPTIONS,
@@ -153,12 +153,8 @@ def _source_hash() -> str:
 @contextlib.contextmanager
 def _locked(outdir: Path) -> Iterator[None]:
     """Serialise generators working on the same folder (e.g. parallel test workers)."""
-    with open(outdir / ".demodata.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with fileio.locked(outdir / ".demodata.lock"):
+        yield
 
 
 def generate(
@@ -258,9 +254,7 @@ def _write_truth(outdir: Path, design: Design) -> None:
 
 
 def _write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    fileio.atomic_write_json(path, data)
 
 
 def write_job(
