@@ -72,9 +72,9 @@ def test_every_user_of_a_field_list_uses_the_derived_one():
     assert storage_check.CNVKIT_INPUT_FIELDS is schema.CNVKIT_INPUT_FIELDS
     assert pipeline_inputs.REFERENCE_FIELDS is schema.PIPELINE_REFERENCE_FIELDS
     assert pipeline_inputs.OUTPUT_FIELDS is schema.PIPELINE_OUTPUT_FIELDS
-    from localgene.run import workflow
+    from localgene.run import job_folder
 
-    assert (*workflow.LIST_PATH_FIELDS, *workflow.PATH_FIELDS) == (
+    assert (*job_folder.LIST_PATH_FIELDS, *job_folder.PATH_FIELDS) == (
         *schema.CNVKIT_LIST_PATH_FIELDS, *schema.CNVKIT_SCALAR_PATH_FIELDS)
     # The listing's reply model echoes every body field, in body order, after the job fields.
     reply = list(models.CnvkitInstance.model_fields)
