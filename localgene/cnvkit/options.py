@@ -1,8 +1,9 @@
 """Checking the per-step CNVkit option strings of a job (``target_conf`` … ``genemetrics_conf``).
 
 Each string is split with :func:`shlex.split` and parsed by *CNVkit's own* argument parser for
-that sub-command (``cnvlib.commands.AP_subparsers``), so the set of accepted options, their types
-and their choices always follow the installed CNVkit. On top of that, localgene refuses what it
+that sub-command (``cnvlib.commands.AP_subparsers``, or the same parsers rebuilt without importing
+CNVkit from the description generated for the installed CNVkit: :mod:`localgene.cnvkit.parser_spec`),
+so the set of accepted options, their types and their choices always follow the installed CNVkit. On top of that, localgene refuses what it
 cannot let a user decide inside a job:
 
 * options that name an output file or folder (``-o``, ``-d/--dataframe``, ``--purity-output``);
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NoReturn
 
+from localgene.cnvkit import parser_spec
 from localgene.errors import InvalidRequest, UnsupportedOption
 from localgene.jobs.bodies import CONF_FIELD_OF_STEP as CONF_FIELD_OF_STEP_IN_BODY
 
@@ -118,11 +120,16 @@ class CheckedOptions:
 
 @lru_cache(maxsize=1)
 def cnvkit_parsers() -> dict[str, argparse.ArgumentParser]:
-    """CNVkit's sub-command parsers, keyed by step name (imported once; ~2 s)."""
-    from cnvlib import commands  # heavy import, deferred until a job is checked
+    """CNVkit's sub-command parsers, keyed by step name: rebuilt from the description shipped
+    for the installed CNVkit (:mod:`localgene.cnvkit.parser_spec`, no import), else CNVkit's own
+    (``cnvlib.commands``, an import of 2–4 s)."""
+    shipped = parser_spec.shipped_parsers()
+    if shipped is not None:
+        return shipped
+    from cnvlib import commands  # heavy import, only for a CNVkit the description does not match
 
     choices = commands.AP_subparsers.choices
-    return {step: choices[step] for step in (*STEPS, "access", "scatter", "diagram")}
+    return {step: choices[step] for step in parser_spec.PARSED_STEPS}
 
 
 def _parse(step: str, tokens: list[str]) -> argparse.Namespace:

@@ -11,9 +11,10 @@ dropped are the coverage bins (target + antitarget) that ``fix`` left out of the
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where a table is read: not when Snakemake loads the rules
+    import pandas as pd
 
 from localgene.report.page import Section, fragment, png_data_uri, table
 
@@ -28,6 +29,8 @@ GENES_SHOWN = 3  # segment gene lists are cut to this many names
 def _read(path: Path) -> pd.DataFrame | None:
     if not path.is_file():
         return None
+    import pandas as pd
+
     return pd.read_csv(path, sep="\t", low_memory=False)
 
 
@@ -64,6 +67,8 @@ def neutral_cn(chromosome: str, sex: str | None) -> int:
 
 def change_class(chromosome: str, cn: Any, sex: str | None) -> str:
     """``loss``/``gain`` for a non-neutral integer copy number, "" otherwise."""
+    import pandas as pd
+
     if cn is None or pd.isna(cn):
         return ""
     neutral = neutral_cn(chromosome, sex)

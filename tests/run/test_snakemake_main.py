@@ -1,0 +1,90 @@
+"""localgene's Snakemake entry: what it leaves out of a local run's start and end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from localgene.run.snakemake_main import runs_locally
+
+SNAKEFILE = textwrap.dedent('''
+    rule all:
+        input: "b.txt"
+
+    rule a:
+        output: "a.txt"
+        params: n=3
+        run:
+            open(output[0], "w").write("a")
+
+    rule b:
+        input: "a.txt"
+        output: "b.txt"
+        run:
+            open(output[0], "w").write("b")
+''')
+
+#: Runs the entry as ``python -m localgene.run.snakemake_main`` would, then reports what is
+#: left in the process once Snakemake has returned.
+PROBE = textwrap.dedent('''
+    import json, sys, threading
+    from localgene.run import snakemake_main
+    try:
+        snakemake_main.main(sys.argv[1:])
+    except SystemExit as exc:
+        code = exc.code
+    alive = [t for t in threading.enumerate()
+             if t is not threading.main_thread() and t.is_alive() and not t.daemon]
+    print(json.dumps({
+        "code": code,
+        "non_daemon_threads": [type(t).__name__ for t in alive],
+        "executor_plugins": sorted(m for m in sys.modules if m.startswith("snakemake_executor_plugin")),
+        "pandas": "pandas" in sys.modules,
+    }))
+''')
+
+
+def probe(tmp_path, *args: str) -> dict:
+    (tmp_path / "Snakefile").write_text(SNAKEFILE)
+    out = subprocess.run([sys.executable, "-c", PROBE, "--cores", "1", "--force-use-threads", "-q", *args],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_a_local_run_ends_with_no_thread_left_to_wait_for_and_loads_no_executor_plugin(tmp_path):
+    said = probe(tmp_path)
+    assert said["code"] == 0
+    assert (tmp_path / "b.txt").read_text() == "b"
+    # Snakemake's scheduler timers (1 s each) would keep the interpreter from exiting
+    assert said["non_daemon_threads"] == []
+    assert said["executor_plugins"] == []
+    assert said["pandas"] is False  # the params check did not import it
+
+
+def test_a_run_that_names_a_plugin_executor_loads_the_plugins(tmp_path):
+    said = probe(tmp_path, "--executor", "slurm", "--jobs", "1", "-n")
+    assert "snakemake_executor_plugin_slurm" in said["executor_plugins"]
+
+
+@pytest.mark.parametrize("argv, local", [
+    (["--cores", "2"], True),
+    (["--executor", "local"], True),
+    (["-e", "dryrun"], True),
+    (["--executor=touch"], True),
+    (["--executor", "slurm", "--profile", "p"], False),
+    (["-e", "slurm"], False),
+    (["-eslurm"], False),
+    (["--profile", "site"], False),
+    (["--workflow-profile", "mine"], False),
+    (["--workflow-profile", "none"], True),
+])
+def test_which_runs_are_local_only(argv, local):
+    assert runs_locally(argv, env={}) is local
+
+
+def test_a_profile_from_the_environment_is_not_local_only():
+    assert runs_locally(["--cores", "1"], env={"SNAKEMAKE_PROFILE": "site"}) is False
