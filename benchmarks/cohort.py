@@ -2,6 +2,7 @@
 of control coverage.
 
     .venv/bin/python benchmarks/cohort.py [--samples 8] [--slots 1] [--cores 2] [--repeat 1] [--data DIR]
+                                          [--modes "no reuse,reuse,one job"] [--batch]
 
 The cohort is the demo data (built if missing) with N experimental BAMs: T1 and T2 copied
 under new names (S01.bam, S02.bam, …; CNVkit names samples by file name). Each mode submits
@@ -10,6 +11,10 @@ fresh LOCALGENE_HOME and runs it with `localgene worker --until-idle` (SLOTS job
 CORES each). Mode "no reuse" sets LOCALGENE_COVERAGE_REUSE=0 (every job computes the 3
 controls' target and antitarget coverage, 6 CNVkit runs per job); mode "reuse" lets the first
 job compute them and every later one copy them from $LOCALGENE_HOME/cache/coverage/.
+
+Mode "one job" submits the cohort as what it is to CNVkit, one copy-number job with the N
+experimental BAMs and the 3 controls (``experimental_inputs`` holds all N): one reference, each
+BAM's coverage once, then every sample's fix, segment, call and plots (``localgene run``).
 
 ``--batch`` adds the baseline a user without localgene has: one ``cnvkit.py batch -p CORES``
 per experimental sample (each against the same 3 controls, the same bins and annotation), run
@@ -21,7 +26,7 @@ Prints per mode: wall time, mean seconds per job, CPU seconds of the whole run (
 every process it waited for), control coverage steps computed/reused, the summed time of those
 steps (from Snakemake's log), the load average; then the ratios of wall and CPU time (means
 over --repeat runs, whose order alternates). Also checks
-that every sample's calls (``.call.cns``) are byte-identical in both modes. Timings are
+that every sample's calls (``.call.cns``) are byte-identical in every mode. Timings are
 figures to read, not to assert: the machine may be shared.
 """
 
@@ -146,6 +151,21 @@ def run_mode(name: str, sheet: Path, base: Path, root: Path, *, reuse: bool, slo
             "control_coverage_step_s": cov_s, "calls": calls}
 
 
+def run_one_job(sheet: Path, body: dict, root: Path, cores: int, tag: str = "") -> dict:
+    """The whole cohort as one CNVkit job (N experimental BAMs, the same controls)."""
+    home = root / f"one-job{tag}"
+    job = dict(body, experimental_inputs=sheet.read_text().split()[1:])
+    job_file = root / f"one-job{tag}.json"
+    job_file.write_text(json.dumps(job))
+    env = dict(os.environ, LOCALGENE_HOME=str(home), MPLBACKEND="Agg")
+    wall, cpu, peak = timed([str(Path(sys.executable).parent / "localgene"), "run", str(job_file),
+                             "--cores", str(cores)], env)
+    calls = {f.name: f.read_bytes() for f in home.glob("jobs/*/results/samples/*.call.cns")}
+    return {"mode": "one job", "jobs": 1, "wall_s": wall, "per_job_s": wall, "cpu_s": cpu, "peak_mb": peak,
+            "control_coverage_computed": 3, "control_coverage_reused": 0, "control_coverage_step_s": 0.0,
+            "calls": calls}
+
+
 def run_batches(sheet: Path, body: dict, root: Path, cores: int) -> dict:
     """One ``cnvkit.py batch`` per experimental sample of the sheet, one after the other."""
     bams = sheet.read_text().split()[1:]
@@ -172,6 +192,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="runs of each mode, alternating their order")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     ap.add_argument("--batch", action="store_true", help="also time one cnvkit.py batch per sample (the baseline)")
+    ap.add_argument("--modes", default="no reuse,reuse",
+                    help='comma-separated modes among "no reuse", "reuse", "one job" (default: the first two)')
     args = ap.parse_args()
 
     from localgene.demo.cnvkit import generate
@@ -188,31 +210,39 @@ def main() -> None:
         sheet = make_cohort(args.data, root, args.samples)
         print(f"cohort: {args.samples} experimental samples x 3 controls (N1..N3), demo data; "
               f"worker: {args.slots} slot(s) x {args.cores} core(s); cpus: {os.cpu_count()}")
-        runs: dict[str, list[dict]] = {"no reuse": [], "reuse": []}
+        modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+        unknown = set(modes) - {"no reuse", "reuse", "one job"}
+        if unknown or not modes:
+            sys.exit(f"--modes: unknown mode(s) {sorted(unknown)}; choose among no reuse, reuse, one job")
+        runs: dict[str, list[dict]] = {m: [] for m in modes}
         for rep in range(args.repeat):
-            # Alternate the order, so that a change of the machine's load hits both modes.
-            order = (("no reuse", False), ("reuse", True))
-            for name, reuse in order if rep % 2 == 0 else order[::-1]:
-                r = run_mode(name, sheet, base, root, reuse=reuse, slots=args.slots, cores=args.cores,
-                             tag=f"-{rep}")
+            # Alternate the order, so that a change of the machine's load hits every mode.
+            for name in modes if rep % 2 == 0 else modes[::-1]:
+                if name == "one job":
+                    r = run_one_job(sheet, base_body, root, args.cores, tag=f"-{rep}")
+                else:
+                    r = run_mode(name, sheet, base, root, reuse=name == "reuse", slots=args.slots,
+                                 cores=args.cores, tag=f"-{rep}")
                 runs[name].append(r)
                 print(f"{name:9}  wall {r['wall_s']:7.1f} s  per job {r['per_job_s']:5.1f} s  "
                       f"cpu {r['cpu_s']:7.1f} s  control coverage computed {r['control_coverage_computed']:3d} "
                       f"reused {r['control_coverage_reused']:3d}  (control coverage steps "
                       f"{r['control_coverage_step_s']:.0f} s)  load {os.getloadavg()[0]:.1f}", flush=True)
-        off = {k: sum(r[k] for r in runs["no reuse"]) / args.repeat for k in ("wall_s", "cpu_s")}
-        on = {k: sum(r[k] for r in runs["reuse"]) / args.repeat for k in ("wall_s", "cpu_s")}
-        print(f"mean of {args.repeat}: wall no reuse {off['wall_s']:.1f} s, reuse {on['wall_s']:.1f} s, "
-              f"ratio {off['wall_s'] / on['wall_s']:.2f}; cpu no reuse {off['cpu_s']:.1f} s, "
-              f"reuse {on['cpu_s']:.1f} s, ratio {off['cpu_s'] / on['cpu_s']:.2f}")
-        print(f"saved per job after the first: wall {(off['wall_s'] - on['wall_s']) / max(1, args.samples - 1):.1f} s, "
-              f"cpu {(off['cpu_s'] - on['cpu_s']) / max(1, args.samples - 1):.1f} s")
+        mean = {m: {k: sum(r[k] for r in runs[m]) / args.repeat for k in ("wall_s", "cpu_s")} for m in modes}
+        if "no reuse" in mean and "reuse" in mean:
+            off, on = mean["no reuse"], mean["reuse"]
+            print(f"mean of {args.repeat}: wall no reuse {off['wall_s']:.1f} s, reuse {on['wall_s']:.1f} s, "
+                  f"ratio {off['wall_s'] / on['wall_s']:.2f}; cpu no reuse {off['cpu_s']:.1f} s, "
+                  f"reuse {on['cpu_s']:.1f} s, ratio {off['cpu_s'] / on['cpu_s']:.2f}")
+            print(f"saved per job after the first: wall {(off['wall_s'] - on['wall_s']) / max(1, args.samples - 1):.1f} s, "
+                  f"cpu {(off['cpu_s'] - on['cpu_s']) / max(1, args.samples - 1):.1f} s")
         if args.batch:
             b = run_batches(sheet, base_body, root, args.cores)
             print(f"cnvkit.py batch x {b['runs']}  wall {b['wall_s']:7.1f} s  cpu {b['cpu_s']:7.1f} s  "
                   f"load {os.getloadavg()[0]:.1f}")
-            print(f"reuse / {b['runs']} batch runs: wall {on['wall_s'] / b['wall_s']:.2f}x, "
-                  f"cpu {on['cpu_s'] / b['cpu_s']:.2f}x")
+            for m in modes:
+                print(f"{m} / {b['runs']} batch runs: wall {mean[m]['wall_s'] / b['wall_s']:.2f}x, "
+                      f"cpu {mean[m]['cpu_s'] / b['cpu_s']:.2f}x")
         all_calls = [r["calls"] for rs in runs.values() for r in rs]
         same = all(c == all_calls[0] for c in all_calls) and len(all_calls[0]) == args.samples
         print(f"calls identical in every run: {same} ({len(all_calls[0])} samples)")

@@ -48,8 +48,13 @@ def snapshot_key(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
-def save_snapshot(checked: CheckedOptions, body: dict[str, Any], path: str | os.PathLike) -> None:
-    """Write the per-step argv/values/given (JSON values only) atomically to ``path``."""
+def save_snapshot(checked: CheckedOptions, body: dict[str, Any], path: str | os.PathLike, *,
+                  machine_checked_by: int | None = None) -> None:
+    """Write the per-step argv/values/given (JSON values only) atomically to ``path``.
+
+    ``machine_checked_by``: the pid of the job process that has just checked this machine for
+    the job (R and DNAcopy); the Snakemake it starts then does not check it again
+    (:func:`machine_checked_by_parent`)."""
     steps = {
         step: {
             "argv": s.argv,
@@ -58,7 +63,22 @@ def save_snapshot(checked: CheckedOptions, body: dict[str, Any], path: str | os.
         }
         for step, s in checked.steps.items()
     }
-    fileio.atomic_write_json(path, {"key": snapshot_key(body), "steps": steps}, indent=None, make_parents=True)
+    snapshot: dict[str, Any] = {"key": snapshot_key(body), "steps": steps}
+    if machine_checked_by is not None:
+        snapshot["machine_checked_by"] = machine_checked_by
+    fileio.atomic_write_json(path, snapshot, indent=None, make_parents=True)
+
+
+def machine_checked_by_parent(path: str | os.PathLike | None) -> bool:
+    """Whether the process that started this one (the job process, for its Snakemake) wrote the
+    snapshot at ``path`` after checking this machine for the job."""
+    if path is None:
+        return False
+    try:
+        said = json.loads(Path(path).read_text()).get("machine_checked_by")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return isinstance(said, int) and said == os.getppid() and said != 1
 
 
 #: The checks made before, shared by the jobs of one ``$LOCALGENE_HOME`` (under its cache

@@ -11,8 +11,9 @@ A job is checked at several moments (*stages*); each stage runs the same ordered
     the local files (the inputs may have been staged since submit).
 ``workflow``
     Snakemake's main process (``rules/common.smk``): the plan from the job's config, the
-    options read from the job's snapshot (checked again when there is none), this machine,
-    the local files. The body was checked by ``config/schema.yaml``.
+    options read from the job's snapshot (checked again when there is none), this machine
+    (unless the job process that started this Snakemake has just checked it: the snapshot says
+    so), the local files. The body was checked by ``config/schema.yaml``.
 ``step``
     Every other Snakemake process of the run (a cluster job's): only the plan, from the snapshot.
 ``check``
@@ -99,6 +100,8 @@ def _cnvkit_plan(job: CheckedJob) -> None:
 
 def _cnvkit_environment(job: CheckedJob) -> None:
     assert job.plan is not None
+    if job.stage == "workflow" and options_snapshot.machine_checked_by_parent(job.snapshot):
+        return  # the job process that started this Snakemake checked it a moment ago (stage run)
     job_plan.check_environment(job.plan)
 
 

@@ -127,7 +127,7 @@ def prepare_job(
     job_dir = Path(job_dir)
     (job_dir / "logs").mkdir(parents=True, exist_ok=True)
     try:  # Snakemake reads what was checked here instead of importing CNVkit again
-        save_snapshot(plan.options, config, job_dir / SNAPSHOT_PATH)
+        save_snapshot(plan.options, config, job_dir / SNAPSHOT_PATH, machine_checked_by=os.getpid())
     except OSError:
         pass  # it then checks the options itself
     _write_config(job_dir, config)

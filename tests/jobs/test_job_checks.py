@@ -141,3 +141,36 @@ def test_every_caller_goes_through_check_job(monkeypatch, cfg, body, tmp_path):
     assert "lg_job_checks.check_job(" in smk and "check_environment" not in smk
     with pytest.raises(LocalgeneError):
         jobs.check_cnvkit({**body, "bed": "/nonexistent.bed"}, settings=cfg)
+
+
+def test_the_workflow_stage_trusts_the_machine_check_of_the_job_process_that_started_it(
+        cfg, body, tmp_path, monkeypatch):
+    """The job process checks R/DNAcopy (stage run) and says so in the snapshot; the Snakemake
+    it starts does not probe again, any other process does."""
+    import os
+
+    from localgene.cnvkit import options_snapshot
+    from localgene.cnvkit import plan as job_plan
+    from localgene.cnvkit.options import check_options
+    from localgene.errors import EnvironmentProblem
+
+    probes = []
+
+    def probe(plan):
+        probes.append(plan.instance_id)
+        raise EnvironmentProblem("segment_conf: no R here")
+
+    monkeypatch.setattr(job_plan, "check_environment", probe)
+    config = {**body, "instance_id": "x"}
+    snapshot = tmp_path / "options.json"
+    checked = check_options(config, cores=2)
+    for checked_by, trusted in ((os.getppid(), True), (os.getpid(), False), (None, False)):
+        options_snapshot.save_snapshot(checked, config, snapshot, machine_checked_by=checked_by)
+        if trusted:
+            assert check_job(config, cfg, stage="workflow", cores=2, snapshot=snapshot).plan is not None
+        else:
+            with pytest.raises(EnvironmentProblem):
+                check_job(config, cfg, stage="workflow", cores=2, snapshot=snapshot)
+    assert probes == ["x", "x"]
+    with pytest.raises(EnvironmentProblem):  # the job process itself always checks
+        check_job(body, cfg, stage="run", cores=2)
