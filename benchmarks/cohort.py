@@ -173,6 +173,7 @@ def run_batches(sheet: Path, body: dict, root: Path, cores: int) -> dict:
     peak = 0.0
     for bam in bams:
         out = root / "batch" / Path(bam).stem
+        out.parent.mkdir(parents=True, exist_ok=True)  # CNVkit makes -d itself, not its parents
         w, c, m = timed([
             str(Path(sys.executable).parent / "cnvkit.py"), "batch", bam, "-n", *body["control_inputs"],
             "-t", body["bed"], "-f", body["ref"], "--annotate", body["annotation_file"],
