@@ -10,7 +10,9 @@ and the same cores. Prints one line per run and the ratio of wall times (CPU sec
 system of every process each run started; peak: the largest single process). ``--cold`` also
 runs the job with ``LOCALGENE_WARM=0`` (every CNVkit step its own ``cnvkit.py`` process, no step
 server); ``--workflow`` runs the Snakefile of another checkout (``LOCALGENE_WORKFLOW_DIR``).
-After each localgene run the slowest steps of its timeline (results/job.json) are listed.
+After each localgene run the slowest steps of its timeline (results/job.json) are listed, and
+its phases: when the checks were done (the job folder written), Snakemake up, its DAG built,
+the first step's start, the last step's end and the exit, in seconds from the command's start.
 Timings are figures to read, not to assert: the machine is shared.
 """
 
@@ -57,6 +59,22 @@ def slowest_steps(home: Path, count: int = 5) -> str:
                      for r in steps[:count])
 
 
+def phases(home: Path, started: float, ended: float) -> str:
+    """Where the job's wall time went, in seconds from the command's start: the job folder
+    written (checks done), Snakemake's logger up (its imports done), its DAG built, the first
+    step's start, the last step's end, the command's exit."""
+    job = next(home.glob("jobs/*"), None)
+    if job is None:
+        return "(no job folder)"
+    events = [json.loads(line) for line in (job / ".snakemake/localgene/events.jsonl").read_text().splitlines()]
+    steps = [json.loads(line) for line in (job / "logs/timeline.jsonl").read_text().splitlines()]
+    first = {e["event"]: e["time"] for e in reversed(events)}
+    marks = [("checked", (job / "config.json").stat().st_mtime), ("snakemake up", first.get("logger_started")),
+             ("DAG", first.get("run_info")), ("first step", min(r["start"] for r in steps)),
+             ("last step", max(r["end"] for r in steps)), ("exit", ended)]
+    return ", ".join(f"{name} {t - started:.1f}" for name, t in marks if t is not None)
+
+
 def show(name: str, figures: tuple[float, float, float]) -> str:
     wall, cpu, peak = figures
     return f"{name} {wall:6.1f} s wall, {cpu:6.1f} s CPU, peak {peak:5.0f} MB"
@@ -99,9 +117,11 @@ def main() -> None:
                 env = dict(os.environ, LOCALGENE_HOME=str(home), **extra, **setting)
                 if not setting:
                     env.pop("LOCALGENE_WARM", None)
+                started = time.time()
                 figures[name] = timed([str(bin_dir / "localgene"), "run", str(scratch / "job.json"),
                                        "--cores", str(args.cores)], env)
                 print(f"run {i + 1}: {show(name, figures[name])}; slowest steps: {slowest_steps(home)}")
+                print(f"run {i + 1}: {name} phases (s from start): {phases(home, started, time.time())}")
             batch = timed([
                 str(bin_dir / "cnvkit.py"), "batch", *body["experimental_inputs"],
                 "-n", *body["control_inputs"], "-t", body["bed"], "-f", body["ref"],
