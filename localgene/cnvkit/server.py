@@ -100,7 +100,8 @@ def _exit_code(exc: SystemExit) -> int:
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 #: What a request may run besides CNVkit (``"entry"``): module -> its ``main(argv)``.
-ENTRIES = {"coverage": "localgene.cnvkit.coverage_step", "segment_check": "localgene.cnvkit.segment_check"}
+ENTRIES = {"coverage": "localgene.cnvkit.coverage_step", "segment_check": "localgene.cnvkit.segment_check",
+           "report": "localgene.report.entry"}
 
 #: True in a step's child (a step there that runs CNVkit forks it itself: see run_forked).
 IN_STEP = False

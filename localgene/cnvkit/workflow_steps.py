@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from localgene import storage
 from localgene.cnvkit import annotation, inputs
-from localgene.cnvkit.step import run_entry
+from localgene.cnvkit.step import run_entry, server_socket
 from localgene.errors import LocalgeneError
 from localgene.run import timeline
 
@@ -75,7 +75,19 @@ def summary(params, input, output, log: IO[str]) -> None:  # noqa: A002
                                   "timeline": timeline.read()})
 
 
+REPORT_PAGE_LOG = "logs/report_page.log"
+
+
 def report_page(params, input, output, log: IO[str]) -> None:  # noqa: A002
+    """The report page: forked by the job's CNVkit step server where it runs (pandas and jinja2
+    imported there already; its own log and timeline record, ``report_page``), else here."""
+    if server_socket() is not None:
+        request = {"paths": dict(params.paths), "out": output[0]}
+        code = run_entry("report", [json.dumps(request)], REPORT_PAGE_LOG, step="report_page")
+        if code != 0:
+            raise StepFailed(f"the report page exited with code {code}; see {REPORT_PAGE_LOG}")
+        log.write(f"report page written by the job's CNVkit step server (log: {REPORT_PAGE_LOG})\n")
+        return
     from localgene import report  # pandas and jinja2: only this step needs them
 
     report.write_report(".", params.paths, output[0])

@@ -71,6 +71,11 @@ def test_the_timeline_says_where_the_time_went(warm_run, truth_samples):
     assert all(r["runner"] == "server" and r["cpu_s"] > 0.2 for r in coverage), coverage
     server_log = (warm_run.job_dir / "logs" / "cnvkit-server.log").read_text()
     assert "imported CNVkit" in server_log and server_log.rstrip().endswith("stopped")
+    # the report page (after job.json, so only in logs/timeline.jsonl) is forked by the server,
+    # where pandas and jinja2 are imported already
+    records = [json.loads(line) for line in (warm_run.job_dir / "logs" / "timeline.jsonl").read_text().splitlines()]
+    assert [r["runner"] for r in records if r["step"] == "report_page"] == ["server"]
+    assert "<html" in (warm_run.results / "report.html").read_text()[:2000].lower()
 
 
 @pytest.fixture(scope="module")
