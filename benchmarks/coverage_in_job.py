@@ -51,18 +51,22 @@ def coverage_steps(home: Path) -> list[dict]:
 
 
 def snakemake_threads(folder: Path) -> dict[str, str]:
-    """Sample -> the threads Snakemake gave its coverage step (the ``threads:`` line of each
-    ``rule coverage:`` block of the job's Snakemake logs; no line: 1)."""
+    """Sample -> the threads Snakemake gave its coverage step (the indented ``threads:`` line
+    under each ``rule coverage:`` of the job's Snakemake log; none: 1)."""
     found: dict[str, str] = {}
     for log in folder.glob(".snakemake/log/*.snakemake.log"):
-        for block in log.read_text().split("\n\n"):
-            lines = [line.strip() for line in block.splitlines()]
-            if not any(line in ("rule coverage:", "localrule coverage:") for line in lines):
-                continue
-            fields = dict(line.split(":", 1) for line in lines if ":" in line)
-            sample = fields.get("wildcards", "").partition("sample=")[2].split(",")[0].strip()
-            if sample:
-                found[sample] = fields.get("threads", "1").strip()
+        fields: dict[str, str] | None = None
+        for line in log.read_text().splitlines() + [""]:
+            if line.strip() in ("rule coverage:", "localrule coverage:"):
+                fields = {}
+            elif fields is not None and line.startswith("    ") and ":" in line:
+                key, _, value = line.strip().partition(":")
+                fields[key] = value.strip()
+            elif fields is not None:
+                sample = fields.get("wildcards", "").partition("sample=")[2].split(",")[0].strip()
+                if sample:
+                    found[sample] = fields.get("threads", "1")
+                fields = None
     return found
 
 
