@@ -32,6 +32,14 @@ def coverage_cache_of(wc):
     return COVERAGE_CACHE if wc.sample in CONTROLS else ""
 
 
+def coverage_threads():
+    """The coverage step's threads: its `-p`, and at least 2 where the job has 2 cores or more.
+    With 2 threads the mosdepth engine reads the BAM twice side by side (its guard pass and
+    mosdepth, localgene.cnvkit.coverage_engine.fast_pass) instead of one after the other, so the
+    last coverage steps of a job do not leave a core idle (docs/coverage.md, "Threads")."""
+    return max(step_threads("coverage"), min(2, workflow.cores))
+
+
 def coverage_argv(wc, input, output):
     """Per kind, the `cnvkit.py coverage` argument list its .cnn stands for."""
     bins = {"target": input.targets, "antitarget": input.antitargets}
@@ -51,7 +59,7 @@ rule coverage:
     log:
         target="logs/coverage/{sample}.target.log",
         antitarget="logs/coverage/{sample}.antitarget.log",
-    threads: step_threads("coverage")
+    threads: coverage_threads()
     params:
         argv=coverage_argv,
         cache=coverage_cache_of,

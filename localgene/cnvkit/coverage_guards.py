@@ -1,6 +1,7 @@
 """When the mosdepth engine may run: options it is proven for, the engine asked for, a small BAM
-better left to the warm CNVkit, the tools present, and the memory it needs against the step's
-limit (docs/coverage.md, "When CNVkit's own coverage runs instead")."""
+better left to the warm CNVkit (a step process without CNVkit imported), the tools present, and
+the memory it needs against the step's limit (docs/coverage.md, "When CNVkit's own coverage runs
+instead")."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -28,17 +30,25 @@ def unproven_options(options: dict) -> str | None:
 
 def engine_choice(env: Mapping[str, str] | None = None) -> str:
     """``auto`` (default: the fast engine where proven, but CNVkit's own for a small BAM when the
-    job's CNVkit step server runs), ``mosdepth`` (the fast engine wherever proven) or ``cnvkit``
-    (always CNVkit's own)."""
+    job's CNVkit step server could run it and this process has not imported CNVkit),
+    ``mosdepth`` (the fast engine wherever proven) or ``cnvkit`` (always CNVkit's own)."""
     raw = Environment.read(env).coverage_engine.strip().lower() or "auto"
     return raw if raw in ("auto", "mosdepth", "cnvkit") else "auto"
 
 
-#: Below this BAM size, with the job's CNVkit step server running (CNVkit already imported),
-#: CNVkit's own coverage costs less than the fast engine, which imports CNVkit's table code in
-#: its own process (~3.7 s of CPU). Measured (docs/coverage.md): CNVkit's two coverage passes
-#: ~0.16 s of CPU per MB of BAM, the fast engine ~0.04 s/MB + the import: even at ~32 MB.
+#: Below this BAM size, in a process that has not imported CNVkit while the job's CNVkit step
+#: server runs (a coverage step run as its own process beside the server), CNVkit's own coverage
+#: through the server costs less than the fast engine, which would import CNVkit's table code
+#: (~3.7 s of CPU). Measured (docs/coverage.md): CNVkit's two coverage passes ~0.16 s of CPU per
+#: MB of BAM, the fast engine ~0.04 s/MB + the import: even at ~32 MB. A step forked by the
+#: server has CNVkit imported already: there the fast engine is the cheaper one at every size.
 WARM_CNVKIT_MAX_BYTES = 32 << 20
+
+
+def cnvkit_imported() -> bool:
+    """Whether CNVkit's commands (the fast engine's table code) are imported in this process
+    already, as in a step forked by the job's CNVkit step server."""
+    return "cnvlib.commands" in sys.modules
 
 
 def small_bam_with_warm_cnvkit(bam: str, env: Mapping[str, str] | None = None) -> str | None:
@@ -46,7 +56,7 @@ def small_bam_with_warm_cnvkit(bam: str, env: Mapping[str, str] | None = None) -
     from localgene.cnvkit.step import server_socket
 
     env = os.environ if env is None else env
-    if engine_choice(env) != "auto" or server_socket(env) is None:
+    if engine_choice(env) != "auto" or server_socket(env) is None or cnvkit_imported():
         return None
     try:
         size = os.path.getsize(bam)

@@ -148,13 +148,17 @@ def test_steps_write_the_same_files_as_cnvkit_processes(job, demo_data):
             "plain/", "warm/"), log
 
 
-def test_the_coverage_entry_runs_in_the_server_like_its_own_process(job, demo_data):
-    """localgene's coverage step (both kinds of one BAM) forked by the server, CNVkit's own
-    coverage in a child of that step: the same .cnn and logs as ``python -m
-    localgene.cnvkit.coverage_step``, and the CPU of the nested CNVkit is the step's."""
+@pytest.mark.parametrize("engine", ["auto", "cnvkit"])
+def test_the_coverage_entry_runs_in_the_server_like_its_own_process(job, demo_data, engine):
+    """localgene's coverage step (both kinds of one BAM) forked by the server: the same .cnn as
+    ``python -m localgene.cnvkit.coverage_step``. By default (``auto``) the forked step, CNVkit
+    imported already, runs the mosdepth engine even for a small demo BAM; with
+    ``LOCALGENE_COVERAGE_ENGINE=cnvkit`` CNVkit's own coverage runs in a child of that step, its
+    log as the plain process's and its CPU counted as the step's."""
     from localgene.cnvkit.step import run_entry
 
     _, env, _ = job
+    env = dict(env, LOCALGENE_COVERAGE_ENGINE=engine)
     body = json.loads((demo_data / "job.json").read_text())
     assert run_cnvkit(["target", body["bed"], "-o", "t.target.bed"], "target.log", env=env) == 0
     assert run_cnvkit(["antitarget", "t.target.bed", "-o", "t.antitarget.bed"], "antitarget.log", env=env) == 0
@@ -174,10 +178,14 @@ def test_the_coverage_entry_runs_in_the_server_like_its_own_process(job, demo_da
         warm, cold = (Path(n, f"N1.{kind}coverage.cnn").read_bytes() for n in ("warm", "plain"))
         assert warm == cold and len(warm) > 100, kind
         first = Path("warm", f"{kind}.log").read_text().splitlines()[0]
-        assert first == f"$ cnvkit.py coverage {bam} t.{kind}.bed -q 10 -o warm/N1.{kind}coverage.cnn"
+        if engine == "cnvkit":
+            assert first == f"$ cnvkit.py coverage {bam} t.{kind}.bed -q 10 -o warm/N1.{kind}coverage.cnn"
+        else:
+            assert first == ("# coverage engine: mosdepth base counts + CNVkit's own table code; same .cnn as: "
+                             f"cnvkit.py coverage {bam} t.{kind}.bed -q 10 -o warm/N1.{kind}coverage.cnn")
     records = {r["step"]: r for r in timeline.read()}
     assert records["coverage-warm"]["runner"] == "server" and records["coverage-plain"]["runner"] == "process"
-    assert records["coverage-warm"]["cpu_s"] > 0.2  # CNVkit's coverage ran in the step's own child
+    assert records["coverage-warm"]["cpu_s"] > 0.2  # the passes over the BAM, or CNVkit's coverage, are the step's
     assert "unknown entry" not in (job[0] / cnvkit_server.LOG).read_text()
 
 

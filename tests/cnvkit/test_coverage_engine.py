@@ -256,3 +256,27 @@ def test_too_little_memory_for_mosdepth_is_left_to_cnvkit(tricky, tmp_path, monk
     ours, logs = by_engine(bam, {"target": bins}, tmp_path, [], {"min_mapq": 0})
     assert engine_named(logs["target"]) == "cnvkit" and "mosdepth needs about" in logs["target"], logs["target"]
     assert ours["target"] == by_cnvkit(bam, bins, tmp_path / "cnvkit.cnn", [])
+
+
+def test_a_small_bam_is_left_to_the_warm_cnvkit_only_where_the_step_has_not_imported_it(tricky, monkeypatch):
+    """``auto`` with the job's CNVkit step server reachable: a step process without CNVkit (it
+    would pay the import for the fast engine's table code) gives a small BAM to CNVkit's own
+    coverage in the server; a step forked by the server (CNVkit imported) keeps the fast engine;
+    ``LOCALGENE_COVERAGE_ENGINE=mosdepth`` and a process with no server keep it too."""
+    import types
+
+    from localgene.cnvkit import coverage_guards
+    from localgene.cnvkit.step import ENV_SERVER, ENV_SERVER_PREFIX, ENV_WARM
+
+    bam, _ = tricky
+    with_server = {ENV_SERVER: "/nonexistent/server.sock", ENV_SERVER_PREFIX: sys.prefix}
+    monkeypatch.delitem(sys.modules, "cnvlib.commands", raising=False)
+    assert not coverage_guards.cnvkit_imported()
+    why = coverage_guards.small_bam_with_warm_cnvkit(str(bam), with_server)
+    assert why is not None and "MB BAM" in why and "step server" in why, why
+    assert coverage_guards.small_bam_with_warm_cnvkit(str(bam), {}) is None
+    assert coverage_guards.small_bam_with_warm_cnvkit(str(bam), {**with_server, ENV_WARM: "0"}) is None
+    assert coverage_guards.small_bam_with_warm_cnvkit(str(bam), {**with_server, engine.ENV_ENGINE: "mosdepth"}) is None
+    monkeypatch.setitem(sys.modules, "cnvlib.commands", types.ModuleType("cnvlib.commands"))
+    assert coverage_guards.cnvkit_imported()
+    assert coverage_guards.small_bam_with_warm_cnvkit(str(bam), with_server) is None
