@@ -33,19 +33,23 @@ import slurm_cluster  # noqa: E402
 
 LOCALGENE = [sys.executable, "-m", "localgene"]
 _SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+)")
+# "... submitted with SLURM jobid 2 (log: .../slurm_logs/group_coverage_coverage/2.log)"
+_SUBMITTED_AS = re.compile(r"submitted with SLURM jobid (\d+) \(log: \S*/slurm_logs/(?:rule|group)_([^/_]+)")
 
 
 def run_demo(job: Path, home: Path, env: dict[str, str], cores: int, slurm: bool) -> dict:
     argv = [*LOCALGENE, "run", str(job), "--cores", str(cores)] + (["--executor", "slurm"] if slurm else [])
     env = dict(env, LOCALGENE_HOME=str(home))
     started = time.monotonic()
+    began = datetime.now().replace(microsecond=0)
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=3600)
     wall = time.monotonic() - started
     if proc.returncode != 0:
         raise SystemExit(f"{'slurm' if slurm else 'local'} run failed:\n{proc.stderr[-3000:]}")
     instance_id = re.search(r"^instance_id: (\S+)$", proc.stdout, re.M).group(1)
     log = (home / "jobs" / instance_id / "logs" / "snakemake.log").read_text()
-    return {"wall": wall, "slurm_jobs": _SUBMITTED.findall(log)}
+    return {"wall": wall, "slurm_jobs": _SUBMITTED.findall(log), "names": dict(_SUBMITTED_AS.findall(log)),
+            "began": began}
 
 
 def slurm_seconds(cluster, jobs: list[str]) -> float:
@@ -59,6 +63,23 @@ def slurm_seconds(cluster, jobs: list[str]) -> float:
             end = datetime.fromisoformat(rec["EndTime"])
             total += (end - start).total_seconds()
     return total
+
+
+def job_lines(cluster, res: dict) -> list[str]:
+    """One line per SLURM job of a run: its group (or step), when it started and ended after the
+    run began, and the pause before it (since the previous job ended, or since the run began)."""
+    comp = cluster.jobcomp()
+    lines, last_end = [], 0.0
+    for job in res["slurm_jobs"]:
+        rec = comp.get(job, {})
+        if "StartTime" not in rec or "EndTime" not in rec:
+            continue
+        start = (datetime.fromisoformat(rec["StartTime"]) - res["began"]).total_seconds()
+        end = (datetime.fromisoformat(rec["EndTime"]) - res["began"]).total_seconds()
+        lines.append(f"    SLURM job {job:>4s} {res['names'].get(job, '?'):10s} {start:5.0f} s -> {end:5.0f} s "
+                     f"({end - start:4.0f} s; {max(0.0, start - last_end):3.0f} s after the previous one ended)")
+        last_end = max(last_end, end)
+    return lines
 
 
 def main() -> int:
@@ -94,6 +115,8 @@ def main() -> int:
                         n = len(res["slurm_jobs"])
                         line += f", {n} SLURM jobs: {in_slurm:.0f} s inside them ({in_slurm / max(n, 1):.1f} s each)"
                     print(line, flush=True)
+                    if mode == "slurm":
+                        print("\n".join(job_lines(cluster, res)), flush=True)
         local = sum(figures["local"]) / len(figures["local"])
         slurm = sum(figures["slurm"]) / len(figures["slurm"])
         print(f"mean: local {local:.1f} s, slurm {slurm:.1f} s, ratio slurm/local {slurm / local:.2f}x")
