@@ -1,6 +1,6 @@
 """The demo job with --executor slurm against the same job run locally, on the test cluster.
 
-    .venv/bin/python benchmarks/slurm.py [--repeat 1] [--cores 2] [--data DIR]
+    .venv/bin/python benchmarks/slurm.py [--repeat 1] [--cores 2] [--data DIR] [--profile DIR]
 
 Starts (or reuses) the single-node SLURM cluster of tests/hpc/slurm_cluster.py (root; Debian
 slurm-wlm and munge, as `make test` installs them), builds the demo data if missing, then runs
@@ -87,6 +87,8 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--data", type=Path, default=HERE / "tests" / ".data" / "demo")
+    ap.add_argument("--profile", type=Path, default=HERE / "tests" / "hpc" / "profiles" / "fast",
+                    help="site profile laid over config/slurm (default: the test cluster's)")
     args = ap.parse_args()
 
     if not (args.data / "job.json").exists():
@@ -94,7 +96,7 @@ def main() -> int:
     running = slurm_cluster.status()
     cluster = running or slurm_cluster.start()
     try:
-        env = dict(cluster.env, LOCALGENE_PROFILE=str(HERE / "tests" / "hpc" / "profiles" / "fast"))
+        env = dict(cluster.env, LOCALGENE_PROFILE=str(args.profile.resolve()))
         env.pop("LOCALGENE_EXECUTOR", None)
         figures: dict[str, list[float]] = {"local": [], "slurm": []}
         with tempfile.TemporaryDirectory(prefix="lg-bench-slurm-") as tmp:

@@ -27,8 +27,10 @@ if workflow.is_main_process:
     except OSError:
         pass  # cluster jobs then check the options themselves
 
-# In the Snakemake a SLURM job's script starts (it runs the job's steps under srun): one CNVkit
-# step server for the job's CNVkit steps (localgene.run.slurm_job; nothing elsewhere).
+# In the Snakemake a SLURM job's script starts (it runs the job's steps under srun): the job's
+# steps side by side on its CPUs, and one CNVkit step server for its CNVkit steps
+# (localgene.run.slurm_job; nothing changes elsewhere).
+lg_slurm_job.run_steps_side_by_side(workflow)
 LG_SLURM_STEP_SERVER = lg_slurm_job.start_step_server(workflow)
 
 # Results are delivered to output_dir/<RUN_ID>/.

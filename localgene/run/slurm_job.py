@@ -1,4 +1,4 @@
-"""Inside a SLURM job of a run: the job's CNVkit step server.
+"""Inside a SLURM job of a run: the job's steps side by side, and the job's CNVkit step server.
 
 Each SLURM job the plugin submits runs Snakemake twice over: the job script's Snakemake (executor
 ``slurm-jobstep``, ``--mode remote``, ``--jobs 1``) runs the job's steps, one or a group of them,
@@ -12,6 +12,18 @@ and it stops when that Snakemake ends (at its exit, or by SIGTERM when it dies: 
 outlives the SLURM job). Where no server can be used (``LOCALGENE_WARM=0``, conda environments,
 the server did not come up) steps run as their own ``cnvkit.py`` processes, as before.
 
+:func:`run_steps_side_by_side` lets the job script's Snakemake run as many steps at once as the
+SLURM job has CPUs. Three things kept the steps of a group job one after the other
+(snakemake-executor-plugin-slurm issue 469): the plugin starts that Snakemake with ``--jobs 1``;
+the jobstep plugin's ``run_job`` waits for its step's ``srun`` to end before it returns, and
+Snakemake hands it the steps one by one; and each step's ``srun`` asks for no memory, so SLURM
+gives the first step all of the job's memory and holds every other step back ("step creation
+temporarily disabled") until it ends. Here the node count is the job's CPUs, ``run_job`` waits
+for its step in a thread of its own (reporting the step's end as before), and each step's
+``srun`` asks for the step's own ``mem_mb`` (``--mem``): Snakemake sized the group job as the sum
+of what its steps running at once need, so they fit side by side, and each is held to its own
+memory. Done only with the jobstep plugin this was measured with (:data:`JOBSTEP_TESTED`).
+
 docs/hpc.md ("Inside a SLURM job") describes what this changes for a job's time and memory.
 """
 
@@ -19,6 +31,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -26,6 +39,11 @@ from localgene.cnvkit import server_process
 
 #: SLURM sets it in every job's environment.
 ENV_JOB_ID = "SLURM_JOB_ID"
+#: SLURM sets it in a job's environment: the CPUs the job has on its node.
+ENV_CPUS = "SLURM_CPUS_ON_NODE"
+#: The snakemake-executor-plugin-slurm-jobstep versions whose srun call
+#: :func:`run_steps_side_by_side` extends (it builds the call from ``get_node_setting``).
+JOBSTEP_TESTED = ("0.6.",)
 
 
 def is_job_script(workflow, env: Mapping[str, str] | None = None) -> bool:
@@ -73,3 +91,67 @@ def start_step_server(workflow, job_dir: Path | str | None = None,
         env[key] = server_env[key]
     atexit.register(server.stop)
     return server
+
+
+def _step_memory(job) -> str:
+    """``--mem=<mem_mb>`` for a step's ``srun`` ('' when the step has no whole mem_mb)."""
+    mem = job.resources.get("mem_mb")
+    return f" --mem={mem}" if isinstance(mem, int) and not isinstance(mem, bool) and mem > 0 else ""
+
+
+def run_steps_side_by_side(workflow, env: Mapping[str, str] | None = None) -> int:
+    """In the job script's Snakemake of a SLURM job with more than one CPU: run up to that many
+    of the job's steps at once, each ``srun`` asking for its step's ``mem_mb``; how many (1:
+    nothing changed, elsewhere or with a jobstep plugin this was not measured with)."""
+    env = os.environ if env is None else env
+    if not is_job_script(workflow, env):
+        return 1
+    try:
+        cpus = int(env.get(ENV_CPUS) or 1)
+    except ValueError:
+        return 1
+    if cpus < 2 or not _extend_srun_call():
+        return 1
+    workflow.global_resources["_nodes"] = cpus
+    return cpus
+
+
+def _extend_srun_call() -> bool:
+    """Make the jobstep plugin's ``srun`` call ask for the step's memory; whether it does."""
+    try:
+        from importlib.metadata import version
+
+        import snakemake_executor_plugin_slurm_jobstep as jobstep
+    except ImportError:
+        return False
+    try:
+        found = version("snakemake-executor-plugin-slurm-jobstep")
+    except Exception:  # noqa: BLE001  (no metadata: an unknown build)
+        return False
+    node_setting = getattr(jobstep, "get_node_setting", None)
+    executor = getattr(jobstep, "Executor", None)
+    if not found.startswith(JOBSTEP_TESTED) or node_setting is None or executor is None:
+        return False
+    if getattr(node_setting, "localgene_step_memory", False):
+        return True
+
+    def with_memory(job):
+        return node_setting(job) + _step_memory(job)
+
+    run_job = executor.run_job
+
+    def in_a_thread(self, job):
+        def run() -> None:
+            try:
+                run_job(self, job)
+            except Exception as exc:  # noqa: BLE001  (the step failed to start: report it as failed)
+                from snakemake_interface_executor_plugins.executors.base import SubmittedJobInfo
+
+                self.report_job_error(SubmittedJobInfo(job), msg=str(exc))
+
+        threading.Thread(target=run, name=f"srun {job}", daemon=True).start()
+
+    with_memory.localgene_step_memory = True
+    jobstep.get_node_setting = with_memory
+    executor.run_job = in_a_thread
+    return True
