@@ -11,6 +11,12 @@ from localgene import settings as lg_settings
 from localgene.cnvkit import workflow_steps as lg_workflow_steps
 from localgene.run import slurm_job as lg_slurm_job
 
+# On SLURM, each SLURM job's script runs the job's steps itself, in threads on the job's CPUs
+# (no srun and no Snakemake per step: localgene.run.slurm_job, docs/hpc.md).
+if workflow.is_main_process:
+    lg_slurm_job.job_script_runs_the_steps()
+lg_slurm_job.use_the_jobs_cpus(workflow)
+
 # What was found when the option strings were checked, by `localgene run` at submit or by the
 # first Snakemake process of the run: later processes (this one when localgene started it, the
 # Snakemake processes of cluster jobs) read it instead of importing CNVkit again
@@ -27,10 +33,8 @@ if workflow.is_main_process:
     except OSError:
         pass  # cluster jobs then check the options themselves
 
-# In the Snakemake a SLURM job's script starts (it runs the job's steps under srun): the job's
-# steps side by side on its CPUs, and one CNVkit step server for its CNVkit steps
-# (localgene.run.slurm_job; nothing changes elsewhere).
-lg_slurm_job.run_steps_side_by_side(workflow)
+# In the Snakemake a SLURM job's script starts: one CNVkit step server for the job's CNVkit steps
+# (localgene.run.slurm_job; nothing elsewhere).
 LG_SLURM_STEP_SERVER = lg_slurm_job.start_step_server(workflow)
 
 # Results are delivered to output_dir/<RUN_ID>/.

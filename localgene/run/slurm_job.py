@@ -1,37 +1,35 @@
-"""Inside a SLURM job of a run: the job's steps side by side, and the job's CNVkit step server.
+"""Inside a SLURM job of a run: who runs the job's steps, on how many cores, and the job's CNVkit
+step server.
 
-Each SLURM job the plugin submits runs Snakemake twice over: the job script's Snakemake (executor
-``slurm-jobstep``, ``--mode remote``, ``--jobs 1``) runs the job's steps, one or a group of them,
-each under ``srun`` in a Snakemake of its own. No job process of localgene is there to start the
-CNVkit step server (localgene.cnvkit.server), so without one every CNVkit step of a group job
-pays CNVkit's import (~2-3 s) again. :func:`start_step_server`, called by the workflow's rules
-while the job script's Snakemake reads them, starts one server for the SLURM job: its socket and
-log are named after the SLURM job id (several group jobs of a run may run at once in the same job
-folder), its address goes into the environment that the step processes inherit through ``srun``,
-and it stops when that Snakemake ends (at its exit, or by SIGTERM when it dies: the server never
-outlives the SLURM job). Where no server can be used (``LOCALGENE_WARM=0``, conda environments,
-the server did not come up) steps run as their own ``cnvkit.py`` processes, as before.
+The SLURM plugin starts each SLURM job's script as a Snakemake of its own (``--mode remote``).
+Left to itself, that Snakemake runs with the jobstep plugin and ``--jobs 1``: every step of a
+group job under ``srun`` in yet another Snakemake, one step after the other (the jobstep plugin
+waits for each ``srun``; a step's ``srun`` asking for no memory gets all of the job's, which holds
+any other step back: snakemake-executor-plugin-slurm issue 469). Measured on the demo, that second
+Snakemake costs 2.5 s of CPU per step (its import alone), more than most CNVkit steps.
 
-:func:`run_steps_side_by_side` lets the job script's Snakemake run as many steps at once as the
-SLURM job has CPUs. Three things kept the steps of a group job one after the other
-(snakemake-executor-plugin-slurm issue 469): the plugin starts that Snakemake with ``--jobs 1``;
-the jobstep plugin's ``run_job`` waits for its step's ``srun`` to end before it returns, and
-Snakemake hands it the steps one by one; and each step's ``srun`` asks for no memory, so SLURM
-gives the first step all of the job's memory and holds every other step back ("step creation
-temporarily disabled") until it ends. Here the node count is the job's CPUs, ``run_job`` waits
-for its step in a thread of its own (reporting the step's end as before), and each step's
-``srun`` asks for the step's own ``mem_mb`` (``--mem``): Snakemake sized the group job as the sum
-of what its steps running at once need, so they fit side by side, and each is held to its own
-memory. Done only with the jobstep plugin this was measured with (:data:`JOBSTEP_TESTED`).
+* :func:`job_script_runs_the_steps` (main process): the job script's Snakemake runs the job's
+  steps itself, as ``localgene run`` does on a workstation: Snakemake's local executor with
+  threads (``--force-use-threads``), side by side on the job's CPUs, no ``srun``, no Snakemake per
+  step. Done only with the SLURM plugin versions this was measured with (:data:`PLUGIN_TESTED`);
+  with others the plugin's own way stays.
+* :func:`use_the_jobs_cpus` (job script): Snakemake's ``--cores all`` there would count every CPU
+  of the node; the job's own (``SLURM_CPUS_ON_NODE``) are its cores.
+* :func:`start_step_server` (job script): one CNVkit step server for the SLURM job (CNVkit imported
+  once per job instead of once per step). Its socket and log are named after the SLURM job id
+  (several group jobs of a run may run at once in one job folder), its address goes into the
+  environment of the steps, and it stops when that Snakemake ends (at its exit, or by SIGTERM
+  from the kernel when it dies: it never outlives the SLURM job). Where no server can be used
+  (``LOCALGENE_WARM=0``, conda environments, the server did not come up) steps run as their own
+  ``cnvkit.py`` processes.
 
-docs/hpc.md ("Inside a SLURM job") describes what this changes for a job's time and memory.
+docs/hpc.md ("Inside a SLURM job") says what this changes for a job's time, memory and failures.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
-import threading
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -39,22 +37,75 @@ from localgene.cnvkit import server_process
 
 #: SLURM sets it in every job's environment.
 ENV_JOB_ID = "SLURM_JOB_ID"
+#: SLURM sets it for the tasks ``srun`` starts (not in the job script).
+ENV_STEP_ID = "SLURM_STEP_ID"
 #: SLURM sets it in a job's environment: the CPUs the job has on its node.
 ENV_CPUS = "SLURM_CPUS_ON_NODE"
-#: The snakemake-executor-plugin-slurm-jobstep versions whose srun call
-#: :func:`run_steps_side_by_side` extends (it builds the call from ``get_node_setting``).
-JOBSTEP_TESTED = ("0.6.",)
+#: snakemake-executor-plugin-slurm versions whose job-script arguments
+#: :func:`job_script_runs_the_steps` replaces (it returns exactly ``JOBSTEP_ARGS``).
+PLUGIN_TESTED = ("2.8.",)
+JOBSTEP_ARGS = "--executor slurm-jobstep --jobs 1"
+#: What the job script's Snakemake gets instead: Snakemake's local executor, steps in threads.
+LOCAL_ARGS = "--force-use-threads"
 
 
 def is_job_script(workflow, env: Mapping[str, str] | None = None) -> bool:
-    """Whether this Snakemake is the one a SLURM job's script started (it runs the job's steps
-    through ``srun``), not the main process nor the Snakemake of one step under ``srun``.
-
-    The job script's Snakemake runs in remote mode with a node count (the plugin passes
-    ``--jobs 1``); a step's Snakemake under ``srun`` runs in remote mode with cores only.
-    """
+    """Whether this Snakemake is the one a SLURM job's script started (remote mode inside a SLURM
+    job, not a task of ``srun``), not the main process nor a step's Snakemake under ``srun``."""
     env = os.environ if env is None else env
-    return bool(env.get(ENV_JOB_ID)) and workflow.remote_exec and workflow.resource_settings.nodes is not None
+    return bool(env.get(ENV_JOB_ID)) and not env.get(ENV_STEP_ID) and bool(workflow.remote_exec)
+
+
+def job_script_runs_the_steps() -> bool:
+    """Make the SLURM plugin start each job's script as a Snakemake that runs the job's steps
+    itself (local executor, threads); whether it does (False: unknown plugin, left alone)."""
+    try:
+        from importlib.metadata import version
+
+        import snakemake_executor_plugin_slurm as plugin
+    except ImportError:
+        return False
+    try:
+        found = version("snakemake-executor-plugin-slurm")
+    except Exception:  # noqa: BLE001  (no metadata: an unknown build)
+        return False
+    executor = getattr(plugin, "Executor", None)
+    if not found.startswith(PLUGIN_TESTED) or executor is None or not hasattr(executor, "additional_general_args"):
+        return False
+    own = executor.additional_general_args
+    if getattr(own, "localgene_local_steps", False):
+        return True
+
+    def general_args(self):
+        args = own(self)
+        # anything else than the plain jobstep arguments (e.g. its script mode): the plugin's way
+        return LOCAL_ARGS if args.strip() == JOBSTEP_ARGS else args
+
+    general_args.localgene_local_steps = True
+    executor.additional_general_args = general_args
+    return True
+
+
+def use_the_jobs_cpus(workflow, env: Mapping[str, str] | None = None) -> int | None:
+    """In the job script's Snakemake: at most the job's CPUs as its cores; the cores (None
+    elsewhere, or without ``SLURM_CPUS_ON_NODE``)."""
+    env = os.environ if env is None else env
+    if not is_job_script(workflow, env):
+        return None
+    try:
+        cpus = int(env.get(ENV_CPUS) or 0)
+    except ValueError:
+        return None
+    if cpus < 1:
+        return None
+    try:
+        cores = workflow.global_resources["_cores"].value
+    except (KeyError, AttributeError, TypeError):
+        cores = None
+    if not isinstance(cores, int) or cores > cpus:
+        workflow.global_resources["_cores"] = cpus
+        cores = cpus
+    return cores
 
 
 def _uses_conda(workflow) -> bool:
@@ -75,8 +126,8 @@ def log_path(job_id: str) -> str:
 def start_step_server(workflow, job_dir: Path | str | None = None,
                       env: dict[str, str] | None = None) -> server_process.ServerProcess | None:
     """In the job script's Snakemake of a SLURM job: start the job's CNVkit step server and point
-    this process's environment (which ``srun`` passes on to the steps) at it; None elsewhere, or
-    when steps run as their own processes."""
+    this process's environment (the steps') at it; None elsewhere, or when steps run as their
+    own processes."""
     env = os.environ if env is None else env
     if not is_job_script(workflow, env):
         return None
@@ -91,67 +142,3 @@ def start_step_server(workflow, job_dir: Path | str | None = None,
         env[key] = server_env[key]
     atexit.register(server.stop)
     return server
-
-
-def _step_memory(job) -> str:
-    """``--mem=<mem_mb>`` for a step's ``srun`` ('' when the step has no whole mem_mb)."""
-    mem = job.resources.get("mem_mb")
-    return f" --mem={mem}" if isinstance(mem, int) and not isinstance(mem, bool) and mem > 0 else ""
-
-
-def run_steps_side_by_side(workflow, env: Mapping[str, str] | None = None) -> int:
-    """In the job script's Snakemake of a SLURM job with more than one CPU: run up to that many
-    of the job's steps at once, each ``srun`` asking for its step's ``mem_mb``; how many (1:
-    nothing changed, elsewhere or with a jobstep plugin this was not measured with)."""
-    env = os.environ if env is None else env
-    if not is_job_script(workflow, env):
-        return 1
-    try:
-        cpus = int(env.get(ENV_CPUS) or 1)
-    except ValueError:
-        return 1
-    if cpus < 2 or not _extend_srun_call():
-        return 1
-    workflow.global_resources["_nodes"] = cpus
-    return cpus
-
-
-def _extend_srun_call() -> bool:
-    """Make the jobstep plugin's ``srun`` call ask for the step's memory; whether it does."""
-    try:
-        from importlib.metadata import version
-
-        import snakemake_executor_plugin_slurm_jobstep as jobstep
-    except ImportError:
-        return False
-    try:
-        found = version("snakemake-executor-plugin-slurm-jobstep")
-    except Exception:  # noqa: BLE001  (no metadata: an unknown build)
-        return False
-    node_setting = getattr(jobstep, "get_node_setting", None)
-    executor = getattr(jobstep, "Executor", None)
-    if not found.startswith(JOBSTEP_TESTED) or node_setting is None or executor is None:
-        return False
-    if getattr(node_setting, "localgene_step_memory", False):
-        return True
-
-    def with_memory(job):
-        return node_setting(job) + _step_memory(job)
-
-    run_job = executor.run_job
-
-    def in_a_thread(self, job):
-        def run() -> None:
-            try:
-                run_job(self, job)
-            except Exception as exc:  # noqa: BLE001  (the step failed to start: report it as failed)
-                from snakemake_interface_executor_plugins.executors.base import SubmittedJobInfo
-
-                self.report_job_error(SubmittedJobInfo(job), msg=str(exc))
-
-        threading.Thread(target=run, name=f"srun {job}", daemon=True).start()
-
-    with_memory.localgene_step_memory = True
-    jobstep.get_node_setting = with_memory
-    executor.run_job = in_a_thread
-    return True

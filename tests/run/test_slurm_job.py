@@ -9,13 +9,13 @@ import os
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import snakemake_executor_plugin_slurm_jobstep as jobstep
+import snakemake_executor_plugin_slurm as slurm_plugin
+from snakemake.resources import Resource, Resources
 
 from localgene.cnvkit.step import ENV_SERVER, ENV_SERVER_PREFIX, ENV_WARM, run_cnvkit
 from localgene.run import slurm_job, timeline
@@ -23,88 +23,64 @@ from localgene.run import slurm_job, timeline
 REPO = Path(__file__).resolve().parents[2]
 
 
-def workflow(*, remote=True, nodes=1, conda=False):
+def workflow(*, remote=True, conda=False, cores=2):
     """What slurm_job reads of Snakemake's workflow object."""
     return SimpleNamespace(
-        remote_exec=remote, resource_settings=SimpleNamespace(nodes=nodes),
+        remote_exec=remote,
         deployment_settings=SimpleNamespace(deployment_method=frozenset({"conda"} if conda else ())),
-        global_resources={"_nodes": nodes})
-
-
-def step_job(mem_mb):
-    return SimpleNamespace(resources={"mem_mb": mem_mb})
+        global_resources=Resources({"_cores": Resource("_cores", cores)}))
 
 
 def test_only_the_job_scripts_snakemake_of_a_slurm_job_counts():
     in_job = {"SLURM_JOB_ID": "52"}
     assert slurm_job.is_job_script(workflow(), in_job)
-    assert not slurm_job.is_job_script(workflow(), {})                      # not in a SLURM job
-    assert not slurm_job.is_job_script(workflow(nodes=None), in_job)        # a step's Snakemake under srun
-    assert not slurm_job.is_job_script(workflow(remote=False), in_job)      # the main process
+    assert not slurm_job.is_job_script(workflow(), {})                                     # not in a SLURM job
+    assert not slurm_job.is_job_script(workflow(), {**in_job, "SLURM_STEP_ID": "0"})       # a task of srun
+    assert not slurm_job.is_job_script(workflow(remote=False), in_job)                     # the main process
 
 
 @pytest.fixture(autouse=True)
 def plugin_restored(monkeypatch):
-    """The jobstep plugin's functions as they were, after each test."""
-    monkeypatch.setattr(jobstep, "get_node_setting", jobstep.get_node_setting)
-    monkeypatch.setattr(jobstep.Executor, "run_job", jobstep.Executor.run_job)
+    """The SLURM plugin's method as it was, after each test."""
+    monkeypatch.setattr(slurm_plugin.Executor, "additional_general_args",
+                        slurm_plugin.Executor.additional_general_args)
 
 
-def test_steps_of_a_job_with_two_cpus_run_side_by_side_each_srun_asking_for_its_mem_mb():
-    wf = workflow()
-    assert slurm_job.run_steps_side_by_side(wf, {"SLURM_JOB_ID": "52", "SLURM_CPUS_ON_NODE": "2"}) == 2
-    assert wf.global_resources["_nodes"] == 2
-    # the plugin's srun call is "srun -n1 --cpu-bind=q {cpus} {gpus} {nodes} <step>"
-    assert jobstep.get_node_setting(step_job(2048)) == "--nodes=1 --mem=2048"
-    assert jobstep.get_node_setting(step_job(None)) == "--nodes=1"        # no memory: SLURM's default
-    assert jobstep.get_node_setting(SimpleNamespace(resources={"nodes": 1, "mem_mb": 50})) == "--nodes=1 --mem=50"
-    # a second call does not add --mem twice
-    assert slurm_job.run_steps_side_by_side(wf, {"SLURM_JOB_ID": "52", "SLURM_CPUS_ON_NODE": "2"}) == 2
-    assert jobstep.get_node_setting(step_job(1024)) == "--nodes=1 --mem=1024"
+def plugin_executor(pass_command_as_script=False):
+    return SimpleNamespace(workflow=SimpleNamespace(executor_settings=SimpleNamespace(
+        pass_command_as_script=pass_command_as_script)))
 
 
-def test_the_jobstep_plugin_waits_for_each_step_in_a_thread_of_its_own(monkeypatch):
-    """Snakemake hands the steps to run_job one by one and run_job waits for its srun: now it
-    returns at once, and the step's end (or a failure to start it) is reported from the thread."""
-    release, ran = threading.Event(), []
-
-    def plugin_run_job(self, job):  # the plugin's: blocks until the step's srun ends
-        if job == "broken":
-            raise RuntimeError("subprocess terminated before reading script")
-        release.wait(60)
-        ran.append(job)
-        self.report_job_success(job)
-
-    monkeypatch.setattr(jobstep.Executor, "run_job", plugin_run_job)
-    assert slurm_job.run_steps_side_by_side(workflow(), {"SLURM_JOB_ID": "52", "SLURM_CPUS_ON_NODE": "2"}) == 2
-    reported = {"ok": [], "error": []}
-    done = threading.Event()
-    me = SimpleNamespace(report_job_success=lambda job: (reported["ok"].append(job), done.set()),
-                         report_job_error=lambda info, msg=None: reported["error"].append((info.job, msg)))
-    jobstep.Executor.run_job(me, "fix")
-    jobstep.Executor.run_job(me, "segment")
-    assert ran == []          # both returned while their steps still run
-    release.set()
-    jobstep.Executor.run_job(me, "broken")
-    deadline = time.monotonic() + 60
-    while (len(reported["ok"]) < 2 or not reported["error"]) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert sorted(reported["ok"]) == ["fix", "segment"]
-    assert reported["error"] == [("broken", "subprocess terminated before reading script")]
+def test_the_job_script_runs_its_steps_itself_in_threads_instead_of_one_srun_snakemake_each():
+    me = plugin_executor()
+    assert slurm_plugin.Executor.additional_general_args(me) == "--executor slurm-jobstep --jobs 1"
+    assert slurm_job.job_script_runs_the_steps()
+    assert slurm_plugin.Executor.additional_general_args(me) == "--force-use-threads"
+    assert slurm_job.job_script_runs_the_steps()          # twice: still the same arguments
+    assert slurm_plugin.Executor.additional_general_args(me) == "--force-use-threads"
+    # any other jobstep arguments (the plugin's script mode): the plugin's own way
+    script_mode = plugin_executor(pass_command_as_script=True)
+    assert slurm_plugin.Executor.additional_general_args(script_mode).startswith("--executor slurm-jobstep")
 
 
-@pytest.mark.parametrize("env", [{"SLURM_JOB_ID": "52", "SLURM_CPUS_ON_NODE": "1"}, {"SLURM_CPUS_ON_NODE": "4"}])
-def test_one_cpu_or_no_slurm_job_changes_nothing(env):
-    wf = workflow(nodes=1)
-    assert slurm_job.run_steps_side_by_side(wf, env) == 1
-    assert wf.global_resources["_nodes"] == 1
+def test_a_slurm_plugin_this_was_not_measured_with_is_left_alone(monkeypatch):
+    monkeypatch.setattr(slurm_job, "PLUGIN_TESTED", ("99.",))
+    assert not slurm_job.job_script_runs_the_steps()
+    assert slurm_plugin.Executor.additional_general_args(plugin_executor()) == "--executor slurm-jobstep --jobs 1"
 
 
-def test_a_jobstep_plugin_this_was_not_measured_with_is_left_alone(monkeypatch):
-    monkeypatch.setattr(slurm_job, "JOBSTEP_TESTED", ("99.",))
-    wf = workflow()
-    assert slurm_job.run_steps_side_by_side(wf, {"SLURM_JOB_ID": "7", "SLURM_CPUS_ON_NODE": "2"}) == 1
-    assert wf.global_resources["_nodes"] == 1
+def test_the_job_script_has_the_jobs_cpus_as_cores():
+    wf = workflow(cores=64)                               # --cores all: every CPU of the node
+    assert slurm_job.use_the_jobs_cpus(wf, {"SLURM_JOB_ID": "52", "SLURM_CPUS_ON_NODE": "2"}) == 2
+    assert wf.global_resources["_cores"].value == 2
+    fewer = workflow(cores=1)
+    assert slurm_job.use_the_jobs_cpus(fewer, {"SLURM_JOB_ID": "52", "SLURM_CPUS_ON_NODE": "2"}) == 1
+    assert fewer.global_resources["_cores"].value == 1
+    for env in ({"SLURM_CPUS_ON_NODE": "2"}, {"SLURM_JOB_ID": "52", "SLURM_STEP_ID": "0", "SLURM_CPUS_ON_NODE": "2"},
+                {"SLURM_JOB_ID": "52"}):
+        other = workflow(cores=64)
+        assert slurm_job.use_the_jobs_cpus(other, env) is None
+        assert other.global_resources["_cores"].value == 64
 
 
 def test_the_job_script_starts_a_step_server_of_its_own_that_the_steps_use(tmp_path, monkeypatch):
@@ -135,7 +111,7 @@ def test_no_server_with_localgene_warm_0_conda_or_outside_a_job_script(tmp_path)
     assert slurm_job.start_step_server(workflow(), tmp_path, dict(base)) is None
     assert slurm_job.start_step_server(workflow(conda=True), tmp_path, {"SLURM_JOB_ID": "52"}) is None
     env = {"SLURM_JOB_ID": "52"}
-    assert slurm_job.start_step_server(workflow(nodes=None), tmp_path, env) is None
+    assert slurm_job.start_step_server(workflow(), tmp_path, {**env, "SLURM_STEP_ID": "0"}) is None
     assert ENV_SERVER not in env
     assert not (tmp_path / ".snakemake").exists()
 
@@ -147,9 +123,8 @@ def test_the_server_ends_when_the_snakemake_that_started_it_dies(tmp_path):
         from types import SimpleNamespace
         sys.path.insert(0, {str(REPO)!r})
         from localgene.run import slurm_job, timeline
-        wf = SimpleNamespace(remote_exec=True, resource_settings=SimpleNamespace(nodes=1),
-                             deployment_settings=SimpleNamespace(deployment_method=frozenset()))
-        env = {{k: v for k, v in os.environ.items() if k != "LOCALGENE_WARM"}}
+        wf = SimpleNamespace(remote_exec=True, deployment_settings=SimpleNamespace(deployment_method=frozenset()))
+        env = {{k: v for k, v in os.environ.items() if k not in ("LOCALGENE_WARM", "SLURM_STEP_ID")}}
         env["SLURM_JOB_ID"] = "53"
         server = slurm_job.start_step_server(wf, {str(tmp_path)!r}, env)
         print(server.proc.pid, flush=True)
