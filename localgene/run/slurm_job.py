@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import atexit
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 
 from localgene.cnvkit import server_process
@@ -81,7 +81,7 @@ def job_script_runs_the_steps() -> bool:
         # anything else than the plain jobstep arguments (e.g. its script mode): the plugin's way
         return LOCAL_ARGS if args.strip() == JOBSTEP_ARGS else args
 
-    general_args.localgene_local_steps = True
+    setattr(general_args, "localgene_local_steps", True)  # noqa: B010
     executor.additional_general_args = general_args
     return True
 
@@ -124,11 +124,12 @@ def log_path(job_id: str) -> str:
 
 
 def start_step_server(workflow, job_dir: Path | str | None = None,
-                      env: dict[str, str] | None = None) -> server_process.ServerProcess | None:
+                      env: MutableMapping[str, str] | None = None) -> server_process.ServerProcess | None:
     """In the job script's Snakemake of a SLURM job: start the job's CNVkit step server and point
     this process's environment (the steps') at it; None elsewhere, or when steps run as their
     own processes."""
-    env = os.environ if env is None else env
+    if env is None:
+        env = os.environ
     if not is_job_script(workflow, env):
         return None
     job_id = env[ENV_JOB_ID]
