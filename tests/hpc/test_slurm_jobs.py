@@ -103,9 +103,6 @@ def test_demo_job_runs_its_cnvkit_steps_in_a_few_grouped_slurm_jobs(slurm_cluste
     # sample for the report) into one group: one SLURM job, whose script ran the steps itself
     groups = sorted(name.split("/")[0].split("_")[0] for name in jobs.values())
     assert groups == ["cnvkit"], sorted(jobs.values())
-    [slurm_log] = (job_dir / ".snakemake" / "slurm_logs").glob("group_cnvkit_*/*.log") or [None]
-    if slurm_log is not None:  # kept only where slurm-keep-successful-logs is set
-        assert "srun" not in slurm_log.read_text()
     # every CNVkit step of every sample still ran, with its own log holding its cnvkit.py command
     logs = job_dir / "logs"
     step_logs = [logs / f"{step}.log" for step in ("access", "target", "antitarget", "reference", "sex", "metrics")]
