@@ -12,9 +12,11 @@ from localgene.cnvkit import workflow_steps as lg_workflow_steps
 from localgene.run import slurm_job as lg_slurm_job
 
 # On SLURM, each SLURM job's script runs the job's steps itself, in threads on the job's CPUs
-# (no srun and no Snakemake per step: localgene.run.slurm_job, docs/hpc.md).
+# (no srun and no Snakemake per step), and the plugin polls at most every
+# seconds-between-status-checks (localgene.run.slurm_job, docs/hpc.md).
 if workflow.is_main_process:
     lg_slurm_job.job_script_runs_the_steps()
+    lg_slurm_job.polls_at_most_every()
 lg_slurm_job.use_the_jobs_cpus(workflow)
 
 # What was found when the option strings were checked, by `localgene run` at submit or by the

@@ -13,6 +13,10 @@ Snakemake costs 2.5 s of CPU per step (its import alone), more than most CNVkit 
   threads (``--force-use-threads``), side by side on the job's CPUs, no ``srun``, no Snakemake per
   step. Done only with the SLURM plugin versions this was measured with (:data:`PLUGIN_TESTED`);
   with others the plugin's own way stays.
+* :func:`polls_at_most_every` (main process): the plugin lengthens its pause between status
+  polls by 10 s after every poll that sees no job end (up to 180 s), whatever
+  ``seconds-between-status-checks`` says; so the end of a 40 s job was seen ~25 s late. Here
+  ``seconds-between-status-checks`` is the longest pause (the plugin's back-off up to it).
 * :func:`use_the_jobs_cpus` (job script): Snakemake's ``--cores all`` there would count every CPU
   of the node; the job's own (``SLURM_CPUS_ON_NODE``) are its cores.
 * :func:`start_step_server` (job script): one CNVkit step server for the SLURM job (CNVkit imported
@@ -59,18 +63,8 @@ def is_job_script(workflow, env: Mapping[str, str] | None = None) -> bool:
 def job_script_runs_the_steps() -> bool:
     """Make the SLURM plugin start each job's script as a Snakemake that runs the job's steps
     itself (local executor, threads); whether it does (False: unknown plugin, left alone)."""
-    try:
-        from importlib.metadata import version
-
-        import snakemake_executor_plugin_slurm as plugin
-    except ImportError:
-        return False
-    try:
-        found = version("snakemake-executor-plugin-slurm")
-    except Exception:  # noqa: BLE001  (no metadata: an unknown build)
-        return False
-    executor = getattr(plugin, "Executor", None)
-    if not found.startswith(PLUGIN_TESTED) or executor is None or not hasattr(executor, "additional_general_args"):
+    executor = _plugin_executor()
+    if executor is None or not hasattr(executor, "additional_general_args"):
         return False
     own = executor.additional_general_args
     if getattr(own, "localgene_local_steps", False):
@@ -83,6 +77,44 @@ def job_script_runs_the_steps() -> bool:
 
     setattr(general_args, "localgene_local_steps", True)  # noqa: B010
     executor.additional_general_args = general_args
+    return True
+
+
+def _plugin_executor():
+    """The SLURM plugin's executor class, if it is a version this was measured with."""
+    try:
+        from importlib.metadata import version
+
+        import snakemake_executor_plugin_slurm as plugin
+    except ImportError:
+        return None
+    try:
+        found = version("snakemake-executor-plugin-slurm")
+    except Exception:  # noqa: BLE001  (no metadata: an unknown build)
+        return None
+    return getattr(plugin, "Executor", None) if found.startswith(PLUGIN_TESTED) else None
+
+
+def polls_at_most_every() -> bool:
+    """Make the SLURM plugin's pause between status polls at most the workflow's
+    ``seconds-between-status-checks``; whether it does (False: unknown plugin, left alone)."""
+    executor = _plugin_executor()
+    pause = getattr(executor, "next_seconds_between_status_checks", None) if executor else None
+    if not isinstance(pause, property) or pause.fset is None:
+        return False
+    if getattr(pause.fset, "localgene_capped", False):
+        return True
+    own_set = pause.fset
+
+    def capped(self, value):
+        longest = getattr(getattr(self.workflow, "remote_execution_settings", None),
+                          "seconds_between_status_checks", None)
+        if isinstance(value, (int, float)) and isinstance(longest, (int, float)) and longest > 0:
+            value = min(value, longest)
+        own_set(self, value)
+
+    setattr(capped, "localgene_capped", True)  # noqa: B010
+    executor.next_seconds_between_status_checks = property(pause.fget, capped, pause.fdel, pause.__doc__)
     return True
 
 

@@ -41,9 +41,14 @@ def test_only_the_job_scripts_snakemake_of_a_slurm_job_counts():
 
 @pytest.fixture(autouse=True)
 def plugin_restored(monkeypatch):
-    """The SLURM plugin's method as it was, after each test."""
+    """The SLURM plugin's methods as they were, after each test."""
     monkeypatch.setattr(slurm_plugin.Executor, "additional_general_args",
                         slurm_plugin.Executor.additional_general_args)
+    # the property is inherited: restore by deleting what the test sets on the plugin's class
+    had = "next_seconds_between_status_checks" in vars(slurm_plugin.Executor)
+    yield
+    if not had and "next_seconds_between_status_checks" in vars(slurm_plugin.Executor):
+        delattr(slurm_plugin.Executor, "next_seconds_between_status_checks")
 
 
 def plugin_executor(pass_command_as_script=False):
@@ -63,10 +68,29 @@ def test_the_job_script_runs_its_steps_itself_in_threads_instead_of_one_srun_sna
     assert slurm_plugin.Executor.additional_general_args(script_mode).startswith("--executor slurm-jobstep")
 
 
+def test_the_plugins_pause_between_status_polls_is_at_most_seconds_between_status_checks():
+    def executor(longest):
+        me = object.__new__(slurm_plugin.Executor)
+        me.workflow = SimpleNamespace(remote_execution_settings=SimpleNamespace(seconds_between_status_checks=longest))
+        me._next_seconds_between_status_checks = None
+        return me
+
+    plain = executor(10)
+    plain.next_seconds_between_status_checks = 41        # the plugin's back-off: 1, 11, 21, 31, 41 ...
+    assert plain.next_seconds_between_status_checks == 41
+    assert slurm_job.polls_at_most_every()
+    assert slurm_job.polls_at_most_every()                # twice: still one cap
+    for longest, pause, expected in ((10, 41, 10), (10, 1, 1), (1, 11, 1), (None, 41, 41), (0, 41, 41)):
+        me = executor(longest)
+        me.next_seconds_between_status_checks = pause
+        assert me.next_seconds_between_status_checks == expected, (longest, pause)
+
+
 def test_a_slurm_plugin_this_was_not_measured_with_is_left_alone(monkeypatch):
     monkeypatch.setattr(slurm_job, "PLUGIN_TESTED", ("99.",))
     assert not slurm_job.job_script_runs_the_steps()
     assert slurm_plugin.Executor.additional_general_args(plugin_executor()) == "--executor slurm-jobstep --jobs 1"
+    assert not slurm_job.polls_at_most_every()
 
 
 def test_the_job_script_has_the_jobs_cpus_as_cores():
