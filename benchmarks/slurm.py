@@ -8,8 +8,10 @@ slurm-wlm and munge, as `make test` installs them), builds the demo data if miss
 site profile (tests/hpc/profiles/fast: squeue polled every second). Each run gets a fresh
 LOCALGENE_HOME. Prints per run: wall time and the load average before it; for the SLURM run the
 number of SLURM jobs and the seconds they spent from start to end (jobcomp log), in total and
-per job (config/slurm groups small steps: each SLURM job starts Snakemake, which runs its steps,
-each under srun in a Snakemake of its own); then the SLURM/local wall ratio. Timings are figures to read,
+per job, and one line per SLURM job: its group, when it started and ended after the run began
+and the pause before it (config/slurm groups the CNVkit steps: each SLURM job's script runs its
+steps itself, docs/hpc.md "Inside a SLURM job"); then the SLURM/local wall ratio. `--profile`
+lays another site profile over config/slurm (e.g. other groups). Timings are figures to read,
 not to assert: the machine may be shared. A cluster this script started is stopped at the end.
 """
 
