@@ -27,8 +27,8 @@ from workflow_helpers import read_table  # noqa: E402
 
 from localgene import settings  # noqa: E402
 from localgene.jobs.status import Status  # noqa: E402
-from localgene.run.events import RunEvents  # noqa: E402
 from localgene.run import timeline  # noqa: E402
+from localgene.run.events import RunEvents  # noqa: E402
 from localgene.run.execution import Execution  # noqa: E402
 from localgene.store import Store  # noqa: E402
 
