@@ -9,6 +9,15 @@ from localgene.cnvkit import options_snapshot as lg_options_snapshot
 from localgene.cnvkit import plan as lg_plan
 from localgene import settings as lg_settings
 from localgene.cnvkit import workflow_steps as lg_workflow_steps
+from localgene.run import slurm_job as lg_slurm_job
+
+# On SLURM, each SLURM job's script runs the job's steps itself, in threads on the job's CPUs
+# (no srun and no Snakemake per step), and the plugin polls at most every
+# seconds-between-status-checks (localgene.run.slurm_job, docs/hpc.md).
+if workflow.is_main_process:
+    lg_slurm_job.job_script_runs_the_steps()
+    lg_slurm_job.polls_at_most_every()
+lg_slurm_job.use_the_jobs_cpus(workflow)
 
 # What was found when the option strings were checked, by `localgene run` at submit or by the
 # first Snakemake process of the run: later processes (this one when localgene started it, the
@@ -25,6 +34,10 @@ if workflow.is_main_process:
         lg_options_snapshot.save_snapshot(PLAN.options, config, OPTIONS_SNAPSHOT)
     except OSError:
         pass  # cluster jobs then check the options themselves
+
+# In the Snakemake a SLURM job's script starts: one CNVkit step server for the job's CNVkit steps
+# (localgene.run.slurm_job; nothing elsewhere).
+LG_SLURM_STEP_SERVER = lg_slurm_job.start_step_server(workflow)
 
 # Results are delivered to output_dir/<RUN_ID>/.
 RUN_ID = PLAN.instance_id or lg_plan.run_id_for(Path.cwd())

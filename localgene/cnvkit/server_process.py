@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import signal
 import subprocess
 import sys
@@ -50,22 +51,34 @@ class ServerProcess:
                 self.proc.wait()
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the process that started it ends."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def start(job_dir: Path, env: dict[str, str], *, local: bool,
-          snakemake_args: Sequence[str] = (), ready_within: float = 120.0) -> ServerProcess | None:
+          snakemake_args: Sequence[str] = (), ready_within: float = 120.0,
+          socket: str = SOCKET, log: str = LOG, die_with_parent: bool = False) -> ServerProcess | None:
     """Start the server of a job when its steps can use it, and point ``env`` (Snakemake's) at it.
 
     None (steps then run as their own ``cnvkit.py`` processes) for a cluster executor, with
     ``LOCALGENE_WARM=0``, with conda environments, or when the server did not come up.
     Returns as soon as the server listens (CNVkit is imported while Snakemake starts).
+    ``socket`` and ``log`` are relative to the job folder (a SLURM job's server has its own:
+    localgene.run.slurm_job); ``die_with_parent``: the server gets SIGTERM when this process ends.
     """
     if not local or not warm_enabled(env) or _uses_conda(snakemake_args):
         return None
     job_dir = Path(job_dir)
-    (job_dir / LOG).parent.mkdir(parents=True, exist_ok=True)
-    path = job_dir / SOCKET
-    with open(job_dir / LOG, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "localgene.cnvkit.server", SOCKET], cwd=job_dir,
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
+    (job_dir / log).parent.mkdir(parents=True, exist_ok=True)
+    path = job_dir / socket
+    with open(job_dir / log, "ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "localgene.cnvkit.server", socket], cwd=job_dir,
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                preexec_fn=_die_with_parent if die_with_parent else None)
     server = ServerProcess(proc, path)
     deadline = time.monotonic() + ready_within
     while not path.is_socket():

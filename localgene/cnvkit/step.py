@@ -20,7 +20,8 @@ timeline (:mod:`localgene.run.timeline`).
   environment and working directory, and an interrupt this process receives (``script:`` mode,
   main thread) is passed on to that child. A server that is gone fails the step with a clear
   message in its log instead of hanging.
-* **Process**: otherwise (``LOCALGENE_WARM=0``, a conda environment, a cluster job), exactly
+* **Process**: otherwise (``LOCALGENE_WARM=0``, a conda environment, a cluster executor other
+  than SLURM, whose job scripts start a server of their own: localgene.run.slurm_job), exactly
   the ``cnvkit.py`` process a user would start, as an argument list, never through a shell.
 
 Standard library only (and :mod:`localgene.run.timeline`): this also runs inside the conda

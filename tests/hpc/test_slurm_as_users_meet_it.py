@@ -119,7 +119,7 @@ def test_check_prints_the_cluster_facts_and_what_each_step_asks_for(slurm_cluste
     assert "status command: squeue (no accounting)" in report["chosen"]
     steps = report["steps"]
     coverage = [s for s in steps if s["step"] == "coverage"]
-    assert len(coverage) == 10 and all(s["group"] == "coverage" and s["slurm_partition"] == "debug" for s in coverage)
+    assert len(coverage) == 10 and all(s["group"] == "cnvkit" and s["slurm_partition"] == "debug" for s in coverage)
     # mem_mb of coverage grows with its BAM: 1024 + MB / 8
     t1 = next(s for s in coverage if s["wildcards"] == "sample=T1, kind=target")
     assert t1["mem_mb"] == 1024 + int((demo_data / "T1.bam").stat().st_size / 1e6 / 8)

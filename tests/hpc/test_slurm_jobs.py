@@ -1,6 +1,6 @@
 """localgene jobs with ``--executor slurm`` on the real single-node SLURM cluster.
 
-The demo job runs once with the SLURM executor (CNVkit steps grouped into four SLURM jobs) and once
+The demo job runs once with the SLURM executor (its CNVkit steps grouped into one SLURM job) and once
 locally, side by side; their tables must agree. A running SLURM job is cancelled through
 ``localgene worker`` + ``localgene cancel``; a step given too little memory fails the job with a
 message naming the step and the kill. The site profiles used are in tests/hpc/profiles/: the
@@ -27,6 +27,7 @@ from workflow_helpers import read_table  # noqa: E402
 
 from localgene import settings  # noqa: E402
 from localgene.jobs.status import Status  # noqa: E402
+from localgene.run import timeline  # noqa: E402
 from localgene.run.events import RunEvents  # noqa: E402
 from localgene.run.execution import Execution  # noqa: E402
 from localgene.store import Store  # noqa: E402
@@ -98,11 +99,10 @@ def test_demo_job_runs_its_cnvkit_steps_in_a_few_grouped_slurm_jobs(slurm_cluste
     assert "finished: 35/35 steps" in demo_runs["stdout"]
     log = (job_dir / "logs" / "snakemake.log").read_text()
     jobs = _slurm_jobs(log)
-    # config/slurm groups: regions (access, target, antitarget), coverage (10 per job), pool
-    # (reference + sex) and sample (fix ... diagram, up to 4 samples per job): four SLURM jobs,
-    # and CNVkit's metrics over every sample (for the report) as a fifth
+    # config/slurm groups every CNVkit step (access ... diagram, and CNVkit's metrics over every
+    # sample for the report) into one group: one SLURM job, whose script ran the steps itself
     groups = sorted(name.split("/")[0].split("_")[0] for name in jobs.values())
-    assert groups == ["coverage", "metrics", "pool", "regions", "sample"], sorted(jobs.values())
+    assert groups == ["cnvkit"], sorted(jobs.values())
     # every CNVkit step of every sample still ran, with its own log holding its cnvkit.py command
     logs = job_dir / "logs"
     step_logs = [logs / f"{step}.log" for step in ("access", "target", "antitarget", "reference", "sex", "metrics")]
@@ -123,7 +123,18 @@ def test_demo_job_runs_its_cnvkit_steps_in_a_few_grouped_slurm_jobs(slurm_cluste
         assert f"localrule {local_rule}:" in log
     # the profile the job used is kept in its folder
     profile = (job_dir / "logs" / "profile" / "config.yaml").read_text()
-    assert "slurm-status-command: squeue" in profile and "coverage:" in profile and "group-components:" in profile
+    assert "slurm-status-command: squeue" in profile and "coverage: cnvkit" in profile
+    # one CNVkit step server for the SLURM job (CNVkit imported once there, not once per step),
+    # and every CNVkit step of the timeline ran through it
+    [server_log] = (logs / "cnvkit-server").glob("slurm-*.log")
+    assert server_log.name == f"slurm-{next(iter(jobs))}.log"
+    server_text = server_log.read_text()
+    assert "imported CNVkit" in server_text and server_text.rstrip().endswith("stopped")
+    cnvkit_steps = {"access", "target", "antitarget", "coverage", "reference", "sex", "fix", "segment", "call",
+                    "genemetrics", "scatter", "diagram", "metrics"}
+    records = [r for r in timeline.read(job_dir / timeline.TIMELINE) if r["step"] in cnvkit_steps]
+    assert {r["step"] for r in records} == cnvkit_steps
+    assert {r["runner"] for r in records} == {"server"}, [(r["step"], r["runner"]) for r in records]
     print(f"slurm demo run: {demo_runs['wall']:.0f} s wall, {len(jobs)} SLURM jobs")
 
 
@@ -148,8 +159,9 @@ def test_a_step_with_too_little_memory_fails_the_job_naming_step_and_kill(slurm_
     proc = _run(job, _env(slurm_cluster, tmp_path / "home", "tiny-coverage"), "--executor", "slurm")
     out, err = proc.communicate(timeout=3600)
     assert proc.returncode != 0
-    # coverages run grouped (config/slurm): the group job gets 50 MB per coverage it runs at once
-    # (the group job is killed as a whole: the message names the steps it held)
+    # the profile groups the coverages apart from the other steps: the group job gets 50 MB per
+    # coverage it runs at once (the group job is killed as a whole: the message names the steps
+    # it held)
     message = re.search(r"(?:step 'coverage' \(sample=\w+\)|group 'coverage' \(coverage for sample=\w+(?:, sample=\w+)*\))"
                         r" was killed by SLURM: out of memory \((\d+) MB > (\d+) MB limit; raise the step's mem_mb\)",
                         err)

@@ -1,0 +1,177 @@
+"""Inside a SLURM job of a run: who runs the job's steps, on how many cores, and the job's CNVkit
+step server.
+
+The SLURM plugin starts each SLURM job's script as a Snakemake of its own (``--mode remote``).
+Left to itself, that Snakemake runs with the jobstep plugin and ``--jobs 1``: every step of a
+group job under ``srun`` in yet another Snakemake, one step after the other (the jobstep plugin
+waits for each ``srun``; a step's ``srun`` asking for no memory gets all of the job's, which holds
+any other step back: snakemake-executor-plugin-slurm issue 469). Measured on the demo, that second
+Snakemake costs 2.5 s of CPU per step (its import alone), more than most CNVkit steps.
+
+* :func:`job_script_runs_the_steps` (main process): the job script's Snakemake runs the job's
+  steps itself, as ``localgene run`` does on a workstation: Snakemake's local executor with
+  threads (``--force-use-threads``), side by side on the job's CPUs, no ``srun``, no Snakemake per
+  step. Done only with the SLURM plugin versions this was measured with (:data:`PLUGIN_TESTED`);
+  with others the plugin's own way stays.
+* :func:`polls_at_most_every` (main process): the plugin lengthens its pause between status
+  polls by 10 s after every poll that sees no job end (up to 180 s), whatever
+  ``seconds-between-status-checks`` says; so the end of a 40 s job was seen ~25 s late. Here
+  ``seconds-between-status-checks`` is the longest pause (the plugin's back-off up to it).
+* :func:`use_the_jobs_cpus` (job script): Snakemake's ``--cores all`` there would count every CPU
+  of the node; the job's own (``SLURM_CPUS_ON_NODE``) are its cores.
+* :func:`start_step_server` (job script): one CNVkit step server for the SLURM job (CNVkit imported
+  once per job instead of once per step). Its socket and log are named after the SLURM job id
+  (several group jobs of a run may run at once in one job folder), its address goes into the
+  environment of the steps, and it stops when that Snakemake ends (at its exit, or by SIGTERM
+  from the kernel when it dies: it never outlives the SLURM job). Where no server can be used
+  (``LOCALGENE_WARM=0``, conda environments, the server did not come up) steps run as their own
+  ``cnvkit.py`` processes.
+
+docs/hpc.md ("Inside a SLURM job") says what this changes for a job's time, memory and failures.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+from collections.abc import Mapping, MutableMapping
+from pathlib import Path
+
+from localgene.cnvkit import server_process
+
+#: SLURM sets it in every job's environment.
+ENV_JOB_ID = "SLURM_JOB_ID"
+#: SLURM sets it for the tasks ``srun`` starts (not in the job script).
+ENV_STEP_ID = "SLURM_STEP_ID"
+#: SLURM sets it in a job's environment: the CPUs the job has on its node.
+ENV_CPUS = "SLURM_CPUS_ON_NODE"
+#: snakemake-executor-plugin-slurm versions whose job-script arguments
+#: :func:`job_script_runs_the_steps` replaces (it returns exactly ``JOBSTEP_ARGS``).
+PLUGIN_TESTED = ("2.8.",)
+JOBSTEP_ARGS = "--executor slurm-jobstep --jobs 1"
+#: What the job script's Snakemake gets instead: Snakemake's local executor, steps in threads.
+LOCAL_ARGS = "--force-use-threads"
+
+
+def is_job_script(workflow, env: Mapping[str, str] | None = None) -> bool:
+    """Whether this Snakemake is the one a SLURM job's script started (remote mode inside a SLURM
+    job, not a task of ``srun``), not the main process nor a step's Snakemake under ``srun``."""
+    env = os.environ if env is None else env
+    return bool(env.get(ENV_JOB_ID)) and not env.get(ENV_STEP_ID) and bool(workflow.remote_exec)
+
+
+def job_script_runs_the_steps() -> bool:
+    """Make the SLURM plugin start each job's script as a Snakemake that runs the job's steps
+    itself (local executor, threads); whether it does (False: unknown plugin, left alone)."""
+    executor = _plugin_executor()
+    if executor is None or not hasattr(executor, "additional_general_args"):
+        return False
+    own = executor.additional_general_args
+    if getattr(own, "localgene_local_steps", False):
+        return True
+
+    def general_args(self):
+        args = own(self)
+        # anything else than the plain jobstep arguments (e.g. its script mode): the plugin's way
+        return LOCAL_ARGS if args.strip() == JOBSTEP_ARGS else args
+
+    setattr(general_args, "localgene_local_steps", True)  # noqa: B010
+    executor.additional_general_args = general_args
+    return True
+
+
+def _plugin_executor():
+    """The SLURM plugin's executor class, if it is a version this was measured with."""
+    try:
+        from importlib.metadata import version
+
+        import snakemake_executor_plugin_slurm as plugin
+    except ImportError:
+        return None
+    try:
+        found = version("snakemake-executor-plugin-slurm")
+    except Exception:  # noqa: BLE001  (no metadata: an unknown build)
+        return None
+    return getattr(plugin, "Executor", None) if found.startswith(PLUGIN_TESTED) else None
+
+
+def polls_at_most_every() -> bool:
+    """Make the SLURM plugin's pause between status polls at most the workflow's
+    ``seconds-between-status-checks``; whether it does (False: unknown plugin, left alone)."""
+    executor = _plugin_executor()
+    pause = getattr(executor, "next_seconds_between_status_checks", None) if executor else None
+    if not isinstance(pause, property) or pause.fset is None:
+        return False
+    if getattr(pause.fset, "localgene_capped", False):
+        return True
+    own_set = pause.fset
+
+    def capped(self, value):
+        longest = getattr(getattr(self.workflow, "remote_execution_settings", None),
+                          "seconds_between_status_checks", None)
+        if isinstance(value, (int, float)) and isinstance(longest, (int, float)) and longest > 0:
+            value = min(value, longest)
+        own_set(self, value)
+
+    setattr(capped, "localgene_capped", True)  # noqa: B010
+    executor.next_seconds_between_status_checks = property(pause.fget, capped, pause.fdel, pause.__doc__)
+    return True
+
+
+def use_the_jobs_cpus(workflow, env: Mapping[str, str] | None = None) -> int | None:
+    """In the job script's Snakemake: at most the job's CPUs as its cores; the cores (None
+    elsewhere, or without ``SLURM_CPUS_ON_NODE``)."""
+    env = os.environ if env is None else env
+    if not is_job_script(workflow, env):
+        return None
+    try:
+        cpus = int(env.get(ENV_CPUS) or 0)
+    except ValueError:
+        return None
+    if cpus < 1:
+        return None
+    try:
+        cores = workflow.global_resources["_cores"].value
+    except (KeyError, AttributeError, TypeError):
+        cores = None
+    if not isinstance(cores, int) or cores > cpus:
+        workflow.global_resources["_cores"] = cpus
+        cores = cpus
+    return cores
+
+
+def _uses_conda(workflow) -> bool:
+    methods = getattr(workflow.deployment_settings, "deployment_method", ()) or ()
+    return any(str(getattr(m, "value", m)).lower() == "conda" for m in methods)
+
+
+def socket_path(job_id: str) -> str:
+    """The server socket of SLURM job ``job_id``, relative to the job folder."""
+    return os.path.join(".snakemake", "localgene", "server", f"slurm-{job_id}.sock")
+
+
+def log_path(job_id: str) -> str:
+    """The server log of SLURM job ``job_id``, relative to the job folder."""
+    return os.path.join("logs", "cnvkit-server", f"slurm-{job_id}.log")
+
+
+def start_step_server(workflow, job_dir: Path | str | None = None,
+                      env: MutableMapping[str, str] | None = None) -> server_process.ServerProcess | None:
+    """In the job script's Snakemake of a SLURM job: start the job's CNVkit step server and point
+    this process's environment (the steps') at it; None elsewhere, or when steps run as their
+    own processes."""
+    if env is None:
+        env = os.environ
+    if not is_job_script(workflow, env):
+        return None
+    job_id = env[ENV_JOB_ID]
+    server_env = dict(env)
+    args = ["--use-conda"] if _uses_conda(workflow) else []
+    server = server_process.start(Path(job_dir or Path.cwd()), server_env, local=True, snakemake_args=args,
+                                  socket=socket_path(job_id), log=log_path(job_id), die_with_parent=True)
+    if server is None:
+        return None
+    for key in (server_process.ENV_SERVER, server_process.ENV_SERVER_PREFIX):
+        env[key] = server_env[key]
+    atexit.register(server.stop)
+    return server
