@@ -324,7 +324,7 @@ def _stop_after_interrupt(proc: subprocess.Popen, log, signame: str, *, pgid: in
             if stop_steps is not None and sent and (heard.is_set() or now - sent_at > INTERRUPT_GRACE_SECONDS):
                 stop_steps()
                 stop_steps = None
-            if execution.is_slurm and now >= next_sweep and now - started > 1.0:
+            if execution.is_slurm and sent and now >= next_sweep and now - sent_at > 1.0:
                 _sweep_cluster(execution, events(), log_path, reported, wait=False)
                 next_sweep = now + 2.0
             if now - started > EXIT_BOUND_SECONDS:
