@@ -245,8 +245,11 @@ def main() -> None:
                 print(f"{m} / {b['runs']} batch runs: wall {mean[m]['wall_s'] / b['wall_s']:.2f}x, "
                       f"cpu {mean[m]['cpu_s'] / b['cpu_s']:.2f}x")
         all_calls = [r["calls"] for rs in runs.values() for r in rs]
+        if len(all_calls) < 2:
+            print(f"calls: one run only, nothing to compare ({len(all_calls[0])} samples)")
+            return
         same = all(c == all_calls[0] for c in all_calls) and len(all_calls[0]) == args.samples
-        print(f"calls identical in every run: {same} ({len(all_calls[0])} samples)")
+        print(f"calls identical in every run: {same} ({len(all_calls[0])} samples, {len(all_calls)} runs)")
         if not same:
             sys.exit(1)
     finally:
