@@ -170,6 +170,7 @@ def test_ten_jobs_cancelled_at_staggered_moments_under_load_leave_nothing(slurm_
                                "--until-idle"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     store = Store.open(settings.load({"LOCALGENE_HOME": str(home)}))
     runners: dict[str, int] = {}
+    cancelled: list[str] = []
     try:
         # staggered: each cancel waits for its own moment (the job queued, launching, or with a
         # step on the cluster), so that they land in every state a job passes through
@@ -186,7 +187,10 @@ def test_ten_jobs_cancelled_at_staggered_moments_under_load_leave_nothing(slurm_
                 runners[instance_id] = record.runner_pid
             done = subprocess.run([*LOCALGENE, "cancel", instance_id], env=env, capture_output=True, text=True,
                                   timeout=300)
-            assert done.returncode == 0 or store.find(instance_id).status.is_final, done.stderr
+            if done.returncode == 0:
+                cancelled.append(instance_id)
+            else:  # a job whose moment came after it had finished (a SLURM demo job takes ~30-60 s)
+                assert store.find(instance_id).status is Status.FINISHED, done.stderr
         _wait_until("every job to end", lambda: all(store.find(i).status.is_final for i in ids), STOP_BOUND * 2, 1)
     finally:
         for b in busy:
@@ -194,7 +198,11 @@ def test_ten_jobs_cancelled_at_staggered_moments_under_load_leave_nothing(slurm_
             b.wait()
         worker.wait(timeout=STOP_BOUND)
     states = {i: store.find(i).status for i in ids}
-    assert set(states.values()) == {Status.CANCELLED}, states
+    # every cancel that was taken ends the job CANCELLED (never FINISHED or FAILED), the first
+    # jobs' cancels always land (queued, launching, on the cluster), any other job FINISHED
+    assert {states[i] for i in cancelled} == {Status.CANCELLED}, states
+    assert set(ids[:3]) <= set(cancelled), states
+    assert {states[i] for i in ids if i not in cancelled} <= {Status.FINISHED}, states
     for instance_id, pid in runners.items():
         assert not session_members(pid), f"processes of {instance_id} left"
     for instance_id in ids:
