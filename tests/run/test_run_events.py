@@ -17,6 +17,8 @@ rule all:
     input: expand("out/{s}.txt", s=["a", "b"])
 
 rule make:
+    # b after a: with one core Snakemake would pick either first, and stop at b's failure
+    input: lambda wc: ["out/a.txt"] if wc.s == "b" else []
     output: "out/{s}.txt"
     log: "logs/{s}.log"
     shell: "echo $ step {wildcards.s} > {log}; test {wildcards.s} != b || (echo 'error: sample b has no reads' >> {log}; exit 3); echo {wildcards.s} > {output}"
