@@ -78,7 +78,7 @@ def machine_checked_by_parent(path: str | os.PathLike | None) -> bool:
         said = json.loads(Path(path).read_text()).get("machine_checked_by")
     except (OSError, ValueError, AttributeError):
         return False
-    return isinstance(said, int) and said == os.getppid() and said != 1
+    return isinstance(said, int) and said == os.getppid()
 
 
 #: The checks made before, shared by the jobs of one ``$LOCALGENE_HOME`` (under its cache

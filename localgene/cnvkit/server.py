@@ -76,7 +76,9 @@ def preload() -> float:
     return time.perf_counter() - started
 
 
-def _set_pdeathsig() -> None:
+def set_pdeathsig() -> None:
+    """This process gets SIGTERM when the one that started it ends (Linux ``PR_SET_PDEATHSIG``;
+    nothing where it is not available)."""
     try:
         import ctypes
 
@@ -146,7 +148,7 @@ def run_step(request: dict, log_fd: int) -> None:
     IN_STEP = True
     code = 1
     try:
-        _set_pdeathsig()
+        set_pdeathsig()
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import signal
 import subprocess
 import sys
@@ -12,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from localgene.cnvkit.server import LOG, SOCKET
+from localgene.cnvkit.server import LOG, SOCKET, set_pdeathsig
 from localgene.cnvkit.step import ENV_SERVER, ENV_SERVER_PREFIX, warm_enabled
 
 
@@ -51,14 +50,6 @@ class ServerProcess:
                 self.proc.wait()
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM when the process that started it ends."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def start(job_dir: Path, env: dict[str, str], *, local: bool,
           snakemake_args: Sequence[str] = (), ready_within: float = 120.0,
           socket: str = SOCKET, log: str = LOG, die_with_parent: bool = False) -> ServerProcess | None:
@@ -78,7 +69,7 @@ def start(job_dir: Path, env: dict[str, str], *, local: bool,
     with open(job_dir / log, "ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "localgene.cnvkit.server", socket], cwd=job_dir,
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                preexec_fn=_die_with_parent if die_with_parent else None)
+                                preexec_fn=set_pdeathsig if die_with_parent else None)
     server = ServerProcess(proc, path)
     deadline = time.monotonic() + ready_within
     while not path.is_socket():
