@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 
@@ -81,13 +82,19 @@ def job_script_runs_the_steps() -> bool:
 
 
 def _plugin_executor():
-    """The SLURM plugin's executor class, if it is a version this was measured with."""
-    try:
-        from importlib.metadata import version
+    """The SLURM plugin's executor class, if Snakemake loaded the plugin in this process and it is
+    a version this was measured with.
 
-        import snakemake_executor_plugin_slurm as plugin
-    except ImportError:
+    Snakemake imports its executor plugins at start-up, before the Snakefile, whenever a run may
+    use one; a run that can only be local loads none (localgene.run.snakemake_main). So a plugin
+    not imported by now is not this run's executor, and importing it here would only cost a
+    local run ~0.9 s (pandas, and ``sinfo``/``sacct``/``scontrol`` asked about a cluster).
+    """
+    plugin = sys.modules.get("snakemake_executor_plugin_slurm")
+    if plugin is None:
         return None
+    from importlib.metadata import version
+
     try:
         found = version("snakemake-executor-plugin-slurm")
     except Exception:  # noqa: BLE001  (no metadata: an unknown build)

@@ -88,3 +88,24 @@ def test_which_runs_are_local_only(argv, local):
 
 def test_a_profile_from_the_environment_is_not_local_only():
     assert runs_locally(["--cores", "1"], env={"SNAKEMAKE_PROFILE": "site"}) is False
+
+
+def test_the_cnvkit_workflow_run_locally_loads_no_executor_plugin(demo_data, tmp_path, monkeypatch):
+    """The job's own Snakefile, not only a toy one: its rule files must not pull the SLURM plugin
+    (pandas, sinfo/sacct/scontrol: ~0.9 s) into a local run either (rules/common.smk patches the
+    plugin only where Snakemake loaded it)."""
+    from localgene import settings
+    from localgene.run import workflow
+
+    monkeypatch.setenv("LOCALGENE_HOME", str(tmp_path / "home"))
+    body = workflow.absolute_paths(json.loads((demo_data / "job.json").read_text()), demo_data)
+    job = tmp_path / "job"
+    workflow.prepare_job(body, job, instance_id="x", cores=2, settings=settings.load())
+    argv = workflow.snakemake_argv(job, cores=2)
+    assert argv[1:3] == ["-m", "localgene.run.snakemake_main"]
+    out = subprocess.run([sys.executable, "-c", PROBE, *argv[3:], "-n"], cwd=job, capture_output=True,
+                         text=True, timeout=600)
+    said = json.loads(out.stdout.strip().splitlines()[-1])
+    assert said["code"] == 0, out.stderr[-2000:]
+    assert said["executor_plugins"] == []
+    assert said["pandas"] is False
