@@ -22,13 +22,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpx
-
 from localgene import errors as E
 from localgene.errors import LocalgeneError
 from localgene.jobs.interface import Listing, Submitted
 
 if TYPE_CHECKING:
+    import httpx
+
     from localgene.jobs.samplesheet import BatchItem
 
 ENV_SERVER = "LOCALGENE_SERVER"
@@ -84,6 +84,8 @@ class Client:
 
     def __init__(self, base_url: str, token: str | None = None, *, project_id: str = "local",
                  timeout: float = 30.0, transport: httpx.BaseTransport | None = None):
+        import httpx  # here, not at import: every `localgene` command imports this module
+
         self.base_url = base_url.rstrip("/")
         self.project_id = project_id
         headers = {"Accept": "application/json"}
@@ -108,6 +110,8 @@ class Client:
     def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                 body: Any = None) -> Any:
         """One call; the decoded JSON reply, or the error body's exception."""
+        import httpx
+
         params = {k: str(v) for k, v in (params or {}).items() if v is not None}
         content = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": "application/json"} if content is not None else None

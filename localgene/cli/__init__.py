@@ -46,16 +46,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    given = sys.argv[1:] if argv is None else argv
+    # `localgene run`: the CNVkit step server starts importing CNVkit (~3 s) before this process
+    # imports the rest of localgene and checks the job; `run` keeps it or ends it
+    # (localgene.cnvkit.server_early).
+    early = _early_server() if given[:1] == ["run"] and "--help" not in given and "-h" not in given else None
     try:
-        return int(args.func(args) or 0)
-    except LocalgeneError as exc:
-        print(f"localgene {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT if getattr(exc, "http_status", 500) < 500 else EXIT_FAILED
-    except KeyboardInterrupt:
-        print(f"localgene {args.command}: interrupted", file=sys.stderr)
-        return 130
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        args.early_server = early
+        try:
+            return int(args.func(args) or 0)
+        except LocalgeneError as exc:
+            print(f"localgene {args.command}: error: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT if getattr(exc, "http_status", 500) < 500 else EXIT_FAILED
+        except KeyboardInterrupt:
+            print(f"localgene {args.command}: interrupted", file=sys.stderr)
+            return 130
+    finally:
+        if early is not None:
+            early.discard()  # no-op once the job's workflow had it and stopped it
+
+
+def _early_server():
+    from localgene.cnvkit import server_early
+
+    return server_early.start()
 
 
 if __name__ == "__main__":  # pragma: no cover

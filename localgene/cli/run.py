@@ -11,6 +11,8 @@ from pathlib import Path
 from localgene import settings as settings_mod
 from localgene.cli.identity import add_identity
 from localgene.cli.progress import ProgressBar
+from localgene.cnvkit import plan as job_plan
+from localgene.cnvkit import server_early, server_process
 from localgene.cnvkit.plan import sample_name
 from localgene.errors import WorkflowFailed
 from localgene.jobs import service
@@ -42,6 +44,27 @@ def _cmd_run(args: argparse.Namespace) -> int:
     where = execution.resolve(args.executor)  # a bad setting fails before the job is recorded
     body = workflow.load_body("/dev/stdin" if args.job == "-" else args.job)
     body = workflow.absolute_paths(body, Path.cwd())
+    # A CNVkit job's step server imports CNVkit (~3 s) while the job is checked and recorded
+    # (localgene.cnvkit.server_early); it is ended if the job is refused.
+    early = getattr(args, "early_server", None)  # started by localgene.cli.main, if it was
+    if "job_type" in body or not server_process.uses_server(os.environ, local=where.is_local,
+                                                             snakemake_args=args.snakemake_arg):
+        if early is not None:
+            early.discard()
+        early = None
+    elif early is None:
+        early = server_early.start(local=where.is_local, snakemake_args=args.snakemake_arg)
+    if "job_type" not in body:
+        job_plan.start_dnacopy_probe()  # the check of R (CBS) takes its answer
+    try:
+        return _run(args, body, where, early)
+    finally:
+        if early is not None:
+            early.discard()
+
+
+def _run(args: argparse.Namespace, body: dict, where: execution.Execution,
+         early: server_early.EarlyServer | None) -> int:
     cfg = settings_mod.load().ensure_dirs()
     store = Store.open(cfg)
     record = service.submit(store, body, project_id=args.project, owner=args.owner, settings=cfg)
@@ -57,7 +80,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         try:
             status = runner.execute_job(store, instance_id, cfg=cfg, cores=args.cores, on_progress=bar.update,
                                         extra_args=tuple(args.snakemake_arg), execution=where,
-                                        on_staging=bar.staging)
+                                        on_staging=bar.staging, early_server=early)
         except KeyboardInterrupt as exc:
             stopped_by = signal_name(exc)
             status = store.find_existing(instance_id).status

@@ -174,17 +174,42 @@ def build_plan(body: dict[str, Any], *, cores: int | None = None,
     return plan
 
 
+#: Probes started ahead of their check (:func:`start_dnacopy_probe`), by Rscript name.
+_STARTED: dict[str, subprocess.Popen] = {}
+
+
+def _dnacopy_argv(exe: str) -> list[str]:
+    return [exe, "--vanilla", "-e", 'quit(status = if (requireNamespace("DNAcopy", quietly = TRUE)) 0 else 3)']
+
+
+def start_dnacopy_probe(rscript: str = "Rscript") -> None:
+    """Start R's DNAcopy probe (~0.25 s) now, beside other work; the check that needs it
+    (:func:`check_environment`) takes its answer instead of starting one. Nothing happens if
+    R is not installed (the check says so)."""
+    exe = shutil.which(rscript)
+    if exe is not None and rscript not in _STARTED:
+        _STARTED[rscript] = subprocess.Popen(_dnacopy_argv(exe), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                             stderr=subprocess.PIPE, text=True)
+
+
 @lru_cache(maxsize=4)
 def _dnacopy_problem(rscript: str = "Rscript") -> str | None:
     exe = shutil.which(rscript)
+    started = _STARTED.pop(rscript, None)
     if exe is None:
+        if started is not None:
+            started.kill()
+            started.wait()
         return "R (Rscript) is not installed"
-    probe = subprocess.run(
-        [exe, "--vanilla", "-e", 'quit(status = if (requireNamespace("DNAcopy", quietly = TRUE)) 0 else 3)'],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    if started is None:
+        probe = subprocess.run(_dnacopy_argv(exe), capture_output=True, text=True, timeout=120)
+    else:
+        try:
+            out, err = started.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            started.kill()
+            out, err = started.communicate()
+        probe = subprocess.CompletedProcess(started.args, started.returncode, out, err)
     if probe.returncode == 3:
         return "R is installed but its DNAcopy package is not"
     if probe.returncode != 0:

@@ -370,14 +370,23 @@ def listen(path: str) -> socket.socket:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m localgene.cnvkit.server SOCKET", file=sys.stderr)
+        print("usage: python -m localgene.cnvkit.server SOCKET|-", file=sys.stderr)
         return 2
     path = args[0]
+    if path == "-":  # started before its job folder was written (localgene.cnvkit.server_early)
+        from localgene.cnvkit.server_early import serve_when_attached
+
+        return serve_when_attached()
     # Clients may connect (and queue) while CNVkit is imported.
     listener = listen(path)
-    server = Server(listener)
     _log(f"listening on {path}")
     _log(f"imported CNVkit in {preload():.1f} s")
+    return serve_on(listener, path)
+
+
+def serve_on(listener: socket.socket, path: str) -> int:
+    """Serve on ``listener`` (CNVkit imported) until stopped; the socket ``path`` is then removed."""
+    server = Server(listener)
     try:
         server.serve()
     finally:

@@ -7,11 +7,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from localgene.cnvkit.server import LOG, SOCKET, set_pdeathsig
+from localgene.cnvkit.server_early import EarlyServer
 from localgene.cnvkit.step import ENV_SERVER, ENV_SERVER_PREFIX, warm_enabled
 
 
@@ -50,9 +51,16 @@ class ServerProcess:
                 self.proc.wait()
 
 
+def uses_server(env: Mapping[str, str], *, local: bool, snakemake_args: Sequence[str] = ()) -> bool:
+    """Whether a job's steps use a server: not on a cluster executor, with ``LOCALGENE_WARM=0``
+    or with conda environments."""
+    return local and warm_enabled(env) and not _uses_conda(snakemake_args)
+
+
 def start(job_dir: Path, env: dict[str, str], *, local: bool,
           snakemake_args: Sequence[str] = (), ready_within: float = 120.0,
-          socket: str = SOCKET, log: str = LOG, die_with_parent: bool = False) -> ServerProcess | None:
+          socket: str = SOCKET, log: str = LOG, die_with_parent: bool = False,
+          early: EarlyServer | None = None) -> ServerProcess | None:
     """Start the server of a job when its steps can use it, and point ``env`` (Snakemake's) at it.
 
     None (steps then run as their own ``cnvkit.py`` processes) for a cluster executor, with
@@ -60,16 +68,22 @@ def start(job_dir: Path, env: dict[str, str], *, local: bool,
     Returns as soon as the server listens (CNVkit is imported while Snakemake starts).
     ``socket`` and ``log`` are relative to the job folder (a SLURM job's server has its own:
     localgene.run.slurm_job); ``die_with_parent``: the server gets SIGTERM when this process ends.
+    ``early``: a server started before the job folder existed (localgene.cnvkit.server_early),
+    given the folder here instead of starting another; ended if the job's steps use none.
     """
-    if not local or not warm_enabled(env) or _uses_conda(snakemake_args):
+    if not uses_server(env, local=local, snakemake_args=snakemake_args):
+        if early is not None:
+            early.discard()
         return None
     job_dir = Path(job_dir)
     (job_dir / log).parent.mkdir(parents=True, exist_ok=True)
     path = job_dir / socket
-    with open(job_dir / log, "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "localgene.cnvkit.server", socket], cwd=job_dir,
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                preexec_fn=set_pdeathsig if die_with_parent else None)
+    proc = early.attach(job_dir, socket, log) if early is not None else None
+    if proc is None:
+        with open(job_dir / log, "ab") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "localgene.cnvkit.server", socket], cwd=job_dir,
+                                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                    preexec_fn=set_pdeathsig if die_with_parent else None)
     server = ServerProcess(proc, path)
     deadline = time.monotonic() + ready_within
     while not path.is_socket():

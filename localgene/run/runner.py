@@ -35,6 +35,7 @@ from pathlib import Path
 from localgene import settings as settings_mod
 from localgene import storage
 from localgene.cnvkit import coverage_cache
+from localgene.cnvkit.server_early import EarlyServer
 from localgene.errors import LocalgeneError, StateConflict
 from localgene.jobs import pipeline_inputs, references
 from localgene.jobs.bodies import PIPELINE_KINDS
@@ -87,12 +88,15 @@ def _finish(store: Store, instance_id: str, status: Status, message: str | None 
 def execute_job(store: Store, instance_id: str, *, cfg: settings_mod.Settings, cores: int,
                 on_progress: Callable[[int, int], None] | None = None,
                 extra_args: tuple[str, ...] = (), execution: Execution | None = None,
-                on_staging: Callable[[int, int], None] | None = None) -> Status:
+                on_staging: Callable[[int, int], None] | None = None,
+                early_server: EarlyServer | None = None) -> Status:
     """Run one recorded job in this process; returns its final (or CANCELING) status.
 
     ``execution`` says where the steps run (default: this machine; see localgene.run.execution).
     ``on_staging(done_bytes, total_bytes)`` follows the download of object-store inputs,
-    ``on_progress(k, n)`` the workflow's steps.
+    ``on_progress(k, n)`` the workflow's steps. ``early_server``: a CNVkit step server started
+    before the job was recorded (localgene.cnvkit.server_early), for the workflow's steps; it is
+    ended here if the job never reaches them.
     """
     record = store.find(instance_id)
     if record is None:
@@ -121,7 +125,7 @@ def execute_job(store: Store, instance_id: str, *, cfg: settings_mod.Settings, c
                 on_progress(done, total)
 
         workflow.run_workflow(job_dir, cores=cores, on_progress=progress, extra_args=extra_args,
-                              execution=execution)
+                              execution=execution, early_server=early_server)
         _finish(store, instance_id, Status.FINISHED, "", job_dir)
     except workflow.WorkflowCancelled:
         pass  # the job is CANCELING; CANCELLED once every process of it has exited
@@ -141,6 +145,8 @@ def execute_job(store: Store, instance_id: str, *, cfg: settings_mod.Settings, c
         _finish(store, instance_id, Status.FAILED, reason, job_dir)
     finally:
         stop.set()
+        if early_server is not None:
+            early_server.discard()  # no-op once the workflow had it (it stopped it at its end)
         cache.release(instance_id)
         try:
             prune_coverage_cache(cfg)

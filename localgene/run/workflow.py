@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from localgene.cnvkit import server_process
+from localgene.cnvkit.server_early import EarlyServer
 from localgene.errors import LocalgeneError, WorkflowFailed
 from localgene.run import events as run_events
 from localgene.run import snakemake_events
@@ -96,12 +97,15 @@ def run_workflow(
     on_progress: ProgressCallback | None = None,
     extra_args: Sequence[str] = (),
     execution: Execution | None = None,
+    early_server: EarlyServer | None = None,
 ) -> RunResult:
     """Run the prepared job in ``job_dir`` to the end; raise WorkflowFailed naming the step.
 
     A stop signal (SIGINT, or SIGTERM/SIGHUP turned into :class:`~localgene.run.signals.Stopped`
     by the entry point) cancels the run: see :func:`_stop_after_interrupt`; it raises
     WorkflowCancelled only once no process and no cluster job of the run is left.
+    ``early_server``: the job's CNVkit step server, started before the folder was written
+    (localgene.cnvkit.server_early); it is given the folder, or ended if the steps use none.
     """
     job_dir = Path(job_dir).resolve()
     execution = execution or Execution()
@@ -122,8 +126,13 @@ def run_workflow(
     own_group = os.getpgrp() == os.getpid()
     # CNVkit imported once for the job's steps (docs/speed.md); None: each step is a process
     # (pipeline jobs run no CNVkit step: no server for them)
-    server = None if _is_pipeline_job(job_dir) else server_process.start(
-        job_dir, env, local=execution.is_local, snakemake_args=extra_args)
+    if _is_pipeline_job(job_dir):
+        server = None
+        if early_server is not None:
+            early_server.discard()
+    else:
+        server = server_process.start(job_dir, env, local=execution.is_local, snakemake_args=extra_args,
+                                      early=early_server)
     with open(log_path, "a") as log, _stopped_at_end(server):
         argv = snakemake_argv(job_dir, cores, extra_args, execution)
         proc = subprocess.Popen(

@@ -96,6 +96,35 @@ def test_cbs_with_r_but_without_dnacopy_is_refused(monkeypatch, tmp_path):
     assert "DNAcopy" in problem
 
 
+def test_a_probe_started_ahead_gives_the_check_its_answer(monkeypatch, tmp_path):
+    """`localgene run` starts R's probe beside its imports; the check takes that answer (the
+    same one) and starts no probe of its own, with DNAcopy present and without it."""
+    import subprocess
+
+    fake = tmp_path / "Rscript"
+    real = shutil.which("Rscript")
+    assert real, "R is a test dependency (make test installs r-base-core)"
+    fake.write_text(f"#!/bin/sh\nR_LIBS_SITE=/nonexistent R_LIBS_USER=/nonexistent exec {real} --no-site-file \"$@\"\n")
+    fake.chmod(0o755)
+    job_plan._dnacopy_problem.cache_clear()
+    try:
+        job_plan.start_dnacopy_probe()
+        with monkeypatch.context() as m:
+            m.setattr(subprocess, "run", lambda *a, **k: pytest.fail("a second probe was started"))
+            assert job_plan._dnacopy_problem() is None  # the real R: DNAcopy is there
+        monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+        monkeypatch.setenv("R_LIBS", "/nonexistent")
+        job_plan._dnacopy_problem.cache_clear()
+        job_plan.start_dnacopy_probe()
+        with monkeypatch.context() as m:
+            m.setattr(subprocess, "run", lambda *a, **k: pytest.fail("a second probe was started"))
+            problem = job_plan._dnacopy_problem()
+        assert problem is not None and "DNAcopy" in problem
+        assert job_plan._STARTED == {}
+    finally:
+        job_plan._dnacopy_problem.cache_clear()
+
+
 def test_check_command_refuses_a_bad_job_with_one_line(tmp_path):
     job = tmp_path / "job.json"
     job.write_text('{"experimental_inputs": ["T.bam"], "control_inputs": ["N.bam"], "output_dir": "o",'
