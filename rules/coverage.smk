@@ -33,11 +33,15 @@ def coverage_cache_of(wc):
 
 
 def coverage_threads():
-    """The coverage step's threads: its `-p`, and at least 2 where the job has 2 cores or more.
-    With 2 threads the mosdepth engine reads the BAM twice side by side (its guard pass and
-    mosdepth, localgene.cnvkit.coverage_engine.fast_pass) instead of one after the other, so the
-    last coverage steps of a job do not leave a core idle (docs/coverage.md, "Threads")."""
-    return max(step_threads("coverage"), min(2, workflow.cores))
+    """The coverage step's threads: its `-p`, raised to 2 only where the job has fewer BAMs
+    than cores (a core would idle otherwise; with 2 threads the mosdepth engine reads the BAM
+    twice side by side: localgene.cnvkit.coverage_engine.fast_pass). With at least as many BAMs
+    as cores, one thread per step keeps every core busy: in a two-thread step the guard pass
+    outlasts mosdepth and the table code runs alone (docs/coverage.md, "Threads")."""
+    own = step_threads("coverage")
+    if len(PLAN.experimental) + len(PLAN.controls) >= workflow.cores:
+        return own
+    return max(own, min(2, workflow.cores))
 
 
 def coverage_argv(wc, input, output):
