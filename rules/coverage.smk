@@ -44,6 +44,12 @@ def coverage_threads():
     return max(own, min(2, workflow.cores))
 
 
+def coverage_priority(wc):
+    """Controls first: the reference needs only theirs, so it (and the fix and segment of the
+    first tumour covered) runs beside the last coverage steps instead of after them."""
+    return 1 if wc.sample in CONTROLS else 0
+
+
 def coverage_argv(wc, input, output):
     """Per kind, the `cnvkit.py coverage` argument list its .cnn stands for."""
     bins = {"target": input.targets, "antitarget": input.antitargets}
@@ -64,6 +70,7 @@ rule coverage:
         target="logs/coverage/{sample}.target.log",
         antitarget="logs/coverage/{sample}.antitarget.log",
     threads: coverage_threads()
+    priority: coverage_priority
     params:
         argv=coverage_argv,
         cache=coverage_cache_of,
