@@ -145,5 +145,35 @@ def main(argv: list[str] | None = None) -> None:
     snakemake_main(args)
 
 
+def exit_now(code: object) -> None:
+    """End the process with ``code`` (a ``SystemExit`` code) as the interpreter would, without
+    its teardown of every module and object (0.1–0.3 s after a run): exit handlers run, the
+    logging handlers and the standard streams are flushed, then ``os._exit``."""
+    import atexit
+    import logging
+
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code & 0xFF
+    else:
+        print(code, file=sys.stderr)
+        status = 1
+    try:
+        atexit._run_exitfuncs()
+        logging.shutdown()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(status)
+
+
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except SystemExit as exc:
+        exit_now(exc.code)
+    exit_now(0)

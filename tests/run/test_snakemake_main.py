@@ -109,3 +109,25 @@ def test_the_cnvkit_workflow_run_locally_loads_no_executor_plugin(demo_data, tmp
     assert said["code"] == 0, out.stderr[-2000:]
     assert said["executor_plugins"] == []
     assert said["pandas"] is False
+
+
+def test_the_entry_exits_with_snakemakes_status_and_all_its_output(tmp_path):
+    """`python -m localgene.run.snakemake_main` ends without the interpreter's teardown: the exit
+    status and every line Snakemake wrote (its log file too) must still be there."""
+    (tmp_path / "Snakefile").write_text(SNAKEFILE)
+    ok = subprocess.run([sys.executable, "-m", "localgene.run.snakemake_main", "--cores", "1"],
+                        cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert ok.returncode == 0, ok.stderr
+    assert (tmp_path / "b.txt").read_text() == "b"
+    assert "3 of 3 steps (100%) done" in ok.stderr
+    logs = sorted((tmp_path / ".snakemake" / "log").glob("*.snakemake.log"))
+    assert logs and "3 of 3 steps (100%) done" in logs[-1].read_text()
+
+    (tmp_path / "Snakefile").write_text(SNAKEFILE.replace('open(output[0], "w").write("b")',
+                                                          'raise ValueError("planted failure")'))
+    (tmp_path / "b.txt").unlink()
+    failed = subprocess.run([sys.executable, "-m", "localgene.run.snakemake_main", "--cores", "1"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert failed.returncode == 1
+    assert "planted failure" in failed.stderr and "Error in rule b" in failed.stderr
+    assert not (tmp_path / "b.txt").exists()
