@@ -27,6 +27,9 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
+	@# bytecode for localgene's modules, as a non-editable install has it (where
+	@# PYTHONDONTWRITEBYTECODE is set, Python would compile them again in every process)
+	$(PY) -m compileall -q localgene >/dev/null
 	touch $@
 
 venv: $(VENV)/.installed
