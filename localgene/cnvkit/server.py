@@ -6,6 +6,9 @@ one server beside Snakemake, in the job's own process group::
 
     python -m localgene.cnvkit.server .snakemake/localgene/server/cnvkit.sock   (cwd: job folder)
 
+(``localgene run`` starts it as ``python -m localgene.cnvkit.server -`` before the job folder
+exists, and sends it the folder later: localgene.cnvkit.server_early.)
+
 It listens on a UNIX socket in the job folder (its folder mode 0700, the socket 0600), imports
 CNVkit once and then, for each request of :func:`localgene.cnvkit.step.run_cnvkit`, forks a child
 that runs the step **exactly as** ``cnvkit.py <argv>`` **would**: CNVkit's own entry point
