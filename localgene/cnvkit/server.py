@@ -382,14 +382,14 @@ def main(argv: list[str] | None = None) -> int:
         return serve_when_attached()
     # Clients may connect (and queue) while CNVkit is imported.
     listener = listen(path)
+    server = Server(listener)  # its signal handlers from now on: a stop during the import is logged
     _log(f"listening on {path}")
     _log(f"imported CNVkit in {preload():.1f} s")
-    return serve_on(listener, path)
+    return serve_on(server, path)
 
 
-def serve_on(listener: socket.socket, path: str) -> int:
-    """Serve on ``listener`` (CNVkit imported) until stopped; the socket ``path`` is then removed."""
-    server = Server(listener)
+def serve_on(server: Server, path: str) -> int:
+    """Serve (CNVkit imported) until stopped; the socket ``path`` is then removed."""
     try:
         server.serve()
     finally:

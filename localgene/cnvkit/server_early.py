@@ -22,8 +22,10 @@ working directory and environment of its request.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -106,6 +108,11 @@ def serve_when_attached() -> int:
         except Exception as exc:  # noqa: BLE001  (said in the log, if it could be opened)
             came["error"] = exc
 
+    # A stop (SIGTERM, SIGHUP) during the import is kept for after it: the server then ends
+    # as a stopped one does (its socket removed, "stopped" in its log) instead of dying mid-import.
+    stops: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda signum, frame: stops.append(signum))
     reader = threading.Thread(target=attach, name="job-folder", daemon=True)
     reader.start()
     try:
@@ -121,4 +128,10 @@ def serve_when_attached() -> int:
         return 0
     server._log(f"listening on {came['socket']} (started before the job folder was written)")
     server._log(f"imported CNVkit in {took:.1f} s")
-    return server.serve_on(came["listener"], came["socket"])
+    if stops:
+        came["listener"].close()
+        with contextlib.suppress(OSError):
+            os.unlink(came["socket"])
+        server._log(f"stopped (got {signal.Signals(stops[0]).name} while importing)")
+        return 0
+    return server.serve_on(server.Server(came["listener"]), came["socket"])

@@ -117,3 +117,16 @@ def test_localgene_run_refusing_a_job_leaves_no_server(tmp_path, demo_data):
     assert "bed" in out.stderr and "no-such.bed" in out.stderr and "Traceback" not in out.stderr
     assert _servers_of(home) == []
     assert not (home / "jobs").exists() or not any((home / "jobs").iterdir())
+
+
+def test_a_server_stopped_while_importing_ends_as_a_stopped_one(tmp_path):
+    """The job is cancelled right after the folder was sent, while CNVkit is still imported:
+    the server stops cleanly (socket removed, said in its log), as one stopped while serving."""
+    early = server_early.start(_env())
+    env = _env()
+    server = server_process.start(tmp_path, env, local=True, early=early)
+    assert server is not None
+    server.stop()  # SIGTERM, long before the import ends on any machine
+    assert server.proc.returncode == 0
+    assert not Path(env[ENV_SERVER]).exists()
+    assert "stopped" in (tmp_path / cnvkit_server.LOG).read_text()
