@@ -12,7 +12,7 @@ from localgene import settings as settings_mod
 from localgene.cli.identity import add_identity
 from localgene.cli.progress import ProgressBar
 from localgene.cnvkit import plan as job_plan
-from localgene.cnvkit import server_early, server_process
+from localgene.cnvkit import server_process
 from localgene.cnvkit.plan import sample_name
 from localgene.errors import WorkflowFailed
 from localgene.jobs import service
@@ -44,27 +44,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     where = execution.resolve(args.executor)  # a bad setting fails before the job is recorded
     body = workflow.load_body("/dev/stdin" if args.job == "-" else args.job)
     body = workflow.absolute_paths(body, Path.cwd())
-    # A CNVkit job's step server imports CNVkit (~3 s) while the job is checked and recorded
-    # (localgene.cnvkit.server_early); it is ended if the job is refused.
-    early = getattr(args, "early_server", None)  # started by localgene.cli.main, if it was
-    if "job_type" in body or not server_process.uses_server(os.environ, local=where.is_local,
-                                                             snakemake_args=args.snakemake_arg):
-        if early is not None:
-            early.discard()
+    # The CNVkit step server localgene.cli.main started (localgene.cnvkit.server_early) imports
+    # CNVkit while the job is checked and recorded; main ends it if the job is refused. A job
+    # whose steps use none lets it go at once.
+    early = getattr(args, "early_server", None)
+    if early is not None and ("job_type" in body or not server_process.uses_server(
+            os.environ, local=where.is_local, snakemake_args=args.snakemake_arg)):
+        early.discard()
         early = None
-    elif early is None:
-        early = server_early.start(local=where.is_local, snakemake_args=args.snakemake_arg)
     if "job_type" not in body:
         job_plan.start_dnacopy_probe()  # the check of R (CBS) takes its answer
-    try:
-        return _run(args, body, where, early)
-    finally:
-        if early is not None:
-            early.discard()
-
-
-def _run(args: argparse.Namespace, body: dict, where: execution.Execution,
-         early: server_early.EarlyServer | None) -> int:
     cfg = settings_mod.load().ensure_dirs()
     store = Store.open(cfg)
     record = service.submit(store, body, project_id=args.project, owner=args.owner, settings=cfg)

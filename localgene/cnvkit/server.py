@@ -90,9 +90,9 @@ def set_pdeathsig() -> None:
         pass
 
 
-def _exit_code(exc: SystemExit) -> int:
-    """The exit status a Python process has after ``raise SystemExit(exc.code)``."""
-    code = exc.code
+def exit_status(code: object) -> int:
+    """The exit status a Python process has after ``raise SystemExit(code)`` (a message is
+    printed to stderr, as Python does)."""
     if code is None:
         return 0
     if isinstance(code, int):
@@ -178,7 +178,7 @@ def run_step(request: dict, log_fd: int) -> None:
             returned = main(list(request["argv"]))
             code = returned if isinstance(returned, int) else 0
         except SystemExit as exc:
-            code = _exit_code(exc)
+            code = exit_status(exc.code)
         except KeyboardInterrupt:
             traceback.print_exc()
             sys.stderr.flush()

@@ -3,8 +3,8 @@
 Importing CNVkit takes the server about 3 s; started only once the job folder is written (after
 the checks, the staging and the folder's set-up), it was still importing when Snakemake had
 built its DAG, and the job's first CNVkit step waited for it. ``localgene run`` therefore starts
-the server as soon as it knows the job is a local CNVkit job (:func:`start`), before it checks
-and records the job::
+the server (:func:`start`, from localgene.cli.main) before it imports the rest of localgene,
+reads, checks and records the job, and ends it if the job is refused or its steps use none::
 
     python -m localgene.cnvkit.server -        (the job folder comes on standard input)
 

@@ -95,8 +95,8 @@ def execute_job(store: Store, instance_id: str, *, cfg: settings_mod.Settings, c
     ``execution`` says where the steps run (default: this machine; see localgene.run.execution).
     ``on_staging(done_bytes, total_bytes)`` follows the download of object-store inputs,
     ``on_progress(k, n)`` the workflow's steps. ``early_server``: a CNVkit step server started
-    before the job was recorded (localgene.cnvkit.server_early), for the workflow's steps; it is
-    ended here if the job never reaches them.
+    before the job was recorded (localgene.cnvkit.server_early), for the workflow's steps; the
+    caller that started it ends it if the job never reaches them.
     """
     record = store.find(instance_id)
     if record is None:
@@ -145,8 +145,6 @@ def execute_job(store: Store, instance_id: str, *, cfg: settings_mod.Settings, c
         _finish(store, instance_id, Status.FAILED, reason, job_dir)
     finally:
         stop.set()
-        if early_server is not None:
-            early_server.discard()  # no-op once the workflow had it (it stopped it at its end)
         cache.release(instance_id)
         try:
             prune_coverage_cache(cfg)

@@ -152,13 +152,9 @@ def exit_now(code: object) -> None:
     import atexit
     import logging
 
-    if code is None:
-        status = 0
-    elif isinstance(code, int):
-        status = code & 0xFF
-    else:
-        print(code, file=sys.stderr)
-        status = 1
+    from localgene.cnvkit.server import exit_status
+
+    status = exit_status(code)
     try:
         atexit._run_exitfuncs()
         logging.shutdown()
