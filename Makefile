@@ -30,6 +30,8 @@ $(VENV)/.installed: pyproject.toml
 	@# bytecode for localgene's modules, as a non-editable install has it (where
 	@# PYTHONDONTWRITEBYTECODE is set, Python would compile them again in every process)
 	$(PY) -m compileall -q localgene >/dev/null
+	@# the coverage engine's bincount (C, against libhts-dev), built once here rather than in a job
+	$(PY) -m localgene.cnvkit.coverage_counter
 	touch $@
 
 venv: $(VENV)/.installed

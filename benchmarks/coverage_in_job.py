@@ -1,7 +1,7 @@
 """The coverage steps of a whole localgene job, with each coverage engine, in one run.
 
     PYTHONPATH=$PWD .venv/bin/python benchmarks/coverage_in_job.py [--data DIR] [--cores 2]
-                                          [--engines auto,mosdepth,cnvkit] [--workflow DIR ...]
+                                          [--engines auto,bincount,mosdepth,cnvkit] [--workflow DIR ...]
                                           [--repeat 1]
 
 Runs the job of ``--data`` (the demo data set, built if missing, or a data set of
@@ -29,8 +29,8 @@ from workflow_vs_batch import ANTITARGET_AVG, HERE, TARGET_AVG, timed
 
 def engine_named(log: Path) -> str:
     head = log.read_text().splitlines()[:2]
-    if head and head[0].startswith("# coverage engine: mosdepth"):
-        return "mosdepth"
+    if head and head[0].startswith("# coverage engine: "):
+        return head[0].split()[3]  # bincount or mosdepth
     if len(head) > 1 and head[1].startswith("# coverage engine: cnvkit"):
         return "cnvkit"
     return "?"
@@ -74,7 +74,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=HERE / "tests" / ".data" / "demo")
     ap.add_argument("--cores", type=int, default=2)
-    ap.add_argument("--engines", default="auto,mosdepth,cnvkit")
+    ap.add_argument("--engines", default="auto,bincount,mosdepth,cnvkit")
     ap.add_argument("--workflow", type=Path, action="append",
                     help="run the Snakefile of this checkout (repeatable; '.': this one)")
     ap.add_argument("--repeat", type=int, default=1)

@@ -86,8 +86,8 @@ class Environment(BaseSettings):
     slurm_lost_seconds: str = _var("A SLURM job no longer queued or running whose end Snakemake has not "
                                    "read after this many seconds fails the job (default 300).")
     coverage_engine: str = _var("cnvkit: compute coverage with cnvkit.py coverage only; auto (default): "
-                                "the faster mosdepth/samtools engine where it is proven to give CNVkit's "
-                                "numbers (docs/coverage.md).")
+                                "a faster engine (bincount, else mosdepth) where it is proven to give "
+                                "CNVkit's numbers; bincount or mosdepth: that one (docs/coverage.md).")
     warm: str = _var("0/false/no/off: run every CNVkit step as its own cnvkit.py process instead of "
                      "through the job's CNVkit step server. Default: on.")
     cnvkit_server: str = _var("Set by localgene for Snakemake's step processes: the socket of the job's "

@@ -8,24 +8,36 @@ table (depth = count / span, log2, gene names, ``%.6g``). It reads each BAM twic
 antitarget bins) and decodes a read once per bin it touches: 13.6x the CPU of decoding the BAM
 once (``samtools view -c``).
 
-The **mosdepth engine** computes the same base counts for the target and the antitarget bins in
-one pass (``mosdepth -n -x -F 1796 -Q q --by BINS`` with ``MOSDEPTH_PRECISION=10``: ``-x``
-counts each read's reference span with no mate-overlap correction, as bedcov does; 10 decimals
-make ``mean x span`` recover the integer count exactly) and hands them to **CNVkit's own
-coverage command**, run in this process with ``pysam.bedcov`` answered from those counts in
-samtools bedcov's output format. Every step after the counts — filtering the BED to the BAM's
-contigs, column detection, pandas parsing, depth, log2, CNVkit's log lines, writing — is
-CNVkit's code, so the ``.cnn`` is byte-identical (tests/cnvkit/test_coverage_engine.py proves it on the
-demo BAMs and on BAMs built to contain every flag, CIGAR and edge case listed there).
+Two fast engines compute the same base counts for the target and the antitarget bins in one
+read of the BAM and hand them to **CNVkit's own coverage command**, run in this process with
+``pysam.bedcov`` answered from those counts in samtools bedcov's output format. Every step after
+the counts (filtering the BED to the BAM's contigs, column detection, pandas parsing, depth,
+log2, CNVkit's log lines, writing) is CNVkit's code, so the ``.cnn`` is byte-identical
+(tests/cnvkit/test_coverage_engine.py proves it for both engines on the demo BAMs and on BAMs
+built to contain every flag, CIGAR and edge case listed there):
 
-It is used only where proven; otherwise :func:`cnvkit_coverage` runs ``cnvkit.py coverage``
-itself, and the step log's first lines say which engine ran and why:
+* **bincount** (:mod:`localgene.cnvkit.coverage_counter`, ``bincount.c``), the default where it
+  builds: one sequential pass that adds up each counted read's reference span inside each bin,
+  as bedcov's pileup does, with no per-base array;
+* **mosdepth**, where bincount cannot be built or run (no C compiler or htslib headers):
+  ``mosdepth -n -x -F 1796 -Q q --by BINS`` with ``MOSDEPTH_PRECISION=10`` (``-x`` counts each
+  read's reference span with no mate-overlap correction, as bedcov does; 10 decimals make
+  ``mean x span`` recover the integer count exactly), after a guard pass for the reads it
+  counts differently.
+
+A fast engine is used only where proven; otherwise :func:`cnvkit_coverage` runs ``cnvkit.py
+coverage`` itself, and the step log's first lines say which engine ran and why:
 
 * ``--count`` (another algorithm), a bedGraph input, ``-f/--fasta`` (CRAM): CNVkit;
 * ``LOCALGENE_COVERAGE_ENGINE=cnvkit``: CNVkit;
-* ``mosdepth`` or ``samtools`` not on PATH, or ``mosdepth --version`` failing (Debian's binary
-  fails with ``could not load: libhts.so`` until ``libhts-dev`` is installed): CNVkit;
+* ``samtools`` not on PATH (it reads the BAM's contigs): CNVkit;
 * a bin with a negative start, an end before its start, or an end past its contig: CNVkit;
+* bincount failing (a BAM not sorted by coordinate, a truncated BAM): mosdepth, then CNVkit.
+
+For mosdepth only (``docs/coverage.md`` has the table):
+
+* ``mosdepth`` not on PATH, or ``mosdepth --version`` failing (Debian's binary fails with
+  ``could not load: libhts.so`` until ``libhts-dev`` is installed): CNVkit;
 * a counted read with no reference-consuming CIGAR operation (mosdepth counts 1 base for it,
   bedcov 0): found by ``samtools view -c -F 1796 -q q -e 'rlen==0'`` before mosdepth runs,
   then CNVkit;
@@ -36,7 +48,7 @@ itself, and the step log's first lines say which engine ran and why:
 
 This module imports only the standard library at import time (the workflow's coverage step
 runs it, also inside the conda environment of envs/cnvkit.yaml); CNVkit is imported only when
-the mosdepth engine writes its tables.
+a fast engine writes its tables.
 """
 
 from __future__ import annotations
@@ -47,6 +59,7 @@ import io
 import logging
 import os
 import shlex
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -274,36 +287,75 @@ def _refuse_reads_without_reference_bases(count: int) -> None:
                                 "(mosdepth would count 1 base each, CNVkit counts 0)")
 
 
-def fast_pass(bam: str, jobs: list[CoverageJob], options: dict, threads: int,
-              scratch_parent: str) -> tuple[dict[Interval, int], list[str]]:
-    """The base counts of every bin of ``jobs`` from one mosdepth pass, guarded; the commands
-    run (for the log). Raises :class:`EngineUnavailable` when the result would not be proven."""
-    min_mapq = int(options.get("min_mapq") or 0)
-    contigs = bam_contigs(bam)
+def _counter_pass(bam: str, intervals: set[Interval], min_mapq: int, threads: int,
+                  scratch: str) -> tuple[dict[Interval, int], list[str]]:
+    """Base count of every interval from one bincount pass; the commands run (for the log)."""
+    from localgene.cnvkit.coverage_counter import CounterUnavailable, basecounts
+
+    todo = sorted(iv for iv in intervals if iv[2] > iv[1])
+    counts = {iv: 0 for iv in intervals if iv[2] == iv[1]}  # bedcov: an empty bin counts nothing
+    if todo:
+        try:
+            values, argv = basecounts(bam, todo, min_mapq, EXCLUDE_FLAGS, scratch, threads)
+        except CounterUnavailable as exc:
+            raise EngineUnavailable(str(exc)) from None
+        counts.update(zip(todo, values))
+        return counts, [f"$ {shlex.join(argv)}"]
+    return counts, []
+
+
+def _mosdepth_pass(bam: str, intervals: set[Interval], contigs: dict[str, int], min_mapq: int,
+                   threads: int, scratch: str) -> tuple[dict[Interval, int], list[str]]:
+    """Base count of every interval from the guard pass and one mosdepth pass; the commands."""
+    missing = tools_missing()
+    if missing:
+        raise EngineUnavailable(missing)
     needed, limit = mosdepth_memory(contigs), memory_limit(threads)
     if limit is not None and needed > limit:
         raise EngineUnavailable(f"mosdepth needs about {needed >> 20} MB for this genome's longest contig "
                                 f"({max(contigs.values())} bases); the step may use {limit >> 20} MB")
-    intervals = counted_intervals([j.bins for j in jobs], contigs)
     # With one thread the guard runs first (a BAM it refuses costs no mosdepth pass); with more,
     # the guard and mosdepth read the BAM side by side, the threads shared between them.
-    with tempfile.TemporaryDirectory(prefix=".mosdepth-", dir=scratch_parent) as scratch:
-        if threads < 2:
-            no_ref, guard_argv = reads_without_reference_bases(bam, min_mapq, 1)
-            _refuse_reads_without_reference_bases(no_ref)
-            counts, md_argv = mosdepth_basecounts(bam, intervals, contigs, min_mapq, scratch, 1)
-        else:
-            guard_threads = threads // 2
-            with ThreadPoolExecutor(1) as pool:
-                guard = pool.submit(reads_without_reference_bases, bam, min_mapq, guard_threads)
-                counts, md_argv = mosdepth_basecounts(bam, intervals, contigs, min_mapq, scratch,
-                                                      threads - guard_threads)
-                no_ref, guard_argv = guard.result()
-            _refuse_reads_without_reference_bases(no_ref)
+    if threads < 2:
+        no_ref, guard_argv = reads_without_reference_bases(bam, min_mapq, 1)
+        _refuse_reads_without_reference_bases(no_ref)
+        counts, md_argv = mosdepth_basecounts(bam, intervals, contigs, min_mapq, scratch, 1)
+    else:
+        guard_threads = threads // 2
+        with ThreadPoolExecutor(1) as pool:
+            guard = pool.submit(reads_without_reference_bases, bam, min_mapq, guard_threads)
+            counts, md_argv = mosdepth_basecounts(bam, intervals, contigs, min_mapq, scratch,
+                                                  threads - guard_threads)
+            no_ref, guard_argv = guard.result()
+        _refuse_reads_without_reference_bases(no_ref)
     commands = [f"$ {shlex.join(guard_argv)}  # -> 0 reads without reference bases"]
     if md_argv:
         commands.append(f"$ MOSDEPTH_PRECISION={MOSDEPTH_PRECISION} {shlex.join(md_argv)}")
     return counts, commands
+
+
+def fast_pass(bam: str, jobs: list[CoverageJob], options: dict, threads: int,
+              scratch_parent: str) -> tuple[str, dict[Interval, int], list[str]]:
+    """The engine that ran (``bincount`` or ``mosdepth``), the base counts of every bin of
+    ``jobs`` from its pass over the BAM, and the commands run (for the log). bincount where it
+    builds and runs (``auto``, ``bincount``), else mosdepth with its guard pass (``auto``,
+    ``mosdepth``). Raises :class:`EngineUnavailable` when the result would not be proven."""
+    min_mapq = int(options.get("min_mapq") or 0)
+    contigs = bam_contigs(bam)
+    intervals = counted_intervals([j.bins for j in jobs], contigs)
+    choice = engine_choice()
+    with tempfile.TemporaryDirectory(prefix=".mosdepth-", dir=scratch_parent) as scratch:
+        passed_over = None
+        if choice in ("auto", "bincount"):
+            try:
+                counts, commands = _counter_pass(bam, intervals, min_mapq, threads, scratch)
+                return "bincount", counts, commands
+            except EngineUnavailable as exc:
+                if choice == "bincount":
+                    raise
+                passed_over = f"# bincount not used: {exc}"
+        counts, commands = _mosdepth_pass(bam, intervals, contigs, min_mapq, threads, scratch)
+    return "mosdepth", counts, [passed_over, *commands] if passed_over else commands
 
 
 def compute(bam: str, jobs: list[CoverageJob], logs: dict[str, IO[str]], options: dict, threads: int = 1,
@@ -314,8 +366,8 @@ def compute(bam: str, jobs: list[CoverageJob], logs: dict[str, IO[str]], options
         reason = f"{ENV_ENGINE}=cnvkit"
     if reason is None:
         reason = small_bam_with_warm_cnvkit(bam)
-    if reason is None:
-        reason = tools_missing()
+    if reason is None and shutil.which("samtools") is None:
+        reason = "samtools is not on PATH"
     if reason is None:
         scratch_parent = scratch_parent or str(Path(jobs[0].output).parent)
         Path(scratch_parent).mkdir(parents=True, exist_ok=True)
@@ -325,18 +377,18 @@ def compute(bam: str, jobs: list[CoverageJob], logs: dict[str, IO[str]], options
         importing = threading.Thread(target=_import_cnvkit, daemon=True)
         importing.start()
         try:
-            counts, commands = fast_pass(bam, jobs, options, threads, scratch_parent)
+            name, counts, commands = fast_pass(bam, jobs, options, threads, scratch_parent)
             importing.join()
             for job in jobs:
                 log = logs[job.kind]
-                log.write(f"# coverage engine: mosdepth base counts + CNVkit's own table code; "
+                log.write(f"# coverage engine: {name} base counts + CNVkit's own table code; "
                           f"same .cnn as: cnvkit.py {shlex.join(map(str, job.argv))}\n")
                 log.write("\n".join(commands) + "\n")
                 log.flush()
                 write_cnn(job.argv, counts, log)
             return 0
         except Exception as exc:  # noqa: BLE001 - anything unproven or failing: CNVkit computes it
-            reason = f"mosdepth engine not used: {exc}"
+            reason = f"fast engine not used: {exc}"
             importing.join()  # never leave an import running into CNVkit's fallback or exit
             for job in jobs:
                 Path(job.output).unlink(missing_ok=True)

@@ -1,4 +1,4 @@
-"""When the mosdepth engine may run: options it is proven for, the engine asked for, a small BAM
+"""When a fast coverage engine (bincount, mosdepth) may run: options it is proven for, the engine asked for, a small BAM
 better left to the warm CNVkit (a step process without CNVkit imported), the tools present, and
 the memory it needs against the step's limit (docs/coverage.md, "When CNVkit's own coverage runs
 instead")."""
@@ -28,12 +28,16 @@ def unproven_options(options: dict) -> str | None:
     return None
 
 
+ENGINES = ("auto", "bincount", "mosdepth", "cnvkit")
+
+
 def engine_choice(env: Mapping[str, str] | None = None) -> str:
-    """``auto`` (default: the fast engine where proven, but CNVkit's own for a small BAM when the
-    job's CNVkit step server could run it and this process has not imported CNVkit),
-    ``mosdepth`` (the fast engine wherever proven) or ``cnvkit`` (always CNVkit's own)."""
+    """``auto`` (default: the fast engine where proven, bincount where it builds, else mosdepth,
+    but CNVkit's own for a small BAM when the job's CNVkit step server could run it and this
+    process has not imported CNVkit), ``bincount`` or ``mosdepth`` (that fast engine wherever
+    proven) or ``cnvkit`` (always CNVkit's own)."""
     raw = Environment.read(env).coverage_engine.strip().lower() or "auto"
-    return raw if raw in ("auto", "mosdepth", "cnvkit") else "auto"
+    return raw if raw in ENGINES else "auto"
 
 
 #: Below this BAM size, in a process that has not imported CNVkit while the job's CNVkit step

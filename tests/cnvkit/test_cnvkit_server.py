@@ -152,7 +152,7 @@ def test_steps_write_the_same_files_as_cnvkit_processes(job, demo_data):
 def test_the_coverage_entry_runs_in_the_server_like_its_own_process(job, demo_data, engine):
     """localgene's coverage step (both kinds of one BAM) forked by the server: the same .cnn as
     ``python -m localgene.cnvkit.coverage_step``. By default (``auto``) the forked step, CNVkit
-    imported already, runs the mosdepth engine even for a small demo BAM; with
+    imported already, runs the bincount engine even for a small demo BAM; with
     ``LOCALGENE_COVERAGE_ENGINE=cnvkit`` CNVkit's own coverage runs in a child of that step, its
     log as the plain process's and its CPU counted as the step's."""
     from localgene.cnvkit.step import run_entry
@@ -181,7 +181,7 @@ def test_the_coverage_entry_runs_in_the_server_like_its_own_process(job, demo_da
         if engine == "cnvkit":
             assert first == f"$ cnvkit.py coverage {bam} t.{kind}.bed -q 10 -o warm/N1.{kind}coverage.cnn"
         else:
-            assert first == ("# coverage engine: mosdepth base counts + CNVkit's own table code; same .cnn as: "
+            assert first == ("# coverage engine: bincount base counts + CNVkit's own table code; same .cnn as: "
                              f"cnvkit.py coverage {bam} t.{kind}.bed -q 10 -o warm/N1.{kind}coverage.cnn")
     records = {r["step"]: r for r in timeline.read()}
     assert records["coverage-warm"]["runner"] == "server" and records["coverage-plain"]["runner"] == "process"

@@ -1,14 +1,16 @@
-"""The mosdepth coverage engine writes the same bytes as ``cnvkit.py coverage``, or is not used
-(localgene.cnvkit.coverage_engine).
+"""The fast coverage engines (bincount, mosdepth) write the same bytes as ``cnvkit.py coverage``,
+or are not used (localgene.cnvkit.coverage_engine).
 
 Every test compares the engine's ``.cnn`` with ``cnvkit.py coverage`` run as a process on the
 same BAM and bins (byte for byte), and checks which engine the log names. The BAMs are the
-demo data's five and small ones built here with pysam (seeded), holding every read the engine
+demo data's five and small ones built here with pysam (seeded), holding every read an engine
 must count as CNVkit does: duplicates, secondary, supplementary, QC-fail and unmapped reads, low
 MAPQ, deletions, reference skips, insertions, soft and hard clips, reads crossing bin edges,
-overlapping mates, empty bins, bins on a contig the BAM lacks, a gene named ``NA``; and the
-cases the engine must refuse: a read running past its contig's end, a mapped read with no
-reference-consuming CIGAR operation, ``--count``, a broken mosdepth (``libhts.so`` missing).
+overlapping mates, empty bins, bins on a contig the BAM lacks, a gene named ``NA``, a stack of
+reads deeper than a pileup's usual cap; the two reads mosdepth miscounts and bincount counts as
+bedcov does (a read running past its contig's end, a mapped read with no reference-consuming
+CIGAR operation); and the cases that must go to another engine: those reads for mosdepth,
+``--count``, a broken mosdepth (``libhts.so`` missing), a bincount that cannot be built.
 """
 
 from __future__ import annotations
@@ -131,12 +133,23 @@ def by_engine(bam: Path, bins: dict[str, Path], outdir: Path, options: list[str]
     return {kind: (outdir / f"{kind}.cnn").read_bytes() for kind in bins}, text
 
 
+FAST = ["bincount", "mosdepth"]
+
+
 def engine_named(log: str) -> str:
     first, second = log.splitlines()[:2]
-    if first.startswith("# coverage engine: mosdepth"):
-        return "mosdepth"
+    for name in FAST:
+        if first.startswith(f"# coverage engine: {name} base counts + CNVkit's own table code; "):
+            return name
     assert first.startswith("$ cnvkit.py coverage ") and second.startswith("# coverage engine: cnvkit ("), log
     return "cnvkit"
+
+
+@pytest.fixture(params=FAST)
+def fast(request, monkeypatch):
+    """Each fast engine in turn, asked for by name."""
+    monkeypatch.setenv(engine.ENV_ENGINE, request.param)
+    return request.param
 
 
 def depth_of(cnn: bytes, chrom: str, start: int, end: int) -> float:
@@ -158,10 +171,10 @@ def tricky(tmp_path_factory):
     (["-q", "10"], {"min_mapq": 10}),
     (["-q", "30", "-p", "2"], {"min_mapq": 30, "processes": 2}),
 ])
-def test_every_flag_and_cigar_op_gives_cnvkits_bytes(tricky, tmp_path, options, values):
+def test_every_flag_and_cigar_op_gives_cnvkits_bytes(tricky, tmp_path, options, values, fast):
     bam, bins = tricky
     ours, logs = by_engine(bam, {"target": bins}, tmp_path, options, values, threads=2)
-    assert engine_named(logs["target"]) == "mosdepth"
+    assert engine_named(logs["target"]) == fast
     assert ours["target"] == by_cnvkit(bam, bins, tmp_path / "cnvkit.cnn", options)
     # The planted truth: the hand-placed reads' bases, as CNVkit defines them.
     expected = sum(b for name, _, _, _, mapq, b in HANDMADE if mapq >= values["min_mapq"])
@@ -171,7 +184,7 @@ def test_every_flag_and_cigar_op_gives_cnvkits_bytes(tricky, tmp_path, options, 
     assert "\tNA\t" not in ours["target"].decode() and "c2\t2000\t2050\t-\t" in ours["target"].decode()
 
 
-def test_demo_bams_target_and_antitarget_in_one_pass_give_cnvkits_bytes(demo_data, tmp_path):
+def test_demo_bams_target_and_antitarget_in_one_pass_give_cnvkits_bytes(demo_data, tmp_path, fast):
     """The demo job's bins (cnvkit.py target --split --annotate, antitarget) and -q 10."""
     def run(*argv):
         subprocess.run([CNVKIT, *map(str, argv)], check=True, capture_output=True)
@@ -186,18 +199,23 @@ def test_demo_bams_target_and_antitarget_in_one_pass_give_cnvkits_bytes(demo_dat
         out.mkdir()
         ours, logs = by_engine(demo_data / f"{sample}.bam", bins, out, ["-q", "10"], {"min_mapq": 10})
         for kind in bins:
-            assert engine_named(logs[kind]) == "mosdepth", logs[kind]
+            assert engine_named(logs[kind]) == fast, logs[kind]
             theirs = by_cnvkit(demo_data / f"{sample}.bam", bins[kind], out / f"cnvkit.{kind}.cnn", ["-q", "10"])
             assert ours[kind] == theirs, (sample, kind)
 
 
-@pytest.mark.parametrize("extra, why, threads", [
-    ([("c2", 19_950, "100M", 0)], "mosdepth failed", 1),  # runs 50 bases past the end of c2
-    ([("c2", 19_950, "100M", 0)], "mosdepth failed", 2),  # (guard and mosdepth side by side)
-    ([("c1", 30_000, "50S50I", 0)], "no reference-consuming CIGAR operation", 1),
-    ([("c1", 30_000, "100S", 0)], "no reference-consuming CIGAR operation", 2),
-])
-def test_reads_the_engine_cannot_count_as_cnvkit_fall_back_to_cnvkit(tmp_path, extra, why, threads):
+#: Reads mosdepth counts otherwise than bedcov, and why the mosdepth engine refuses them.
+MOSDEPTH_MISCOUNTS = [
+    ([("c2", 19_950, "100M", 0)], "mosdepth failed"),  # runs 50 bases past the end of c2
+    ([("c1", 30_000, "50S50I", 0)], "no reference-consuming CIGAR operation"),
+    ([("c1", 30_000, "100S", 0)], "no reference-consuming CIGAR operation"),
+]
+
+
+@pytest.mark.parametrize("extra, why", MOSDEPTH_MISCOUNTS)
+@pytest.mark.parametrize("threads", [1, 2])  # (2: the guard and mosdepth side by side)
+def test_reads_mosdepth_cannot_count_as_cnvkit_fall_back_to_cnvkit(tmp_path, monkeypatch, extra, why, threads):
+    monkeypatch.setenv(engine.ENV_ENGINE, "mosdepth")
     bam = build_bam(tmp_path / "edge.bam", extra)
     bins = write_bins(tmp_path / "bins.bed")
     ours, logs = by_engine(bam, {"target": bins}, tmp_path, ["-q", "10"], {"min_mapq": 10}, threads=threads)
@@ -205,7 +223,32 @@ def test_reads_the_engine_cannot_count_as_cnvkit_fall_back_to_cnvkit(tmp_path, e
     assert ours["target"] == by_cnvkit(bam, bins, tmp_path / "cnvkit.cnn", ["-q", "10"])
 
 
-def test_such_a_read_filtered_out_anyway_does_not_stop_the_engine(tmp_path):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_bincount_counts_those_reads_as_cnvkit_does(tmp_path, threads):
+    """All of them in one BAM, under ``auto``: bincount counts them, and the bins they touch
+    get CNVkit's bytes (a read past the end adds its bases inside the last bin; a read with no
+    reference base adds nothing)."""
+    bam = build_bam(tmp_path / "edge.bam", [r for extra, _ in MOSDEPTH_MISCOUNTS for r in extra])
+    bins = write_bins(tmp_path / "bins.bed")
+    ours, logs = by_engine(bam, {"target": bins}, tmp_path, ["-q", "10"], {"min_mapq": 10}, threads=threads)
+    assert engine_named(logs["target"]) == "bincount", logs["target"]
+    assert ours["target"] == by_cnvkit(bam, bins, tmp_path / "cnvkit.cnn", ["-q", "10"])
+    # the last bin of c2 holds the 50 bases of the read running past its end (it is empty without it)
+    assert depth_of(ours["target"], "c2", 9000, 20_000) * 11_000 == pytest.approx(50, abs=1e-3)
+
+
+def test_a_stack_deeper_than_a_pileups_usual_cap_gives_cnvkits_bytes(tmp_path, fast):
+    """9000 reads on one spot: bedcov counts them all (its pileup depth cap is INT_MAX), and so
+    must the engine; a cap of 8000, mpileup's default, would lose 1000 x 100 bases."""
+    bam = build_bam(tmp_path / "deep.bam", [("c1", 40_000, "100M", 0)] * 9000)
+    bins = write_bins(tmp_path / "bins.bed")
+    ours, logs = by_engine(bam, {"target": bins}, tmp_path, [], {"min_mapq": 0})
+    assert engine_named(logs["target"]) == fast, logs["target"]
+    assert ours["target"] == by_cnvkit(bam, bins, tmp_path / "cnvkit.cnn", [])
+
+
+def test_such_a_read_filtered_out_anyway_does_not_stop_mosdepth(tmp_path, monkeypatch):
+    monkeypatch.setenv(engine.ENV_ENGINE, "mosdepth")
     bam = build_bam(tmp_path / "edge.bam", [("c1", 30_000, "50S50I", 0x400), ("c2", 19_950, "100M", 0x400)])
     bins = write_bins(tmp_path / "bins.bed")
     ours, logs = by_engine(bam, {"target": bins}, tmp_path, [], {"min_mapq": 0})
@@ -224,7 +267,8 @@ def test_count_and_forced_cnvkit_run_cnvkit(tricky, tmp_path, monkeypatch):
 
 
 def test_a_mosdepth_that_cannot_load_libhts_falls_back_to_cnvkit(tricky, tmp_path, monkeypatch):
-    """What Debian's mosdepth does without libhts-dev: exits 1 saying it cannot load libhts.so."""
+    """What Debian's mosdepth does without libhts-dev: exits 1 saying it cannot load libhts.so.
+    The mosdepth engine then leaves the bins to CNVkit; ``auto``, with bincount, does not need it."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake = bin_dir / "mosdepth"
@@ -233,9 +277,39 @@ def test_a_mosdepth_that_cannot_load_libhts_falls_back_to_cnvkit(tricky, tmp_pat
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     assert "libhts.so" in engine.tools_missing()
     bam, bins = tricky
+    theirs = by_cnvkit(bam, bins, tmp_path / "cnvkit.cnn", ["-q", "10"])
+    ours, logs = by_engine(bam, {"target": bins}, tmp_path, ["-q", "10"], {"min_mapq": 10})
+    assert engine_named(logs["target"]) == "bincount" and ours["target"] == theirs
+    monkeypatch.setenv(engine.ENV_ENGINE, "mosdepth")
     ours, logs = by_engine(bam, {"target": bins}, tmp_path, ["-q", "10"], {"min_mapq": 10})
     assert engine_named(logs["target"]) == "cnvkit" and "could not load: libhts.so" in logs["target"]
+    assert ours["target"] == theirs
+
+
+def _no_bincount(monkeypatch, tmp_path):
+    """bincount not built, and a C compiler that fails as it does without libhts-dev."""
+    from localgene.cnvkit import coverage_counter
+
+    monkeypatch.setattr(coverage_counter, "_build_dirs", lambda: [tmp_path / "build"])
+    cc = tmp_path / "cc"
+    cc.write_text("#!/bin/sh\necho 'bincount.c:33:10: fatal error: htslib/sam.h: No such file or directory' >&2\n"
+                  "exit 1\n")
+    cc.chmod(cc.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("CC", str(cc))
+
+
+def test_without_bincount_auto_takes_mosdepth_and_says_why(tricky, tmp_path, monkeypatch):
+    _no_bincount(monkeypatch, tmp_path)
+    bam, bins = tricky
+    ours, logs = by_engine(bam, {"target": bins}, tmp_path, ["-q", "10"], {"min_mapq": 10})
+    assert engine_named(logs["target"]) == "mosdepth", logs["target"]
+    assert "# bincount not used: bincount did not build (bincount.c:33:10: fatal error: htslib/sam.h" \
+        in logs["target"] and "libhts-dev" in logs["target"]
     assert ours["target"] == by_cnvkit(bam, bins, tmp_path / "cnvkit.cnn", ["-q", "10"])
+    assert not list((tmp_path / "build").glob("bincount-*")), "a failed build left a binary"
+    monkeypatch.setenv(engine.ENV_ENGINE, "bincount")  # asked for by name: CNVkit rather than mosdepth
+    ours, logs = by_engine(bam, {"target": bins}, tmp_path, ["-q", "10"], {"min_mapq": 10})
+    assert engine_named(logs["target"]) == "cnvkit" and "bincount did not build" in logs["target"]
 
 
 def test_a_bin_past_its_contig_end_is_left_to_cnvkit(tricky, tmp_path):
@@ -248,11 +322,15 @@ def test_a_bin_past_its_contig_end_is_left_to_cnvkit(tricky, tmp_path):
 
 
 def test_too_little_memory_for_mosdepth_is_left_to_cnvkit(tricky, tmp_path, monkeypatch):
-    """A SLURM step given less memory than mosdepth's per-base array of the longest contig."""
+    """A SLURM step given less memory than mosdepth's per-base array of the longest contig;
+    bincount holds no such array and runs there."""
     assert engine.memory_limit(2, {"SLURM_MEM_PER_CPU": "100"}) <= 200 << 20
     assert engine.mosdepth_memory({"chr1": 248_956_422, "chr2": 242_193_529}) > 1950 << 20
     bam, bins = tricky
     monkeypatch.setenv("SLURM_MEM_PER_NODE", "100")  # 100 MB: less than the step needs beside mosdepth
+    ours, logs = by_engine(bam, {"target": bins}, tmp_path, [], {"min_mapq": 0})
+    assert engine_named(logs["target"]) == "bincount", logs["target"]
+    monkeypatch.setenv(engine.ENV_ENGINE, "mosdepth")
     ours, logs = by_engine(bam, {"target": bins}, tmp_path, [], {"min_mapq": 0})
     assert engine_named(logs["target"]) == "cnvkit" and "mosdepth needs about" in logs["target"], logs["target"]
     assert ours["target"] == by_cnvkit(bam, bins, tmp_path / "cnvkit.cnn", [])

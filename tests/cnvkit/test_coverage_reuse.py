@@ -159,7 +159,7 @@ def cnn(job_dir: Path, sample: str, kind: str) -> bytes:
 
 def computed(log: str) -> bool:
     """Computed by this job, by either engine (localgene.cnvkit.coverage_engine names it first)."""
-    return log.startswith(("$ cnvkit.py coverage ", "# coverage engine: mosdepth"))
+    return log.startswith(("$ cnvkit.py coverage ", "# coverage engine: bincount", "# coverage engine: mosdepth"))
 
 
 @pytest.mark.workflow
