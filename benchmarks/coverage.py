@@ -12,11 +12,15 @@ run, one after the other:
 * ``samtools view -c -@ T-1`` of the BAM: the cost of decoding it once (the floor);
 * localgene's coverage step as a job runs it: the ``coverage`` entry forked by a real CNVkit
   step server (:mod:`localgene.cnvkit.server`, CNVkit imported before the fork, so no import is
-  paid), writing both ``.cnn`` with the mosdepth engine (guard pass, one mosdepth pass, CNVkit's
-  table code); CPU and wall as the job's timeline records them (``wait4`` of the forked step);
+  paid), writing both ``.cnn`` with the bincount engine (the default: one bincount pass,
+  CNVkit's table code); CPU and wall as the job's timeline records them (``wait4`` of the
+  forked step);
 * the same engine in a process of its own, CNVkit's import included (a step without a server);
-* the engine's two passes over the BAM alone (guard ``samtools view -c -e 'rlen==0'`` and
-  mosdepth), as the step runs them with T threads (one after the other, or side by side);
+* the bincount pass alone (``bincount -@ T-1``);
+* the mosdepth engine in the step server (where bincount cannot be built: guard pass, one
+  mosdepth pass, CNVkit's table code), and its two passes over the BAM alone (guard ``samtools
+  view -c -e 'rlen==0'`` and mosdepth), as the step runs them with T threads (one after the
+  other, or side by side);
 * ``cnvkit.py coverage -p T`` of the target bins, then of the antitarget bins (two processes).
 
 Prints CPU seconds (user + system of every process) and wall seconds of each, and their ratios
@@ -104,7 +108,8 @@ def in_server(bam: Path, target: Path, antitarget: Path, out: Path, q: str, thre
         sys.exit(f"the coverage entry failed ({code}): {(out / 'target.log').read_text()[-2000:]}")
     record = next(r for r in reversed(timeline.read()) if r["step"] == tag)
     first = (out / "target.log").read_text().splitlines()[0]
-    return record["cpu_s"], record["wall_s"], "mosdepth" if "mosdepth" in first else "cnvkit"
+    named = first.split()[3] if first.startswith("# coverage engine: ") else "cnvkit"
+    return record["cpu_s"], record["wall_s"], named
 
 
 def main() -> None:
@@ -123,7 +128,10 @@ def main() -> None:
     args.bam = args.bam.resolve()
     data = args.bam.parent
     env = dict(os.environ, PYTHONPATH=f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-               LOCALGENE_COVERAGE_ENGINE="mosdepth")
+               LOCALGENE_COVERAGE_ENGINE="bincount")
+    from localgene.cnvkit import coverage_counter
+
+    bincount = str(coverage_counter.binary())
     env.pop("LOCALGENE_WARM", None)
     idxstats = subprocess.run(["samtools", "idxstats", str(args.bam)], capture_output=True, text=True, check=True)
     reads = sum(int(f[2]) + int(f[3]) for f in (line.split("\t") for line in idxstats.stdout.splitlines()))
@@ -152,6 +160,8 @@ def main() -> None:
                     floor = measured(["samtools", "view", "-c", *at, bam])
                     served = in_server(args.bam, target, antitarget, scratch / f"server{t}", q, t, env,
                                        f"coverage-{run}-{t}")
+                    served_md = in_server(args.bam, target, antitarget, scratch / f"servermd{t}", q, t,
+                                          dict(env, LOCALGENE_COVERAGE_ENGINE="mosdepth"), f"coverage-md-{run}-{t}")
                     own = scratch / f"own{t}"
                     own.mkdir(exist_ok=True)
                     alone = measured([sys.executable, "-c", OWN_PROCESS, bam, str(target), str(antitarget),
@@ -161,6 +171,7 @@ def main() -> None:
                     guard_at = ["-@", str(t // 2 - 1)] if t // 2 > 1 else []
                     subprocess.run(f"cat {target} {antitarget} | cut -f1-3 | sort -k1,1 -k2,2n > {scratch}/both.bed",
                                    shell=True, check=True)
+                    counted = measured([bincount, "-F", "1796", "-Q", q, *at, bam, f"{scratch}/both.bed"])
                     passes = measured(
                         ["samtools", "view", "-c", "-F", "1796", "-q", q, "-e", "rlen==0", *guard_at, bam],
                         ["env", "MOSDEPTH_PRECISION=10", "mosdepth", "-n", "-x", "-F", "1796", "-Q", q,
@@ -176,11 +187,14 @@ def main() -> None:
                                          "-o", str(scratch / f"cnvkit{t}" / f"{k}.cnn")]
                                         for k, b in (("target", target), ("antitarget", antitarget))])
                     same = all(filecmp.cmp(scratch / f"cnvkit{t}" / f"{k}.cnn", d / f"{k}.cnn", shallow=False)
-                               for k in ("target", "antitarget") for d in (scratch / f"server{t}", own))
+                               for k in ("target", "antitarget")
+                               for d in (scratch / f"server{t}", scratch / f"servermd{t}", own))
                     print(f"run {run}, {t} thread{'s' if t > 1 else ''}:")
                     rows = (("samtools view -c (the floor)", floor),
-                            ("localgene engine in the step server", served[:2]),
+                            (f"localgene engine ({served[2]}) in the step server", served[:2]),
                             ("  same, own process (CNVkit import incl.)", alone),
+                            ("  its bincount pass alone", counted),
+                            (f"mosdepth engine ({served_md[2]}) in the step server", served_md[:2]),
                             ("  its two passes, as the step runs them", passes),
                             ("  guard pass alone (-e 'rlen==0')", guard),
                             ("  mosdepth alone", mosdepth),
