@@ -117,7 +117,9 @@ def _entry_main(entry: str | None):
     if entry is None:
         from cnvlib.cnvkit import main
 
-        return lambda argv: main()
+        from localgene.cnvkit.cbs_warm import wrap
+
+        return wrap(lambda argv: main())  # a CBS segment step: one warm R process for its arms
     import importlib
 
     module = importlib.import_module(ENTRIES[entry])
