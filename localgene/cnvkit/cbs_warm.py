@@ -17,7 +17,9 @@ would return it; everything before and after is CNVkit's. Only the calls CNVkit 
 step's own process with exactly its CBS script are answered so; any other call, a call from
 ``segment -p``'s pool processes, a worker that cannot start or dies, and any failing script go
 to CNVkit's own ``call_quiet`` (a failing arm then fails as CNVkit's would, with its message).
-The step log's last line says how many arms the warm R process segmented.
+The step's log stays what ``cnvkit.py segment`` writes; the server's log
+(``logs/cnvkit-server.log``) gets a line per step saying how many arms the warm R process
+segmented.
 """
 
 from __future__ import annotations
@@ -25,11 +27,10 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
 
 WORKER = Path(__file__).with_name("cbs_worker.R")
 FLAGS = ("--no-restore", "--no-environ")
@@ -114,8 +115,9 @@ def cbs_rscript(argv: list[str]) -> str | None:
 
 
 @contextlib.contextmanager
-def warm_cbs(rscript: str, log: IO[str]) -> Iterator[Worker]:
-    """CNVkit's CBS calls in this block answered by one warm R process."""
+def warm_cbs(rscript: str, note: Callable[[str], None]) -> Iterator[Worker]:
+    """CNVkit's CBS calls in this block answered by one warm R process; ``note`` gets a line
+    saying how many it answered."""
     from cnvlib import core
     from cnvlib.segmentation import cbs
 
@@ -136,20 +138,26 @@ def warm_cbs(rscript: str, log: IO[str]) -> Iterator[Worker]:
         core.call_quiet = real
         worker.close()
         if worker.served and os.getpid() == worker.owner:
-            log.write(f"# CBS: {worker.served} chromosome arm{'s' if worker.served != 1 else ''} segmented by "
-                      f"CNVkit's CBS script in one warm R process ({rscript} {' '.join(FLAGS)}, "
-                      "localgene/cnvkit/cbs_worker.R), not one Rscript each\n")
-            log.flush()
+            note(f"{worker.served} chromosome arm{'s' if worker.served != 1 else ''} segmented by CNVkit's "
+                 f"CBS script in one warm R process ({rscript} {' '.join(FLAGS)} cbs_worker.R), not one "
+                 "Rscript each")
 
 
-def wrap(main: Callable[[list[str]], object]) -> Callable[[list[str]], object]:
-    """CNVkit's ``main`` for a step forked by the server: a CBS segment step with the warm R."""
+def wrap(main: Callable[[list[str]], object], server_log: str) -> Callable[[list[str]], object]:
+    """CNVkit's ``main`` for a step forked by the server: a CBS segment step with the warm R,
+    its note appended to the server's log (the step's own log stays CNVkit's)."""
 
     def run(argv: list[str]) -> object:
         rscript = cbs_rscript(argv)
         if rscript is None:
             return main(argv)
-        with warm_cbs(rscript, sys.stderr):
+
+        def note(line: str) -> None:
+            with contextlib.suppress(OSError), open(server_log, "a") as fh:
+                fh.write(f"{time.strftime('%H:%M:%S')} cnvkit-server[{os.getpid()}]: "
+                         f"{' '.join(map(str, argv))}: {line}\n")
+
+        with warm_cbs(rscript, note):
             return main(argv)
 
     return run

@@ -119,7 +119,8 @@ def _entry_main(entry: str | None):
 
         from localgene.cnvkit.cbs_warm import wrap
 
-        return wrap(lambda argv: main())  # a CBS segment step: one warm R process for its arms
+        # a CBS segment step: one warm R process for its arms (the step's cwd is the job folder)
+        return wrap(lambda argv: main(), LOG)
     import importlib
 
     module = importlib.import_module(ENTRIES[entry])
