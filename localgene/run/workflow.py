@@ -263,7 +263,13 @@ def _send(proc: subprocess.Popen, sig: int) -> None:
 
 
 #: How long Snakemake may take to show it got a group's SIGINT before it is sent one itself.
-INTERRUPT_GRACE_SECONDS = 10.0
+#: Its scheduler loop says so as the KeyboardInterrupt reaches it (well under a second, even
+#: on a loaded machine); a SIGINT sent to the job process alone (``kill -INT``) must not leave
+#: the run going for long: a demo job's remaining steps take only seconds.
+INTERRUPT_GRACE_SECONDS = 3.0
+#: How long Snakemake may take to say it cancels, once it has its SIGINT, before the CNVkit
+#: step server's steps are interrupted anyway.
+STEPS_GRACE_SECONDS = 10.0
 #: How long Snakemake may take to exit after a cancel (its SLURM plugin sleeps up to 180 s
 #: between status checks and exits only when that sleep ends) before it is killed.
 EXIT_BOUND_SECONDS = 240.0
@@ -293,7 +299,7 @@ def _stop_after_interrupt(proc: subprocess.Popen, log, signame: str, *, pgid: in
     Its output keeps going to the log meanwhile (a full pipe would block it).
 
     ``stop_steps`` (the CNVkit step server's interrupt) is called once Snakemake has said it
-    cancels, or INTERRUPT_GRACE_SECONDS after Snakemake got its SIGINT without saying so:
+    cancels, or STEPS_GRACE_SECONDS after Snakemake got its SIGINT without saying so:
     steps stopped earlier would fail first, and Snakemake would end on a failed step
     instead of its own cancel.
     """
@@ -330,7 +336,7 @@ def _stop_after_interrupt(proc: subprocess.Popen, log, signame: str, *, pgid: in
                 if not heard.is_set():
                     _sigint_group(proc, pgid, own_group)
                 sent, sent_at = True, now
-            if stop_steps is not None and sent and (heard.is_set() or now - sent_at > INTERRUPT_GRACE_SECONDS):
+            if stop_steps is not None and sent and (heard.is_set() or now - sent_at > STEPS_GRACE_SECONDS):
                 stop_steps()
                 stop_steps = None
             if execution.is_slurm and sent and now >= next_sweep and now - sent_at > 1.0:

@@ -152,9 +152,19 @@ def test_a_cbs_step_in_the_server_writes_cnvkits_bytes_and_finds_the_loss(served
     assert [(c, s, e) for c, s, e, _ in lost] == [(LOSS[0], LOSS[1] * 1000, (LOSS[2] - 1) * 1000 + 800)], lost
 
 
-@pytest.mark.parametrize("options", [["-m", "cbs", "-p", "2"], ["-m", "haar"]])
-def test_a_pool_or_another_method_runs_as_cnvkit_alone_would(served, options):
-    warm, plain, log = segment_both_ways(served, options, options[1] + options[-1])
+def test_a_pool_runs_as_cnvkit_alone_would(served):
+    from cnvlib import parallel
+
+    warm, plain, log = segment_both_ways(served, ["-m", "cbs", "-p", "2"], "cbs-p2")
+    assert warm == plain
+    if parallel.available_cpus() > 1:  # a pool of 2: its processes run the real Rscript
+        assert log == "", log
+    else:  # CNVkit runs the arms in the step's own process (SerialPool), so the warm R answers them
+        assert ": 4 chromosome arms segmented by CNVkit's CBS script in one warm R process" in log, log
+
+
+def test_another_method_runs_as_cnvkit_alone_would(served):
+    warm, plain, log = segment_both_ways(served, ["-m", "haar"], "haar")
     assert warm == plain and log == "", log
 
 
