@@ -14,7 +14,8 @@ CNVkit's calls is answered by running **the same script with the same arguments*
 copy of that process, which starts from the state a fresh Rscript has after loading DNAcopy
 (the script's ``set.seed`` included). The SEG table comes back to CNVkit as ``call_quiet``
 would return it; everything before and after is CNVkit's. Only the calls CNVkit makes from the
-step's own process with exactly its CBS script are answered so; any other call, a call from
+step's own process with exactly its CBS script are answered so (``segment -p N`` too where
+CNVkit sees one usable CPU and runs the arms in-process); any other call, a call from
 ``segment -p``'s pool processes, a worker that cannot start or dies, and any failing script go
 to CNVkit's own ``call_quiet`` (a failing arm then fails as CNVkit's would, with its message).
 The step's log stays what ``cnvkit.py segment`` writes; the server's log

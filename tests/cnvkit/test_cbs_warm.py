@@ -143,11 +143,15 @@ def segments(cns: bytes) -> list[tuple[str, int, int, float]]:
     return [(f[0], int(f[1]), int(f[2]), float(f[4])) for f in (line.split("\t") for line in lines)]
 
 
+#: The server log's line for a segment step whose 4 arms the warm R process answered.
+WARM_NOTE = ": 4 chromosome arms segmented by CNVkit's CBS script in one warm R process"
+
+
 @pytest.mark.parametrize("options", [["-m", "cbs"], [], ["-m", "cbs", "--smooth-cbs", "-t", "0.001"]])
 def test_a_cbs_step_in_the_server_writes_cnvkits_bytes_and_finds_the_loss(served, options):
     warm, plain, log = segment_both_ways(served, options, f"cbs{len(options)}")
     assert warm == plain
-    assert ": 4 chromosome arms segmented by CNVkit's CBS script in one warm R process" in log, log
+    assert WARM_NOTE in log, log
     lost = [s for s in segments(warm) if s[3] < -0.7]
     assert [(c, s, e) for c, s, e, _ in lost] == [(LOSS[0], LOSS[1] * 1000, (LOSS[2] - 1) * 1000 + 800)], lost
 
@@ -160,7 +164,7 @@ def test_a_pool_runs_as_cnvkit_alone_would(served):
     if parallel.available_cpus() > 1:  # a pool of 2: its processes run the real Rscript
         assert log == "", log
     else:  # CNVkit runs the arms in the step's own process (SerialPool), so the warm R answers them
-        assert ": 4 chromosome arms segmented by CNVkit's CBS script in one warm R process" in log, log
+        assert WARM_NOTE in log, log
 
 
 def test_another_method_runs_as_cnvkit_alone_would(served):
