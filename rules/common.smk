@@ -11,11 +11,13 @@ from localgene import settings as lg_settings
 from localgene.cnvkit import workflow_steps as lg_workflow_steps
 from localgene.run import slurm_job as lg_slurm_job
 
-# On SLURM, each SLURM job's script runs the job's steps itself, in threads on the job's CPUs
-# (no srun and no Snakemake per step), and the plugin polls at most every
-# seconds-between-status-checks (localgene.run.slurm_job, docs/hpc.md).
+# On SLURM, each SLURM job's script starts the job's CNVkit step server before its Snakemake and
+# runs the job's steps itself, in threads on the job's CPUs (no srun and no Snakemake per step),
+# and the plugin polls at most every seconds-between-status-checks (localgene.run.slurm_job,
+# docs/hpc.md).
 if workflow.is_main_process:
     lg_slurm_job.job_script_runs_the_steps()
+    lg_slurm_job.job_script_starts_its_server()
     lg_slurm_job.polls_at_most_every()
 lg_slurm_job.use_the_jobs_cpus(workflow)
 

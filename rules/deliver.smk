@@ -16,15 +16,13 @@ RESULTS = (
 rule summary:
     input:
         RESULTS,
+        segment_check=SEGMENT_CHECK,
     output:
         SUMMARY,
     params:
         summary=lambda wc: PLAN.summary(config),
-        # the CBS pitfall check (localgene.cnvkit.segment_check): each sample's .cnr and segment log
-        cnrs={s: CNR.format(sample=s) for s in EXPERIMENTAL},
+        # where the CBS pitfall check's warnings (rule segment_check) are appended too
         segment_logs={s: f"logs/segment/{s}.log" for s in EXPERIMENTAL},
-        segment_method=PLAN.options.segment_method,
-        drop_low_coverage=bool(PLAN.options.value("segment", "drop_low_coverage")),
     log:
         "logs/summary.log",
     run:

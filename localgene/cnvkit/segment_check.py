@@ -5,12 +5,13 @@ with no reads (log2 about -20, CNVkit's stand-in for log2(0)), CBS can return on
 whole chromosome and hide real losses around those bins (measured on synthetic exome data with
 one failed bait; CNVkit issue #683 describes the same). localgene never changes CNVkit's result:
 :func:`check_segment_inputs` counts those bins with CNVkit's own rule (the bins
-``CopyNumArray.drop_low_coverage`` would remove) and the job's summary step records one warning
-per sample in ``results/job.json`` and appends it to that sample's segment log
-(``rules/deliver.smk``, rule ``summary``).
+``CopyNumArray.drop_low_coverage`` would remove); the workflow's ``segment_check`` rule
+(``rules/segment.smk``) writes one warning per sample, which the summary step records in
+``results/job.json`` and appends to that sample's segment log (``rules/deliver.smk``).
 
-The count needs CNVkit (seconds to import): the summary step runs it as an entry of the job's
-CNVkit step server (``cnvkit_server.ENTRIES``: a forked child with CNVkit imported), else as
+The count needs CNVkit (seconds to import): the rule runs it as an entry of the job's CNVkit step
+server (``cnvkit_server.ENTRIES``: a forked child with CNVkit imported; on SLURM, the group job's
+server, the rule being in group ``cnvkit``), else as
 ``python -m localgene.cnvkit.segment_check REQUEST_JSON`` (:func:`main`), never in Snakemake's process.
 """
 

@@ -5,7 +5,9 @@ annotation, writing the job summary and report, delivering results. Each rule's 
 calls :func:`run_step` (``rules/common.smk``: ``localgene_step(...)``), which with the workflow
 profile's ``force-use-threads`` runs in one of Snakemake's threads: no Python process to start
 and no imports to pay again (about 1.2 s a step as a ``script:``). Each function writes what it
-has to say to the step's log, never to stdout (threads share it).
+has to say to the step's log, never to stdout (threads share it). One rule is called directly:
+``segment_check`` (:func:`segment_check`), whose work runs where CNVkit is imported, as a CNVkit
+step's does, with that step's own log and timeline record.
 
 A refused input is written to the rule's log as one ``error: …`` line (which localgene shows
 as the job's failure reason) and the step fails with :class:`StepFailed`, without a traceback
@@ -49,23 +51,31 @@ def annotation_file(params, input, output, log: IO[str]) -> None:  # noqa: A002
     log.write(f"annotation format: {fmt}\n")
 
 
-def segment_warnings(params) -> dict[str, str]:
-    """The CBS pitfall check (:mod:`localgene.cnvkit.segment_check`), where CNVkit is imported already
-    (a child of the job's step server) or in a process of its own: not in Snakemake's."""
-    if params.segment_method != "cbs" or params.drop_low_coverage:
-        return {}
-    out = "logs/segment_check.json"
-    request = {"cnrs": dict(params.cnrs), "method": params.segment_method,
-               "drop_low_coverage": params.drop_low_coverage, "out": out}
-    code = run_entry("segment_check", [json.dumps(request)], "logs/segment_check.log", step="segment_check")
+def segment_check(params: Any, output: str, log: str, conda_prefix: str | None = None) -> None:
+    """Rule ``segment_check``: the CBS pitfall check (:mod:`localgene.cnvkit.segment_check`), which
+    reads the ``.cnr`` files with CNVkit: forked by the job's step server (CNVkit imported already),
+    else ``python -m localgene.cnvkit.segment_check`` (a conda environment's Python with one),
+    never in Snakemake's process. ``{sample: warning}`` is written to ``output`` (``{}`` without
+    CBS, or with ``--drop-low-coverage``: nothing to check, nothing imported)."""
+    if params.method != "cbs" or params.drop_low_coverage:
+        start = time.time()
+        with open(log, "w") as opened:
+            opened.write("no check needed: " + (f"segment runs -m {params.method}\n" if params.method != "cbs"
+                                                else "segment runs with --drop-low-coverage\n"))
+        inputs.write_json(output, {})
+        timeline.record("segment_check", {}, log, start=start, end=time.time(), cpu_s=0.0,
+                        max_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, runner="thread")
+        return
+    request = {"cnrs": dict(params.cnrs), "method": params.method,
+               "drop_low_coverage": params.drop_low_coverage, "out": output}
+    code = run_entry("segment_check", [json.dumps(request)], log, step="segment_check", conda_prefix=conda_prefix)
     if code != 0:
-        raise StepFailed(f"the CBS check of the .cnr files exited with code {code}; see logs/segment_check.log")
-    with open(out) as fh:
-        return json.load(fh)
+        raise StepFailed(f"the CBS check of the .cnr files exited with code {code}; see {log}")
 
 
 def summary(params, input, output, log: IO[str]) -> None:  # noqa: A002
-    found = segment_warnings(params)
+    with open(input.segment_check) as fh:
+        found: dict[str, str] = json.load(fh)
     for sample, warning in found.items():
         with open(params.segment_logs[sample], "a") as segment_log:
             segment_log.write(f"localgene: warning: {warning}\n")

@@ -272,12 +272,14 @@ def add_option(parser) -> None:
         f"env {ENV_EXECUTOR}. Site profile: env {ENV_PROFILE} (laid over config/<NAME>); docs/hpc.md")
 
 
-#: The workflow's CNVkit steps run on the cluster, and what one instance of each is per job:
-#: once, per BAM and bin set, or per experimental sample (localgene's own rules stay local).
+#: The workflow's steps run on the cluster, and what one instance of each is per job: once, per
+#: BAM (coverage writes its target and antitarget tables) or per experimental sample.
+#: localgene's own small rules (inputs, summary, report, delivery) stay on the submitting machine.
 CLUSTER_STEPS: dict[str, str] = {
-    "access": "once", "target": "once", "antitarget": "once", "coverage": "per BAM and bin set",
+    "access": "once", "target": "once", "antitarget": "once", "coverage": "per BAM",
     "reference": "once", "sex": "once", "fix": "per sample", "segment": "per sample", "call": "per sample",
-    "genemetrics": "per sample", "scatter": "per sample", "diagram": "per sample",
+    "genemetrics": "per sample", "scatter": "per sample", "diagram": "per sample", "metrics": "once",
+    "segment_check": "once",
 }
 
 
@@ -316,8 +318,8 @@ def step_requests(execution: Execution, plan, cores: int, profile: Mapping[str, 
     rows = []
     for step, kind in CLUSTER_STEPS.items():
         threads = plan.threads(step, cores) if step in plan.options.steps else 1
-        if kind == "per BAM and bin set":
-            instances = [(f"sample={s}, kind={k}", bams[s]) for s in plan.samples for k in ("target", "antitarget")]
+        if kind == "per BAM":
+            instances = [(f"sample={s}", bams[s]) for s in plan.samples]
         elif kind == "per sample":
             instances = [(f"sample={s}", 0.0) for s in plan.experimental]
         else:

@@ -19,8 +19,13 @@ Snakemake costs 2.5 s of CPU per step (its import alone), more than most CNVkit 
   ``seconds-between-status-checks`` is the longest pause (the plugin's back-off up to it).
 * :func:`use_the_jobs_cpus` (job script): Snakemake's ``--cores all`` there would count every CPU
   of the node; the job's own (``SLURM_CPUS_ON_NODE``) are its cores.
+* :func:`job_script_starts_its_server` (main process): each job's script is
+  ``python -m localgene.run.slurm_job_script`` in place of ``python -m snakemake``: it starts the
+  job's CNVkit step server (:func:`start_job_server`) and then runs that Snakemake in its own
+  process, so CNVkit is imported while Snakemake starts and reads the workflow (~3 s on the demo)
+  rather than after.
 * :func:`start_step_server` (job script): one CNVkit step server for the SLURM job (CNVkit imported
-  once per job instead of once per step). Its socket and log are named after the SLURM job id
+  once per job instead of once per step; the one the job script started, where it did). Its socket and log are named after the SLURM job id
   (several group jobs of a run may run at once in one job folder), its address goes into the
   environment of the steps, and it stops when that Snakemake ends (at its exit, or by SIGTERM
   from the kernel when it dies: it never outlives the SLURM job). Where no server can be used
@@ -35,7 +40,8 @@ from __future__ import annotations
 import atexit
 import os
 import sys
-from collections.abc import Mapping, MutableMapping
+import time
+from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
 
 from localgene.cnvkit import server_process
@@ -52,6 +58,12 @@ PLUGIN_TESTED = ("2.8.",)
 JOBSTEP_ARGS = "--executor slurm-jobstep --jobs 1"
 #: What the job script's Snakemake gets instead: Snakemake's local executor, steps in threads.
 LOCAL_ARGS = "--force-use-threads"
+#: What the job script runs in place of ``python -m snakemake`` (:func:`job_script_starts_its_server`).
+JOB_SCRIPT_MODULE = "localgene.run.slurm_job_script"
+
+#: In the job script's process: the server :func:`start_job_server` started (or None where it did
+#: not start one), once it has been called; :func:`start_step_server` then adopts it.
+_STARTED: list[server_process.ServerProcess | None] = []
 
 
 def is_job_script(workflow, env: Mapping[str, str] | None = None) -> bool:
@@ -64,20 +76,44 @@ def is_job_script(workflow, env: Mapping[str, str] | None = None) -> bool:
 def job_script_runs_the_steps() -> bool:
     """Make the SLURM plugin start each job's script as a Snakemake that runs the job's steps
     itself (local executor, threads); whether it does (False: unknown plugin, left alone)."""
+
+    def wrap(own):
+        def general_args(self):
+            args = own(self)
+            # anything else than the plain jobstep arguments (e.g. its script mode): the plugin's way
+            return LOCAL_ARGS if args.strip() == JOBSTEP_ARGS else args
+        return general_args
+
+    return _wrap_method("additional_general_args", wrap)
+
+
+def job_script_starts_its_server() -> bool:
+    """Make the SLURM plugin's job scripts run :data:`JOB_SCRIPT_MODULE` (the job's CNVkit step
+    server, then Snakemake in the same process) in place of ``python -m snakemake``; whether it
+    does (False: unknown plugin, left alone; a command without ``<python> -m snakemake`` stays)."""
+
+    def wrap(own):
+        def format_job_exec(self, job):
+            command = own(self, job)
+            python = self.get_python_executable()
+            return command.replace(f"{python} -m snakemake ", f"{python} -m {JOB_SCRIPT_MODULE} ", 1)
+        return format_job_exec
+
+    return _wrap_method("format_job_exec", wrap)
+
+
+def _wrap_method(name: str, wrap) -> bool:
+    """Replace method ``name`` of the SLURM plugin's executor by ``wrap(own method)``, once;
+    whether it is replaced (False: an unknown plugin, or one without that method)."""
     executor = _plugin_executor()
-    if executor is None or not hasattr(executor, "additional_general_args"):
+    if executor is None or not hasattr(executor, name):
         return False
-    own = executor.additional_general_args
-    if getattr(own, "localgene_local_steps", False):
+    own = getattr(executor, name)
+    if getattr(own, "localgene_wrapped", False):
         return True
-
-    def general_args(self):
-        args = own(self)
-        # anything else than the plain jobstep arguments (e.g. its script mode): the plugin's way
-        return LOCAL_ARGS if args.strip() == JOBSTEP_ARGS else args
-
-    setattr(general_args, "localgene_local_steps", True)  # noqa: B010
-    executor.additional_general_args = general_args
+    wrapped = wrap(own)
+    setattr(wrapped, "localgene_wrapped", True)  # noqa: B010
+    setattr(executor, name, wrapped)
     return True
 
 
@@ -164,17 +200,47 @@ def log_path(job_id: str) -> str:
 
 def start_step_server(workflow, job_dir: Path | str | None = None,
                       env: MutableMapping[str, str] | None = None) -> server_process.ServerProcess | None:
-    """In the job script's Snakemake of a SLURM job: start the job's CNVkit step server and point
-    this process's environment (the steps') at it; None elsewhere, or when steps run as their
-    own processes."""
+    """In the job script's Snakemake of a SLURM job: the job's CNVkit step server, with this
+    process's environment (the steps') pointing at it; None elsewhere, or when steps run as their
+    own processes. The server :func:`start_job_server` started before Snakemake, where it did;
+    else one started now."""
     if env is None:
         env = os.environ
     if not is_job_script(workflow, env):
         return None
+    if _STARTED:
+        server = _STARTED[0]
+        if server is not None and _uses_conda(workflow):
+            server.stop()  # the steps run in conda environments: no server for them
+            server = _STARTED[0] = None
+        return server
+    return _start(Path(job_dir or Path.cwd()), env, ["--use-conda"] if _uses_conda(workflow) else [])
+
+
+def start_job_server(argv: Sequence[str], env: MutableMapping[str, str] | None = None,
+                     job_dir: Path | str | None = None) -> server_process.ServerProcess | None:
+    """In a SLURM job's script, before Snakemake starts (:data:`JOB_SCRIPT_MODULE`): the job's
+    CNVkit step server, from Snakemake's arguments ``argv`` (none with ``--mode`` other than
+    remote, in a task of ``srun``, with conda environments or ``LOCALGENE_WARM=0``)."""
+    env = os.environ if env is None else env
+    server = None
+    if env.get(ENV_JOB_ID) and not env.get(ENV_STEP_ID) and _arg_value(argv, "--mode") == "remote":
+        folder = Path(job_dir or _arg_value(argv, "--directory") or Path.cwd())
+        job_log = folder / log_path(env[ENV_JOB_ID])
+        job_log.parent.mkdir(parents=True, exist_ok=True)
+        with open(job_log, "a") as log:
+            log.write(f"{time.strftime('%H:%M:%S')} localgene: started by SLURM job "
+                      f"{env[ENV_JOB_ID]}'s script, before its Snakemake\n")
+        server = _start(folder, env, argv)
+    _STARTED[:] = [server]
+    return server
+
+
+def _start(job_dir: Path, env: MutableMapping[str, str], snakemake_args: Sequence[str]
+           ) -> server_process.ServerProcess | None:
     job_id = env[ENV_JOB_ID]
     server_env = dict(env)
-    args = ["--use-conda"] if _uses_conda(workflow) else []
-    server = server_process.start(Path(job_dir or Path.cwd()), server_env, local=True, snakemake_args=args,
+    server = server_process.start(job_dir, server_env, local=True, snakemake_args=snakemake_args,
                                   socket=socket_path(job_id), log=log_path(job_id), die_with_parent=True)
     if server is None:
         return None
@@ -182,3 +248,14 @@ def start_step_server(workflow, job_dir: Path | str | None = None,
         env[key] = server_env[key]
     atexit.register(server.stop)
     return server
+
+
+def _arg_value(argv: Sequence[str], flag: str) -> str | None:
+    """The value of ``flag`` in an argument list (``--flag V`` or ``--flag=V``), None without it."""
+    args = list(argv)
+    for i, arg in enumerate(args):
+        if arg == flag and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    return None

@@ -62,3 +62,40 @@ def test_the_check_runs_as_its_own_process_and_writes_its_answer(tmp_path):
     assert list(found) == ["S"] and "S.cnr holds 3 bins with no coverage" in found["S"]
     assert proc.stdout.startswith("warning: segment_conf: S.cnr holds 3 bins")
 
+
+
+def test_the_workflows_segment_check_step_writes_what_the_summary_records(tmp_path, monkeypatch):
+    """Rule segment_check (localgene.cnvkit.workflow_steps.segment_check), here without a step
+    server: the check as a process of its own, one timeline record; nothing to check without CBS."""
+    import json
+    from types import SimpleNamespace
+
+    import pytest
+
+    from localgene.cnvkit import workflow_steps
+    from localgene.cnvkit.step import ENV_SERVER
+    from localgene.run import timeline
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(ENV_SERVER, raising=False)
+    cnrs = {"T1": str(write_cnr(tmp_path / "T1.cnr", dead=0)), "T2": str(write_cnr(tmp_path / "T2.cnr", dead=7))}
+
+    workflow_steps.segment_check(SimpleNamespace(cnrs=cnrs, method="cbs", drop_low_coverage=False),
+                                 "check.json", "check.log")
+    assert json.loads((tmp_path / "check.json").read_text()) == {"T2": cbs_warning("T2", 7)}
+    assert [(r["step"], r["runner"]) for r in timeline.read()] == [("segment_check", "process")]
+
+    for method, drop, why in (("haar", False, "segment runs -m haar"),
+                              ("cbs", True, "segment runs with --drop-low-coverage")):
+        workflow_steps.segment_check(SimpleNamespace(cnrs=cnrs, method=method, drop_low_coverage=drop),
+                                     "none.json", "none.log")
+        assert json.loads((tmp_path / "none.json").read_text()) == {}
+        assert (tmp_path / "none.log").read_text() == f"no check needed: {why}\n"
+    assert timeline.read()[-1]["runner"] == "thread"
+
+    # a .cnr CNVkit cannot read: the step fails, naming its log, which holds the reason
+    (tmp_path / "T1.cnr").write_text("not a table\n")
+    with pytest.raises(workflow_steps.StepFailed, match="see bad.log"):
+        workflow_steps.segment_check(SimpleNamespace(cnrs=cnrs, method="cbs", drop_low_coverage=False),
+                                     "bad.json", "bad.log")
+    assert "ValueError: data table must have at least columns" in (tmp_path / "bad.log").read_text()

@@ -119,11 +119,15 @@ def test_check_prints_the_cluster_facts_and_what_each_step_asks_for(slurm_cluste
     assert "status command: squeue (no accounting)" in report["chosen"]
     steps = report["steps"]
     coverage = [s for s in steps if s["step"] == "coverage"]
-    assert len(coverage) == 10 and all(s["group"] == "cnvkit" and s["slurm_partition"] == "debug" for s in coverage)
+    # one coverage step per BAM (it writes the BAM's target and antitarget tables)
+    assert len(coverage) == 5 and all(s["group"] == "cnvkit" and s["slurm_partition"] == "debug" for s in coverage)
     # mem_mb of coverage grows with its BAM: 1024 + MB / 8
-    t1 = next(s for s in coverage if s["wildcards"] == "sample=T1, kind=target")
+    t1 = next(s for s in coverage if s["wildcards"] == "sample=T1")
     assert t1["mem_mb"] == 1024 + int((demo_data / "T1.bam").stat().st_size / 1e6 / 8)
     assert {s["step"]: s["mem_mb"] for s in steps}["segment"] == 2048
+    # every step that runs on the cluster is listed, in the group config/slurm gives it
+    assert {s["step"] for s in steps if s["group"] == "cnvkit"} >= {"metrics", "segment_check"}
+    assert not {"check_inputs", "summary", "report", "deliver"} & {s["step"] for s in steps}
     assert not (tmp_path / "home" / "jobs").exists() or not any((tmp_path / "home" / "jobs").iterdir())
 
 

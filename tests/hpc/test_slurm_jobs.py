@@ -96,7 +96,7 @@ def demo_runs(slurm_cluster, demo_data, tmp_path_factory):
 
 def test_demo_job_runs_its_cnvkit_steps_in_a_few_grouped_slurm_jobs(slurm_cluster, demo_runs):
     job_dir = demo_runs["slurm"]
-    assert "finished: 35/35 steps" in demo_runs["stdout"]
+    assert "finished: 36/36 steps" in demo_runs["stdout"]
     log = (job_dir / "logs" / "snakemake.log").read_text()
     jobs = _slurm_jobs(log)
     # config/slurm groups every CNVkit step (access ... diagram, and CNVkit's metrics over every
@@ -130,11 +130,17 @@ def test_demo_job_runs_its_cnvkit_steps_in_a_few_grouped_slurm_jobs(slurm_cluste
     assert server_log.name == f"slurm-{next(iter(jobs))}.log"
     server_text = server_log.read_text()
     assert "imported CNVkit" in server_text and server_text.rstrip().endswith("stopped")
+    # started by the job's script before its Snakemake (CNVkit imported while Snakemake starts)
+    assert f"started by SLURM job {next(iter(jobs))}'s script, before its Snakemake" in server_text
     cnvkit_steps = {"access", "target", "antitarget", "coverage", "reference", "sex", "fix", "segment", "call",
                     "genemetrics", "scatter", "diagram", "metrics"}
     records = [r for r in timeline.read(job_dir / timeline.TIMELINE) if r["step"] in cnvkit_steps]
     assert {r["step"] for r in records} == cnvkit_steps
     assert {r["runner"] for r in records} == {"server"}, [(r["step"], r["runner"]) for r in records]
+    # the summary's CBS check too (a step of the group: the submitting machine has no server,
+    # so CNVkit's import is not paid again after the SLURM job)
+    forked = [r["runner"] for r in timeline.read(job_dir / timeline.TIMELINE) if r["step"] == "segment_check"]
+    assert forked == ["server"], forked
     print(f"slurm demo run: {demo_runs['wall']:.0f} s wall, {len(jobs)} SLURM jobs")
 
 

@@ -45,10 +45,13 @@ def plugin_restored(monkeypatch):
     monkeypatch.setattr(slurm_plugin.Executor, "additional_general_args",
                         slurm_plugin.Executor.additional_general_args)
     # the property is inherited: restore by deleting what the test sets on the plugin's class
-    had = "next_seconds_between_status_checks" in vars(slurm_plugin.Executor)
+    had = {name: name in vars(slurm_plugin.Executor) for name in ("next_seconds_between_status_checks",
+                                                                   "format_job_exec")}
+    monkeypatch.setattr(slurm_job, "_STARTED", [])
     yield
-    if not had and "next_seconds_between_status_checks" in vars(slurm_plugin.Executor):
-        delattr(slurm_plugin.Executor, "next_seconds_between_status_checks")
+    for name, was_there in had.items():
+        if not was_there and name in vars(slurm_plugin.Executor):
+            delattr(slurm_plugin.Executor, name)
 
 
 def plugin_executor(pass_command_as_script=False):
@@ -86,9 +89,65 @@ def test_the_plugins_pause_between_status_polls_is_at_most_seconds_between_statu
         assert me.next_seconds_between_status_checks == expected, (longest, pause)
 
 
+class _Submitter:
+    """What the patched format_job_exec reads of the plugin's executor."""
+
+    def get_python_executable(self):
+        return sys.executable
+
+
+def test_each_job_script_starts_the_jobs_server_first_then_its_snakemake():
+    command = {"now": f"cd /j && {sys.executable} -m snakemake --snakefile /w/Snakefile --mode remote"}
+    # the plugin's own (inherited) method, stood in for; plugin_restored removes both after the test
+    slurm_plugin.Executor.format_job_exec = lambda self, job: command["now"]
+    assert slurm_job.job_script_starts_its_server()
+    assert slurm_job.job_script_starts_its_server()      # twice: wrapped once
+    script = slurm_plugin.Executor.format_job_exec(_Submitter(), job=None)
+    assert script == f"cd /j && {sys.executable} -m localgene.run.slurm_job_script --snakefile /w/Snakefile --mode remote"
+    # a command of another form (another Python, no `-m snakemake`) is the plugin's own
+    command["now"] = "/other/python -m snakemake --mode remote"
+    assert slurm_plugin.Executor.format_job_exec(_Submitter(), job=None) == command["now"]
+
+
+def test_the_server_the_job_script_started_is_the_one_its_steps_use(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in (ENV_WARM, ENV_SERVER, ENV_SERVER_PREFIX)}
+    env["SLURM_JOB_ID"] = "54"
+    server = slurm_job.start_job_server(["--snakefile", "S", "--mode", "remote", "--directory", str(tmp_path)], env)
+    assert server is not None, (tmp_path / slurm_job.log_path("54")).read_text()
+    try:
+        assert env[ENV_SERVER] == str(tmp_path / ".snakemake/localgene/server/slurm-54.sock")
+        # the workflow's rules, read later by that Snakemake, adopt it instead of starting another
+        assert slurm_job.start_step_server(workflow(), tmp_path, env) is server
+        log = (tmp_path / slurm_job.log_path("54")).read_text()
+        assert "started by SLURM job 54's script, before its Snakemake" in log
+        assert log.count("listening on") == 1
+    finally:
+        server.stop()
+    # a workflow with conda environments: that server is stopped, the steps run as processes
+    slurm_job._STARTED[:] = []
+    server = slurm_job.start_job_server(["--mode", "remote", "--directory", str(tmp_path)], dict(env))
+    assert server is not None
+    assert slurm_job.start_step_server(workflow(conda=True), tmp_path, dict(env)) is None
+    assert server.proc.poll() is not None
+
+
+def test_no_early_server_outside_a_job_script_or_where_steps_cannot_use_one(tmp_path):
+    plain = ["--mode", "remote", "--directory", str(tmp_path)]
+    for argv, env in ((plain, {}),                                           # not in a SLURM job
+                      (plain, {"SLURM_JOB_ID": "55", "SLURM_STEP_ID": "0"}),  # a task of srun
+                      (["--directory", str(tmp_path)], {"SLURM_JOB_ID": "55"}),  # not Snakemake's remote mode
+                      ([*plain, "--use-conda"], {"SLURM_JOB_ID": "55"}),
+                      (plain, {"SLURM_JOB_ID": "55", ENV_WARM: "0"})):
+        slurm_job._STARTED[:] = []
+        assert slurm_job.start_job_server(argv, dict(env)) is None, (argv, env)
+        assert slurm_job.start_step_server(workflow(), tmp_path, dict(env)) is None
+    assert not (tmp_path / ".snakemake").exists()
+
+
 def test_a_slurm_plugin_this_was_not_measured_with_is_left_alone(monkeypatch):
     monkeypatch.setattr(slurm_job, "PLUGIN_TESTED", ("99.",))
     assert not slurm_job.job_script_runs_the_steps()
+    assert not slurm_job.job_script_starts_its_server()
     assert slurm_plugin.Executor.additional_general_args(plugin_executor()) == "--executor slurm-jobstep --jobs 1"
     assert not slurm_job.polls_at_most_every()
 
