@@ -41,11 +41,21 @@ def cbs_warning(sample: str, bins: int) -> str:
     )
 
 
+def not_needed(method: str, drop_low_coverage: bool) -> str | None:
+    """Why a segmentation has nothing to check (the pitfall is CBS's without
+    ``--drop-low-coverage``), or None where it needs the check."""
+    if method != "cbs":
+        return f"segment runs -m {method}"
+    if drop_low_coverage:
+        return "segment runs with --drop-low-coverage"
+    return None
+
+
 def check_segment_inputs(cnrs: Mapping[str, str | os.PathLike[str]], *, method: str,
                          drop_low_coverage: bool) -> dict[str, str]:
     """``{sample: warning}`` for the samples of a CBS segmentation run without
     ``--drop-low-coverage`` whose ``.cnr`` holds bins with no coverage; empty otherwise."""
-    if method != "cbs" or drop_low_coverage:
+    if not_needed(method, drop_low_coverage):
         return {}
     found = {sample: low_coverage_bins(path) for sample, path in cnrs.items()}
     return {sample: cbs_warning(sample, n) for sample, n in found.items() if n}

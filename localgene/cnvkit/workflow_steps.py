@@ -25,6 +25,7 @@ from typing import IO, Any
 
 from localgene import storage
 from localgene.cnvkit import annotation, inputs
+from localgene.cnvkit.segment_check import not_needed
 from localgene.cnvkit.step import run_entry, server_socket
 from localgene.errors import LocalgeneError
 from localgene.run import timeline
@@ -57,14 +58,13 @@ def segment_check(params: Any, output: str, log: str, conda_prefix: str | None =
     else ``python -m localgene.cnvkit.segment_check`` (a conda environment's Python with one),
     never in Snakemake's process. ``{sample: warning}`` is written to ``output`` (``{}`` without
     CBS, or with ``--drop-low-coverage``: nothing to check, nothing imported)."""
-    if params.method != "cbs" or params.drop_low_coverage:
-        start = time.time()
+    why_not = not_needed(params.method, params.drop_low_coverage)
+    if why_not:
+        start, cpu_start = time.time(), time.thread_time()
         with open(log, "w") as opened:
-            opened.write("no check needed: " + (f"segment runs -m {params.method}\n" if params.method != "cbs"
-                                                else "segment runs with --drop-low-coverage\n"))
+            opened.write(f"no check needed: {why_not}\n")
         inputs.write_json(output, {})
-        timeline.record("segment_check", {}, log, start=start, end=time.time(), cpu_s=0.0,
-                        max_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, runner="thread")
+        _record_thread_step("segment_check", {}, log, start, cpu_start)
         return
     request = {"cnrs": dict(params.cnrs), "method": params.method,
                "drop_low_coverage": params.drop_low_coverage, "out": output}
@@ -129,6 +129,11 @@ def run_step(rule: str, *, params: Any, input: Any, output: Any, log: str,  # no
         except LocalgeneError as exc:
             opened.write(f"error: {exc}\n")
             raise StepFailed(f"{rule}: {exc}") from None
+    _record_thread_step(rule, wildcards, log, start, cpu_start)
+
+
+def _record_thread_step(rule: str, wildcards: Mapping[str, str], log: str, start: float, cpu_start: float) -> None:
+    """The timeline record of a step that ran in this thread, from its start and thread CPU then."""
     timeline.record(rule, dict(wildcards), log, start=start, end=time.time(),
                     cpu_s=time.thread_time() - cpu_start,
                     max_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, runner="thread")
