@@ -185,7 +185,7 @@ def test_the_coverage_entry_runs_in_the_server_like_its_own_process(job, demo_da
                              f"cnvkit.py coverage {bam} t.{kind}.bed -q 10 -o warm/N1.{kind}coverage.cnn")
     records = {r["step"]: r for r in timeline.read()}
     assert records["coverage-warm"]["runner"] == "server" and records["coverage-plain"]["runner"] == "process"
-    assert records["coverage-warm"]["cpu_s"] > 0.2  # the passes over the BAM, or CNVkit's coverage, are the step's
+    assert records["coverage-warm"]["cpu_s"] > 0.05  # the passes over the BAM, or CNVkit's coverage, are the step's
     assert "unknown entry" not in (job[0] / cnvkit_server.LOG).read_text()
 
 

@@ -68,7 +68,7 @@ def test_the_timeline_says_where_the_time_went(warm_run, truth_samples):
     # child of it whose CPU is the step's (this job's samples are computed, none reused)
     coverage = [r for r in timeline if r["step"] == "coverage"]
     assert len(coverage) == len(truth_samples["experimental"]) + len(truth_samples["controls"])
-    assert all(r["runner"] == "server" and r["cpu_s"] > 0.2 for r in coverage), coverage
+    assert all(r["runner"] == "server" and r["cpu_s"] > 0.05 for r in coverage), coverage
     server_log = (warm_run.job_dir / "logs" / "cnvkit-server.log").read_text()
     assert "imported CNVkit" in server_log and server_log.rstrip().endswith("stopped")
     # the report page (after job.json, so only in logs/timeline.jsonl) is forked by the server,
